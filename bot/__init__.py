@@ -1,0 +1,1 @@
+"""Front Desk application: settings, wiring, CLI and the channel adapters."""

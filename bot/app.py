@@ -1,0 +1,57 @@
+"""Builds the application from settings: database, catalogs, engine, workers.
+
+This is the one place where the pieces are put together; nothing is built at import.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.settings import Settings
+from dialogs.engine import Engine
+from dialogs.registry import all_actions, all_commands, all_flows, intent_router
+from handlers.clock import Clock, SystemClock
+from handlers.i18n import Catalogs
+from handlers.people import ensure_first_supervisors
+from storage import migrate
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    """Everything a channel or a worker needs."""
+
+    settings: Settings
+    db: Database
+    catalogs: Catalogs
+    clock: Clock
+    engine: Engine
+
+    @classmethod
+    async def start(
+        cls, settings: Settings, clock: Clock | None = None, migrate_schema: bool = True
+    ) -> App:
+        db = Database(settings.database_url)
+        if migrate_schema:
+            await migrate.upgrade(db.engine)
+        clock = clock or SystemClock()
+        catalogs = Catalogs.load(settings.default_locale, settings.tz)
+        engine = Engine(
+            db=db,
+            settings=settings,
+            catalogs=catalogs,
+            clock=clock,
+            flows=all_flows(),
+            commands=all_commands(),
+            actions=all_actions(),
+            router=intent_router(),
+        )
+        async with db.transaction() as session:
+            await ensure_first_supervisors(session, settings)
+        return cls(settings=settings, db=db, catalogs=catalogs, clock=clock, engine=engine)
+
+    async def close(self) -> None:
+        await self.db.dispose()

@@ -1,0 +1,175 @@
+"""Settings from `FRONTDESK_*` environment variables and an optional TOML file.
+
+Precedence: explicit arguments, then the environment, then the TOML file
+(`frontdesk.toml` in the working directory, or the path in `FRONTDESK_CONFIG`),
+then the defaults below. Secrets are `SecretStr` so they never print.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+LOCALES = ("zh_CN", "en")
+
+
+class StaffEntry(BaseSettings):
+    """A staff member listed in the TOML file (`[[staff]]`)."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+    channel: str = "console"
+    user_id: str
+    name: str
+    role: str = "staff"
+    department: str | None = None
+    community: str | None = None
+
+
+class Settings(BaseSettings):
+    """Everything the front desk can be configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FRONTDESK_", extra="ignore", env_nested_delimiter="__"
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./frontdesk.db"
+    default_locale: str = "zh_CN"
+    timezone: str = "Asia/Shanghai"
+    company_name: str = "幸福里物业"
+    dialog_idle_minutes: int = Field(30, ge=1)
+    dialog_forget_days: int = Field(7, ge=1)
+    urge_interval_minutes: int = Field(120, ge=1)
+    quiet_hours_start: time = time(22, 0)
+    quiet_hours_end: time = time(7, 0)
+    public_energy_rate: Decimal = Decimal("0.30")
+    warranty_months: dict[str, int] = Field(
+        default_factory=lambda: {
+            "water": 24,
+            "electrical": 24,
+            "gas": 24,
+            "doors": 24,
+            "public": 0,
+            "lift": 0,
+            "safety": 0,
+            "other": 12,
+        }
+    )
+    revisit_answer_hours: int = Field(24, ge=1)
+    log_level: str = "INFO"
+
+    # Channels. A channel is on when its token or id is set.
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str | None = None
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_supervisors: str = ""
+    console_supervisors: str = ""
+    wechat_appid: str | None = None
+    wechat_secret: SecretStr | None = None
+    wechat_token: SecretStr | None = None
+    wechat_aes_key: SecretStr | None = None
+    wechat_api_url: str | None = None
+    wechat_supervisors: str = ""
+    wecom_corp_id: str | None = None
+    wecom_secret: SecretStr | None = None
+    wecom_agent_id: str | None = None
+    wecom_token: SecretStr | None = None
+    wecom_aes_key: SecretStr | None = None
+    wecom_api_url: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=1, le=65535)
+
+    staff: list[StaffEntry] = Field(default_factory=list)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("default_locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        if value not in LOCALES:
+            raise ValueError(f"must be one of {', '.join(LOCALES)}")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(f"unknown level {value!r}")
+        return value.upper()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def supervisors(self, channel: str) -> list[str]:
+        """The user ids named as first supervisors for a channel."""
+        raw = getattr(self, f"{channel}_supervisors", "") or ""
+        return [part.strip() for part in raw.split(",") if part.strip()]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = Path(os.environ.get("FRONTDESK_CONFIG", "frontdesk.toml"))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+class SettingsError(Exception):
+    """A setting that stops start-up; the message is one line naming it."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, turning validation errors into one clear line."""
+    config = os.environ.get("FRONTDESK_CONFIG")
+    if config and not Path(config).is_file():
+        raise SettingsError(f"FRONTDESK_CONFIG: no such file {config!r}")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(describe_error(exc)) from None
+    except ValueError as exc:  # a TOML file that does not parse
+        raise SettingsError(f"settings file: {exc}") from None
+
+
+def describe_error(exc: ValidationError) -> str:
+    """One line naming each bad setting by its environment variable."""
+    parts = []
+    for error in exc.errors():
+        name = "_".join(str(p) for p in error["loc"]).upper()
+        message = error["msg"].removeprefix("Value error, ")
+        parts.append(f"FRONTDESK_{name}: {message}")
+    return "bad setting: " + "; ".join(parts)

@@ -1,0 +1,578 @@
+"""The dialog engine: one place that runs every flow, command and button.
+
+`Engine.handle` takes a neutral `Incoming`, and inside one transaction stores it
+(a redelivered message is recognised and ignored), works out the reply, saves the
+dialog state and writes every reply to the outbox. Cancel, back, menu, help, "talk
+to a person", language, idle expiry and changed flow definitions are handled here
+once, for all flows.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import col, select
+
+from dialogs.flow import Answer, Flow, InputError, Step, chosen
+from handlers import handoff
+from handlers.clock import Clock
+from handlers.context import Context
+from handlers.i18n import LOCALES, Catalogs
+from handlers.messages import Choice, Incoming, Reply, Text
+from storage import inbound, outbox
+from storage.db import Database
+from storage.models import ChatIdentity, DialogState, Outbox, Person, StaffMember
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Context, str], Awaitable[list[Reply]]]
+# Free text at the menu: returns (flow name, initial text) or None for the menu.
+Router = Callable[[Context, str], Awaitable[tuple[str, str] | None]]
+
+CONTROLS = ("start", "cancel", "back", "menu", "help", "human", "lang")
+KEEP, SKIP, DONE = "=keep", "=skip", "=done"
+CONFIRM, RESUME, RESTART = "=confirm", "=resume", "=restart"
+
+
+@dataclass(frozen=True)
+class Command:
+    """A slash command; `roles` limits it to staff with one of those roles."""
+
+    name: str
+    run: Handler
+    roles: tuple[str, ...] = ()
+    private_only: bool = False
+
+
+class Engine:
+    """Runs conversations; holds no per-user state in memory."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        settings: Settings,
+        catalogs: Catalogs,
+        clock: Clock,
+        flows: Sequence[Flow] = (),
+        commands: Sequence[Command] = (),
+        actions: Mapping[str, Handler] | None = None,
+        router: Router | None = None,
+        on_start: Handler | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.catalogs = catalogs
+        self.clock = clock
+        self.flows = {flow.name: flow for flow in flows}
+        self.commands = {command.name: command for command in commands}
+        self.actions = dict(actions or {})
+        self.router = router
+        self.on_start = on_start
+        self.idle = timedelta(minutes=settings.dialog_idle_minutes)
+
+    # ---- entry point -------------------------------------------------------------
+
+    async def handle(self, msg: Incoming) -> list[Outbox]:
+        """Handle one message exactly once; returns the outbox rows it wrote."""
+        external_id = msg.message_id or uuid.uuid4().hex
+        async with self.db.transaction() as session:
+            accepted = await inbound.accept(
+                session,
+                channel=msg.channel,
+                external_id=external_id,
+                chat_id=msg.chat_id,
+                payload=_payload_of(msg),
+                now=self.clock.now(),
+            )
+            if not accepted:
+                log.info("duplicate %s message %s ignored", msg.channel, external_id)
+                return []
+            ctx = await self._context(session, msg)
+            state = await session.get(DialogState, (msg.channel, msg.chat_id, msg.user_id))
+            if state is None:
+                state = DialogState(channel=msg.channel, chat_id=msg.chat_id, user_id=msg.user_id)
+                session.add(state)
+            replies = await self._route(ctx, state)
+            state.updated_at = ctx.now
+            rows = await self.deliver(ctx, replies)
+            await inbound.mark_handled(session, msg.channel, external_id, ctx.now)
+            return rows
+
+    async def _context(self, session: Any, msg: Incoming) -> Context:
+        identity = (
+            await session.exec(
+                select(ChatIdentity).where(
+                    ChatIdentity.channel == msg.channel,
+                    ChatIdentity.external_user_id == msg.user_id,
+                )
+            )
+        ).first()
+        if identity is None:
+            identity = ChatIdentity(
+                channel=msg.channel, external_user_id=msg.user_id, display_name=msg.user_name[:100]
+            )
+            session.add(identity)
+        if msg.chat_kind == "private":
+            identity.last_seen_at = self.clock.now()
+        person = await session.get(Person, identity.person_id) if identity.person_id else None
+        staff = list(
+            (
+                await session.exec(
+                    select(StaffMember).where(
+                        StaffMember.channel == msg.channel,
+                        StaffMember.external_user_id == msg.user_id,
+                        col(StaffMember.active).is_(True),
+                    )
+                )
+            ).all()
+        )
+        locale = identity.locale or self.catalogs.pick(msg.language)
+        return Context(
+            session=session,
+            settings=self.settings,
+            catalogs=self.catalogs,
+            clock=self.clock,
+            msg=msg,
+            identity=identity,
+            locale=locale,
+            person=person,
+            staff=staff,
+        )
+
+    async def deliver(self, ctx: Context, replies: Sequence[Reply]) -> list[Outbox]:
+        """Render each reply in its reader's locale and put it in the outbox."""
+        rows: list[Outbox] = []
+        for reply in replies:
+            channel, chat_id, locale = ctx.msg.channel, ctx.msg.chat_id, ctx.locale
+            if reply.to is not None:
+                channel, chat_id = reply.to.channel, reply.to.chat_id
+                locale = reply.to.locale or self.settings.default_locale
+            row = await outbox.enqueue(
+                ctx.session,
+                channel=channel,
+                chat_id=chat_id,
+                payload=self.catalogs.render(reply, locale),
+                now=ctx.now,
+                not_before=reply.not_before,
+                urgent=reply.urgent,
+                dedupe_key=reply.dedupe_key,
+            )
+            if row is not None:
+                rows.append(row)
+        return rows
+
+    # ---- routing -------------------------------------------------------------------
+
+    async def _route(self, ctx: Context, state: DialogState) -> list[Reply]:
+        msg = ctx.msg
+        control = self._control(msg)
+        if control is not None:
+            return await self._control_reply(ctx, state, *control)
+        command = msg.command
+        if command is not None:
+            return await self._command(ctx, state, *command)
+        if msg.option and msg.option.startswith("act:"):
+            return await self._action(ctx, msg.option)
+        if msg.chat_kind == "group" and state.mode != "flow":
+            return []  # staff chatter in a group is not for the bot
+        if state.mode == "human":
+            return await handoff.relay(ctx)
+        if state.mode == "paused":
+            return await self._paused(ctx, state)
+        if state.mode == "flow":
+            if ctx.now - state.updated_at > self.idle:
+                return self._pause(ctx, state)
+            return await self._in_flow(ctx, state)
+        return await self._at_menu(ctx, state)
+
+    def _control(self, msg: Incoming) -> tuple[str, str] | None:
+        """A control word or command: `/cancel`, `取消`, `back`, `/lang en`, …"""
+        if msg.option and msg.option.startswith("ctl:"):
+            return msg.option[4:], ""
+        command = msg.command
+        if command is not None and command[0] in CONTROLS:
+            return command
+        if msg.option is not None:
+            return None
+        words = msg.words.lower()
+        for name in CONTROLS[1:]:
+            if words and words in self.catalogs.words(f"words.{name}"):
+                return name, ""
+        return None
+
+    async def _control_reply(
+        self, ctx: Context, state: DialogState, name: str, argument: str
+    ) -> list[Reply]:
+        if name == "start":
+            if state.mode == "human":
+                await handoff.close(ctx)
+            _reset(state)
+            if argument and self.on_start is not None:
+                return await self.on_start(ctx, argument)
+            greeting = Reply("dialog.greeting", {"company": self.settings.company_name})
+            return [greeting, *self.menu(ctx)]
+        if name == "cancel":
+            had_flow = state.mode in ("flow", "paused", "human")
+            if state.mode == "human":
+                await handoff.close(ctx)
+            _reset(state)
+            return [
+                Reply("dialog.cancelled" if had_flow else "dialog.nothing_to_cancel"),
+                *self.menu(ctx),
+            ]
+        if name == "menu":
+            if state.mode == "human":
+                await handoff.close(ctx)
+            _reset(state)
+            return self.menu(ctx)
+        if name == "back":
+            return await self._back(ctx, state)
+        if name == "help":
+            return self._help(ctx, state)
+        if name == "human":
+            _reset(state)
+            state.mode = "human"
+            return await handoff.open(ctx)
+        return self._language(ctx, argument)
+
+    def _language(self, ctx: Context, argument: str) -> list[Reply]:
+        wanted = argument.strip().lower().replace("-", "_")
+        chosen = next((loc for loc in LOCALES if loc.lower() == wanted), None)
+        if chosen is None and wanted in ("zh", "cn", "中文"):
+            chosen = "zh_CN"
+        if chosen is None:
+            return [
+                Reply(
+                    "dialog.lang.choose",
+                    choices=(
+                        Choice("ctl:lang zh_CN", "dialog.lang.zh_CN"),
+                        Choice("ctl:lang en", "dialog.lang.en"),
+                    ),
+                )
+            ]
+        ctx.identity.locale = chosen
+        ctx.locale = chosen
+        return [Reply("dialog.lang.set")]
+
+    def menu(self, ctx: Context) -> list[Reply]:
+        choices = tuple(
+            Choice(f"flow:{flow.name}", flow.title) for flow in self.flows.values() if flow.in_menu
+        )
+        return [Reply("dialog.menu", {"company": self.settings.company_name}, choices=choices)]
+
+    def _help(self, ctx: Context, state: DialogState) -> list[Reply]:
+        flow = self.flows.get(state.flow or "")
+        step = flow.step(state.step) if flow and state.mode == "flow" else None
+        if step is not None and ctx.catalogs.has(ctx.locale, f"{step.prompt}.help"):
+            return [Reply(f"{step.prompt}.help"), Reply("dialog.help.controls")]
+        return [Reply("dialog.help"), Reply("dialog.help.controls")]
+
+    async def _command(
+        self, ctx: Context, state: DialogState, name: str, argument: str
+    ) -> list[Reply]:
+        command = self.commands.get(name)
+        if command is None:
+            if name in self.flows:
+                return await self.start_flow(ctx, state, name, None)
+            return [Reply("dialog.unknown_command", {"command": name})]
+        if command.roles and not ctx.is_role(*command.roles):
+            return [Reply("dialog.not_allowed")]
+        if command.private_only and ctx.msg.chat_kind != "private":
+            return [Reply("dialog.private_only")]
+        return await command.run(ctx, argument)
+
+    async def _action(self, ctx: Context, value: str) -> list[Reply]:
+        _, _, rest = value.partition(":")
+        name, _, argument = rest.partition(":")
+        action = self.actions.get(name)
+        if action is None:
+            return [Reply("dialog.stale")]
+        return await action(ctx, argument)
+
+    async def _at_menu(self, ctx: Context, state: DialogState) -> list[Reply]:
+        msg = ctx.msg
+        if msg.option and msg.option.startswith("flow:"):
+            return await self.start_flow(ctx, state, msg.option[5:], None)
+        if msg.option:
+            return [Reply("dialog.stale"), *self.menu(ctx)]
+        text = msg.words
+        if text and self.router is not None:
+            routed = await self.router(ctx, text)
+            if routed is not None:
+                return await self.start_flow(ctx, state, routed[0], routed[1])
+        if text:
+            chosen = self._match_choice(ctx, self.menu(ctx)[0].choices, text)
+            if chosen is not None:
+                return await self.start_flow(ctx, state, chosen[5:], None)
+        return self.menu(ctx)
+
+    # ---- flows ---------------------------------------------------------------------
+
+    async def start_flow(
+        self, ctx: Context, state: DialogState, name: str, initial: str | None
+    ) -> list[Reply]:
+        flow = self.flows.get(name)
+        if flow is None:
+            return [Reply("dialog.stale"), *self.menu(ctx)]
+        answers: dict[str, Any] = {}
+        if flow.start is not None:
+            started = await flow.start(ctx, initial)
+            if isinstance(started, list):
+                return started
+            answers = started
+        state.mode, state.flow, state.flow_version = "flow", flow.name, flow.version
+        state.answers, state.trail = answers, []
+        return await self._ask_next(ctx, state, flow, intro=True)
+
+    async def _ask_next(
+        self, ctx: Context, state: DialogState, flow: Flow, intro: bool = False
+    ) -> list[Reply]:
+        step = flow.next_step(state.answers)
+        replies = (
+            [Reply(f"{flow.title}.intro")] if intro and _has(ctx, f"{flow.title}.intro") else []
+        )
+        if step is None:
+            state.step = None
+            return [*replies, await self._summary(ctx, state, flow)]
+        state.step = step.name
+        return [*replies, await self._prompt(ctx, state, step)]
+
+    async def _prompt(self, ctx: Context, state: DialogState, step: Step) -> Reply:
+        params = dict(await step.prompt_params(ctx, state.answers)) if step.prompt_params else {}
+        choices = list(await self._choices(ctx, state, step))
+        return Reply(
+            step.prompt, params, choices=tuple(choices), request_contact=step.request_contact
+        )
+
+    async def _choices(self, ctx: Context, state: DialogState, step: Step) -> list[Choice]:
+        if callable(step.choices):
+            choices = list(await step.choices(ctx, state.answers))
+        else:
+            choices = list(step.choices)
+        if step.prefill is not None:
+            proposed = await step.prefill(ctx, state.answers)
+            if proposed:
+                choices.insert(0, Choice(KEEP, "dialog.keep", {"value": proposed}))
+        if step.many and state.answers.get(f"_{step.name}"):
+            choices.append(Choice(DONE, "dialog.done"))
+        if step.optional:
+            choices.append(Choice(SKIP, "dialog.skip"))
+        if state.trail:
+            choices.append(Choice("ctl:back", "dialog.back"))
+        choices.append(Choice("ctl:cancel", "dialog.cancel"))
+        return choices
+
+    async def _in_flow(self, ctx: Context, state: DialogState) -> list[Reply]:
+        flow = self.flows.get(state.flow or "")
+        if flow is None:
+            _reset(state)
+            return [Reply("dialog.flow_gone"), *self.menu(ctx)]
+        if state.flow_version != flow.version:
+            state.flow_version = flow.version
+            state.answers = {
+                k: v
+                for k, v in flow.kept(state.answers).items()
+                if flow.step(k) is not None or k.startswith("_")
+            }
+            state.trail = [name for name in state.trail if flow.step(name) is not None]
+            return [Reply("dialog.flow_changed"), *await self._ask_next(ctx, state, flow)]
+        step = flow.step(state.step)
+        if step is None:
+            return await self._at_summary(ctx, state, flow)
+        answer = await self._answer(ctx, state, step)
+        if isinstance(answer, Reply):
+            return [answer, await self._prompt(ctx, state, step)]
+        return await self._accept(ctx, state, flow, step, answer)
+
+    async def _answer(self, ctx: Context, state: DialogState, step: Step) -> Answer | Reply:
+        """The user's input as an `Answer`, with choices resolved; a Reply if unusable."""
+        msg = ctx.msg
+        choices = await self._choices(ctx, state, step)
+        option = msg.option
+        if option is None and msg.text is not None and choices:
+            option = self._match_choice(ctx, choices, msg.words)
+        if option is not None and option not in {c.value for c in choices}:
+            return Reply("dialog.stale")
+        own_choices = [c for c in choices if not c.value.startswith(("=", "ctl:"))]
+        if own_choices and option is None and step.parse is chosen:
+            return Reply("dialog.error.choose")
+        return Answer(text=msg.text, option=option, contact=msg.contact, photo=msg.photo)
+
+    def _match_choice(self, ctx: Context, choices: Sequence[Choice], text: str) -> str | None:
+        """A typed number (`2`) or label (in either language) picks a choice."""
+        text = text.strip()
+        if text.isdigit() and 1 <= int(text) <= len(choices):
+            return choices[int(text) - 1].value
+        low = text.lower()
+        for choice in choices:
+            for locale in LOCALES:
+                if ctx.catalogs.label(locale, choice).strip().lower() == low:
+                    return choice.value
+        return None
+
+    async def _accept(
+        self, ctx: Context, state: DialogState, flow: Flow, step: Step, answer: Answer
+    ) -> list[Reply]:
+        answers = dict(state.answers)
+        if answer.option == KEEP and step.prefill is not None:
+            value: Any = await step.prefill(ctx, answers)
+        elif answer.option == SKIP and step.optional:
+            value = answers.pop(f"_{step.name}", None) if step.many else None
+        elif answer.option == DONE and step.many:
+            value = answers.pop(f"_{step.name}", [])
+        else:
+            try:
+                value = step.parse(answer, ctx, answers)
+                if inspect.isawaitable(value):
+                    value = await value
+            except InputError as error:
+                return [Reply(error.key, error.params), await self._prompt(ctx, state, step)]
+            if step.many:
+                collected = [*answers.get(f"_{step.name}", []), value]
+                answers[f"_{step.name}"] = collected
+                state.answers = answers
+                return [
+                    Reply("dialog.collected", {"count": len(collected)}),
+                    await self._prompt(ctx, state, step),
+                ]
+        answers[step.name] = value
+        state.answers = answers
+        state.trail = [*state.trail, step.name]
+        return await self._ask_next(ctx, state, flow)
+
+    async def _summary(self, ctx: Context, state: DialogState, flow: Flow) -> Reply:
+        state.answers = flow.kept(state.answers)
+        params = await flow.summarize(ctx, state.answers)
+        choices = (
+            Choice(CONFIRM, "dialog.confirm"),
+            Choice("ctl:back", "dialog.back"),
+            Choice("ctl:cancel", "dialog.cancel"),
+        )
+        return Reply(flow.summary, params, choices=choices)
+
+    async def _at_summary(self, ctx: Context, state: DialogState, flow: Flow) -> list[Reply]:
+        summary = await self._summary(ctx, state, flow)
+        option = ctx.msg.option or self._match_choice(ctx, summary.choices, ctx.msg.words)
+        if option != CONFIRM:
+            return [Reply("dialog.error.confirm"), summary]
+        answers = dict(state.answers)
+        _reset(state)
+        return await flow.finish(ctx, answers)
+
+    async def _back(self, ctx: Context, state: DialogState) -> list[Reply]:
+        flow = self.flows.get(state.flow or "")
+        if state.mode != "flow" or flow is None:
+            return [Reply("dialog.nothing_to_go_back"), *self.menu(ctx)]
+        if not state.trail:
+            return [Reply("dialog.at_first_step"), *await self._ask_next(ctx, state, flow)]
+        *trail, previous = state.trail
+        answers = dict(state.answers)
+        answers.pop(previous, None)
+        state.trail, state.answers = trail, answers
+        step = flow.step(previous)
+        if step is None:
+            return await self._ask_next(ctx, state, flow)
+        state.step = step.name
+        return [await self._prompt(ctx, state, step)]
+
+    # ---- idle expiry -----------------------------------------------------------------
+
+    def _pause(self, ctx: Context, state: DialogState) -> list[Reply]:
+        state.mode = "paused"
+        return [self.paused_notice(ctx, state)]
+
+    def paused_notice(self, ctx: Context | None, state: DialogState) -> Reply:
+        flow = self.flows.get(state.flow or "")
+        title = flow.title if flow else "dialog.menu.title"
+        return Reply(
+            "dialog.expired",
+            {"flow": Text(title)},
+            choices=(
+                Choice(RESUME, "dialog.resume"),
+                Choice(RESTART, "dialog.restart"),
+                Choice("ctl:cancel", "dialog.cancel"),
+            ),
+        )
+
+    async def _paused(self, ctx: Context, state: DialogState) -> list[Reply]:
+        notice = self.paused_notice(ctx, state)
+        option = ctx.msg.option or self._match_choice(ctx, notice.choices, ctx.msg.words)
+        flow = self.flows.get(state.flow or "")
+        if flow is None:
+            _reset(state)
+            return self.menu(ctx)
+        if option == RESUME:
+            state.mode = "flow"
+            return [Reply("dialog.resumed"), *await self._ask_next(ctx, state, flow)]
+        if option == RESTART:
+            return await self.start_flow(ctx, state, flow.name, None)
+        return [notice]
+
+    async def expire_idle(self) -> int:
+        """Tell residents whose flow went quiet that it is paused; returns how many."""
+        now = self.clock.now()
+        told = 0
+        async with self.db.transaction() as session:
+            stale = (
+                await session.exec(
+                    select(DialogState)
+                    .where(
+                        DialogState.mode == "flow", col(DialogState.updated_at) < now - self.idle
+                    )
+                    .limit(500)
+                )
+            ).all()
+            for state in stale:
+                state.mode = "paused"
+                identity = (
+                    await session.exec(
+                        select(ChatIdentity).where(
+                            ChatIdentity.channel == state.channel,
+                            ChatIdentity.external_user_id == state.user_id,
+                        )
+                    )
+                ).first()
+                locale = (identity.locale if identity else None) or self.settings.default_locale
+                await outbox.enqueue(
+                    session,
+                    channel=state.channel,
+                    chat_id=state.chat_id,
+                    payload=self.catalogs.render(self.paused_notice(None, state), locale),
+                    now=now,
+                )
+                told += 1
+            forget = now - timedelta(days=self.settings.dialog_forget_days)
+            for state in (
+                await session.exec(
+                    select(DialogState).where(
+                        DialogState.mode == "paused", col(DialogState.updated_at) < forget
+                    )
+                )
+            ).all():
+                _reset(state)
+        return told
+
+
+def _reset(state: DialogState) -> None:
+    state.mode, state.flow, state.flow_version, state.step = "menu", None, "", None
+    state.answers, state.trail = {}, []
+
+
+def _has(ctx: Context, key: str) -> bool:
+    return ctx.catalogs.has(ctx.locale, key) or ctx.catalogs.has(ctx.catalogs.default_locale, key)
+
+
+def _payload_of(msg: Incoming) -> dict[str, Any]:
+    data = asdict(msg)
+    data["at"] = msg.at.isoformat()
+    return {k: v for k, v in data.items() if v not in (None, "")}

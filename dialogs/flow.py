@@ -1,0 +1,129 @@
+"""How a conversation flow is declared: steps with prompts, parsers, choices and conditions.
+
+A flow is data. The engine (dialogs/engine.py) asks each step's prompt, passes the
+answer to the step's parser, keeps the parsed value, and at the end shows the summary
+and calls `finish`. Parsers raise `InputError(key, **params)` to have the step asked again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from handlers.context import Context
+from handlers.messages import Choice, Reply
+
+Answers = Mapping[str, Any]
+
+
+class InputError(Exception):
+    """An answer a step cannot take; `key` names the polite explanation in the catalogs."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the user gave at a step. `option` is the value of a chosen choice."""
+
+    text: str | None = None
+    option: str | None = None
+    contact: str | None = None
+    photo: str | None = None
+
+
+Parser = Callable[[Answer, Context, Answers], Any]
+ChoicesFn = Callable[[Context, Answers], Awaitable[Sequence[Choice]]]
+ParamsFn = Callable[[Context, Answers], Awaitable[Mapping[str, Any]]]
+
+
+def text_answer(answer: Answer, ctx: Context, answers: Answers) -> str:
+    """The default parser: some text, at most 500 characters."""
+    return bounded_text(answer, 500)
+
+
+def bounded_text(answer: Answer, limit: int, minimum: int = 1) -> str:
+    if answer.photo and not answer.text:
+        raise InputError("dialog.error.text_expected")
+    text = (answer.text or "").strip()
+    if len(text) < minimum:
+        raise InputError("dialog.error.empty")
+    if len(text) > limit:
+        raise InputError("dialog.error.too_long", limit=limit, length=len(text))
+    return text
+
+
+def chosen(answer: Answer, ctx: Context, answers: Answers) -> str:
+    """The parser of a step with choices: the value the engine resolved."""
+    if answer.option is None:
+        raise InputError("dialog.error.choose")
+    return answer.option
+
+
+@dataclass(frozen=True)
+class Step:
+    """One question of a flow."""
+
+    name: str
+    prompt: str
+    parse: Parser = text_answer
+    choices: Sequence[Choice] | ChoicesFn = ()
+    when: Callable[[Answers], bool] | None = None
+    prompt_params: ParamsFn | None = None
+    # A proposed answer (e.g. the name on the binding) offered as a one-press choice.
+    prefill: Callable[[Context, Answers], Awaitable[Any]] | None = None
+    optional: bool = False  # offers "skip"; the answer is then None
+    many: bool = False  # collects answers (photos) into a list until "done"
+    request_contact: bool = False
+
+    def applies(self, answers: Answers) -> bool:
+        return self.when is None or bool(self.when(answers))
+
+
+Finish = Callable[[Context, dict[str, Any]], Awaitable[list[Reply]]]
+Starter = Callable[[Context, str | None], Awaitable["dict[str, Any] | list[Reply]"]]
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A named sequence of steps ending in a summary to confirm and a finishing use-case.
+
+    `start` may refuse (returning replies, e.g. "bind your unit first") or return the
+    initial answers (e.g. the description from a free-text message).
+    """
+
+    name: str
+    title: str
+    steps: tuple[Step, ...]
+    summary: str
+    summarize: ParamsFn
+    finish: Finish
+    start: Starter | None = None
+    in_menu: bool = True
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        """Changes whenever the steps change, so old conversations are noticed."""
+        shape = "|".join(f"{s.name}:{s.prompt}:{s.many}:{s.optional}" for s in self.steps)
+        return hashlib.sha1(shape.encode()).hexdigest()[:12]
+
+    def step(self, name: str | None) -> Step | None:
+        return next((s for s in self.steps if s.name == name), None)
+
+    def next_step(self, answers: Answers) -> Step | None:
+        """The first applicable step still unanswered; None when the summary is next."""
+        for step in self.steps:
+            if step.applies(answers) and step.name not in answers:
+                return step
+        return None
+
+    def kept(self, answers: Answers) -> dict[str, Any]:
+        """Answers of the steps that still apply (a changed answer can rule others out)."""
+        names = {s.name for s in self.steps if s.applies(answers)}
+        return {k: v for k, v in answers.items() if k in names or k.startswith("_")}

@@ -1,0 +1,62 @@
+"""Who is where: a sender's community and units, and the chats of a department."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from handlers.context import Context
+from handlers.messages import Recipient
+from storage.models import Binding, Community, StaffGroup, StaffMember, Unit
+
+
+async def bound_units(session: AsyncSession, person_id: int | None) -> list[tuple[Unit, Binding]]:
+    """The units a person is bound to, with the binding (role), oldest first."""
+    if person_id is None:
+        return []
+    rows = await session.exec(
+        select(Unit, Binding)
+        .join(Binding, col(Binding.unit_id) == col(Unit.id))
+        .where(Binding.person_id == person_id)
+        .order_by(col(Binding.id))
+    )
+    return [(unit, binding) for unit, binding in rows.all()]
+
+
+async def community_of(ctx: Context) -> Community | None:
+    """The sender's community: their first bound unit's, a staff member's, else the first."""
+    if ctx.person is not None:
+        units = await bound_units(ctx.session, ctx.person.id)
+        if units:
+            return await ctx.session.get(Community, units[0][0].community_id)
+    for member in ctx.staff:
+        if member.community_id is not None:
+            return await ctx.session.get(Community, member.community_id)
+    return (await ctx.session.exec(select(Community).order_by(col(Community.id)))).first()
+
+
+async def department_chats(
+    session: AsyncSession, community_id: int, department: str
+) -> list[Recipient]:
+    """Every group chat bound to a department of a community, on any channel."""
+    groups = await session.exec(
+        select(StaffGroup).where(
+            StaffGroup.community_id == community_id, StaffGroup.department == department
+        )
+    )
+    return [Recipient(g.channel, g.chat_id) for g in groups.all()]
+
+
+async def people_with_role(
+    session: AsyncSession, community_id: int | None, *roles: str
+) -> list[Recipient]:
+    """Private chats of a community's supervisors or directors (or company-wide ones)."""
+    query = select(StaffMember).where(
+        col(StaffMember.role).in_(roles), col(StaffMember.active).is_(True)
+    )
+    members = (await session.exec(query)).all()
+    return [
+        Recipient(m.channel, m.external_user_id)
+        for m in members
+        if m.community_id in (None, community_id)
+    ]

@@ -1,0 +1,1 @@
+"""The shared store: SQLModel tables, repositories, migrations and the outbox."""

@@ -1,0 +1,399 @@
+"""SQLModel tables of the front desk.
+
+One company runs many communities; almost every row carries its `community_id`
+so several communities share one store. Times are stored in UTC (timezone-aware);
+money is `Decimal` in fixed-point columns.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, Numeric, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _money() -> Any:
+    return Field(sa_column=Column(Numeric(12, 2), nullable=False))
+
+
+def _json() -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Role(StrEnum):
+    """How a resident is tied to a unit."""
+
+    owner = "owner"
+    member = "member"
+    tenant = "tenant"
+    delegate = "delegate"
+
+
+class StaffRole(StrEnum):
+    staff = "staff"
+    supervisor = "supervisor"
+    director = "director"
+
+
+class Department(StrEnum):
+    repair = "repair"
+    security = "security"
+    cleaning = "cleaning"
+    greening = "greening"
+    service = "service"
+
+
+class TicketKind(StrEnum):
+    repair = "repair"
+    complaint = "complaint"
+    fee = "fee"
+    question = "question"
+    slip = "slip"
+    binding = "binding"
+    handoff = "handoff"
+
+
+class TicketStatus(StrEnum):
+    new = "new"
+    accepted = "accepted"
+    in_progress = "in_progress"
+    done = "done"
+    revisit = "revisit"
+    closed = "closed"
+    cancelled = "cancelled"
+    cannot_do = "cannot_do"
+
+
+class Community(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=100)
+    management_rate: Decimal = _money()  # yuan per m² per month
+    office_hours: str = Field(default="08:30-18:00", max_length=50)
+    phone: str = Field(default="", max_length=30)
+
+
+class Building(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("community_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    name: str = Field(max_length=50)
+
+
+class Unit(SQLModel, table=True):
+    """A flat or shop, e.g. `3栋2单元1201`, with its floor area."""
+
+    __table_args__ = (UniqueConstraint("community_id", "label"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    building_id: int = Field(foreign_key="building.id", index=True)
+    label: str = Field(max_length=50)
+    area_m2: Decimal = Field(sa_column=Column(Numeric(10, 2), nullable=False))
+    handover_date: date | None = None
+    extra_monthly: Decimal = Field(
+        default=Decimal("0"), sa_column=Column(Numeric(12, 2), nullable=False)
+    )  # collected-on-behalf items (代收代付) per month
+
+
+class Person(SQLModel, table=True):
+    """A resident or a staff member; a company owner has `is_company`."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    phone: str | None = Field(default=None, max_length=30, index=True)
+    is_company: bool = False
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
+    )
+
+
+class Binding(SQLModel, table=True):
+    """A person's tie to a unit; several per unit, several per person."""
+
+    __table_args__ = (UniqueConstraint("person_id", "unit_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    role: str = Field(default=Role.owner, max_length=16)
+    verified_by: str = Field(default="", max_length=50)  # roster, invite, phone, staff:<id>
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
+    )
+
+
+class ChatIdentity(SQLModel, table=True):
+    """A chat account (channel + external user id), mapped to a person once bound."""
+
+    __table_args__ = (UniqueConstraint("channel", "external_user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=20)
+    external_user_id: str = Field(max_length=100)
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    locale: str | None = Field(default=None, max_length=10)
+    display_name: str = Field(default="", max_length=100)
+    last_seen_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+
+
+class DialogState(SQLModel, table=True):
+    """Where one user stands in one chat; survives restarts, shared by workers."""
+
+    __tablename__ = "dialog_state"
+    channel: str = Field(primary_key=True, max_length=20)
+    chat_id: str = Field(primary_key=True, max_length=100)
+    user_id: str = Field(primary_key=True, max_length=100)
+    flow: str | None = Field(default=None, max_length=40)
+    flow_version: str = Field(default="", max_length=40)
+    step: str | None = Field(default=None, max_length=40)
+    answers: dict[str, Any] = _json()
+    trail: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    mode: str = Field(default="menu", max_length=20)  # menu, flow, paused, human
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
+    )
+
+
+class Ticket(SQLModel, table=True):
+    """Any request that staff act on: repair, complaint, question, slip, …"""
+
+    __table_args__ = (
+        UniqueConstraint("community_id", "number"),
+        Index("ix_ticket_community_created", "community_id", "created_at"),
+        Index("ix_ticket_status", "status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id")
+    number: str = Field(max_length=20)
+    kind: str = Field(max_length=16)
+    status: str = Field(default=TicketStatus.new, max_length=16)
+    department: str = Field(max_length=16)
+    category: str = Field(default="", max_length=30)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    channel: str = Field(default="", max_length=20)
+    chat_id: str = Field(default="", max_length=100)
+    contact_name: str = Field(default="", max_length=100)
+    contact_phone: str = Field(default="", max_length=30)
+    description: str = Field(default="", max_length=2000)
+    details: dict[str, Any] = _json()
+    urgent: bool = False
+    paid: bool = False
+    amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
+    assignee_id: int | None = Field(default=None, foreign_key="staffmember.id")
+    reopen_count: int = 0
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
+    )
+    accepted_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    done_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    due_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+
+
+class TicketCounter(SQLModel, table=True):
+    """The last sequence number handed out per community, prefix and day."""
+
+    __tablename__ = "ticket_counter"
+    community_id: int = Field(primary_key=True, foreign_key="community.id")
+    prefix: str = Field(primary_key=True, max_length=4)
+    day: str = Field(primary_key=True, max_length=6)
+    last: int = 0
+
+
+class TicketEvent(SQLModel, table=True):
+    """Append-only history of a ticket: who changed what, when, from, to."""
+
+    __tablename__ = "ticket_event"
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=30)
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str | None = Field(default=None, max_length=16)
+    note: str = Field(default="", max_length=2000)
+    data: dict[str, Any] = _json()
+
+
+class Photo(SQLModel, table=True):
+    """A photo a resident or staff member sent, kept by the channel's file reference."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    channel: str = Field(max_length=20)
+    file_ref: str = Field(max_length=300)
+    stored_path: str | None = Field(default=None, max_length=300)
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
+
+
+class Bill(SQLModel, table=True):
+    """One month's charges for a unit; `paid_at` set when a receipt is recorded."""
+
+    __table_args__ = (UniqueConstraint("unit_id", "month"),)
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    month: str = Field(max_length=7)  # 2026-11
+    management: Decimal = _money()
+    energy: Decimal = _money()
+    collected: Decimal = Field(
+        default=Decimal("0"), sa_column=Column(Numeric(12, 2), nullable=False)
+    )
+    paid_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    receipt: str | None = Field(default=None, max_length=50)
+
+
+class StaffGroup(SQLModel, table=True):
+    """A group chat bound to one department of one community."""
+
+    __tablename__ = "staff_group"
+    __table_args__ = (UniqueConstraint("community_id", "department", "channel"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id")
+    department: str = Field(max_length=16)
+    channel: str = Field(max_length=20)
+    chat_id: str = Field(max_length=100)
+
+
+class StaffMember(SQLModel, table=True):
+    """A staff member, supervisor or director of a community, reached on one channel."""
+
+    __table_args__ = (UniqueConstraint("channel", "external_user_id", "community_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int | None = Field(default=None, foreign_key="community.id")
+    channel: str = Field(max_length=20)
+    external_user_id: str = Field(max_length=100)
+    name: str = Field(max_length=100)
+    role: str = Field(default=StaffRole.staff, max_length=16)
+    department: str | None = Field(default=None, max_length=16)
+    active: bool = True
+
+
+class Outbox(SQLModel, table=True):
+    """A message waiting to be delivered; a row is never sent twice."""
+
+    __table_args__ = (Index("ix_outbox_pending", "channel", "sent_at", "not_before"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=20)
+    chat_id: str = Field(max_length=100)
+    payload: dict[str, Any] = _json()
+    dedupe_key: str | None = Field(default=None, max_length=120, unique=True)
+    # payload["card"], copied out so a card's last sent message can be found and edited
+    card: str | None = Field(default=None, max_length=120, index=True)
+    urgent: bool = False
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
+    )
+    not_before: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
+    )
+    attempts: int = 0
+    claimed_until: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    failed_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    error: str | None = Field(default=None, max_length=500)
+    external_message_id: str | None = Field(default=None, max_length=100)
+
+
+class Job(SQLModel, table=True):
+    """Work due at a time (a revisit, a warning, a reminder); done exactly once."""
+
+    __table_args__ = (Index("ix_job_due", "done_at", "due_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=40)
+    due_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    payload: dict[str, Any] = _json()
+    dedupe_key: str | None = Field(default=None, max_length=120, unique=True)
+    attempts: int = 0
+    claimed_until: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    done_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    error: str | None = Field(default=None, max_length=500)
+
+
+class InboundUpdate(SQLModel, table=True):
+    """Every accepted message, stored before it is acknowledged; dedupes redelivery."""
+
+    __tablename__ = "inbound_update"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=20)
+    external_id: str = Field(max_length=120)
+    chat_id: str = Field(default="", max_length=100)
+    payload: dict[str, Any] = _json()
+    received_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
+    )
+    handled_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+
+
+class ButtonToken(SQLModel, table=True):
+    """A short opaque id standing for a button's action, so chat payloads carry no data."""
+
+    __tablename__ = "button_token"
+    token: str = Field(primary_key=True, max_length=16)
+    channel: str = Field(max_length=20)
+    chat_id: str = Field(max_length=100)
+    value: str = Field(max_length=200)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
+    )
+
+
+class AuditLog(SQLModel, table=True):
+    """Every privileged action: who did what to which target."""
+
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=40)
+    target: str = Field(default="", max_length=100)
+    detail: dict[str, Any] = _json()
+
+
+class KeyValue(SQLModel, table=True):
+    """Small shared values for all workers (e.g. cached access tokens)."""
+
+    __tablename__ = "key_value"
+    key: str = Field(primary_key=True, max_length=100)
+    value: str = Field(max_length=4000)
+    expires_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )

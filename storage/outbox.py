@@ -1,0 +1,157 @@
+"""The outbox: every message to a chat is a row first, delivered by a sender loop.
+
+Handlers enqueue inside their own transaction, so a reply exists only if the work
+that caused it was committed. Senders `claim` rows under a short lease (so a
+crashed sender's rows come back), then mark them sent or failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.db import Database
+from storage.models import Outbox
+from storage.upsert import insert
+
+_ERROR_MAX = 500  # width of Outbox.error
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    channel: str,
+    chat_id: str,
+    payload: dict[str, Any],
+    now: datetime,
+    not_before: datetime | None = None,
+    urgent: bool = False,
+    dedupe_key: str | None = None,
+) -> Outbox | None:
+    """Queue a message; returns None when `dedupe_key` was already queued."""
+    row = Outbox(
+        channel=channel,
+        chat_id=chat_id,
+        payload=payload,
+        card=payload.get("card"),
+        dedupe_key=dedupe_key,
+        urgent=urgent,
+        created_at=now,
+        not_before=not_before or now,
+    )
+    # ON CONFLICT DO NOTHING rather than check-then-insert: two workers reacting to
+    # the same event must not both queue it, and neither should fail.
+    stmt = (
+        insert(session, Outbox)
+        .values(**row.model_dump(exclude={"id"}))
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(Outbox)
+    )
+    return (await session.exec(stmt)).scalar_one_or_none()
+
+
+async def claim(
+    db: Database,
+    channel: str,
+    now: datetime,
+    limit: int = 50,
+    lease: timedelta = timedelta(seconds=60),
+    chat_ids: Collection[str] | None = None,
+) -> list[Outbox]:
+    """Lease up to `limit` due messages of `channel`, urgent first, then oldest."""
+    async with db.transaction() as session:
+        stmt = (
+            select(Outbox)
+            .where(
+                Outbox.channel == channel,
+                col(Outbox.sent_at).is_(None),
+                col(Outbox.failed_at).is_(None),
+                Outbox.not_before <= now,
+                or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now),
+            )
+            # An urgent alert (gas, flooding) must not wait behind a backlog of routine replies.
+            .order_by(col(Outbox.urgent).desc(), col(Outbox.created_at), col(Outbox.id))
+            .limit(limit)
+        )
+        if chat_ids is not None:
+            stmt = stmt.where(col(Outbox.chat_id).in_(list(chat_ids)))
+        if db.dialect == "postgresql":
+            # Rows another sender is claiming right now are skipped, not waited for
+            # and never returned twice. SQLite needs nothing: BEGIN IMMEDIATE
+            # already serialises the whole transaction.
+            stmt = stmt.with_for_update(skip_locked=True)
+        rows = list((await session.exec(stmt)).all())
+        for row in rows:
+            row.claimed_until = now + lease
+            session.add(row)
+    return rows
+
+
+async def mark_sent(
+    db: Database, outbox_id: int, now: datetime, external_message_id: str | None = None
+) -> None:
+    async with db.transaction() as session:
+        await session.exec(
+            update(Outbox)
+            .where(col(Outbox.id) == outbox_id)
+            .values(sent_at=now, claimed_until=None, external_message_id=external_message_id)
+        )
+
+
+async def mark_failed(
+    db: Database, outbox_id: int, now: datetime, error: str, retry_at: datetime | None
+) -> None:
+    """Record a failed delivery: retried at `retry_at`, or given up when it is None."""
+    values: dict[str, Any] = {
+        "attempts": Outbox.attempts + 1,
+        "error": error[:_ERROR_MAX],
+        "claimed_until": None,
+    }
+    if retry_at is None:
+        values["failed_at"] = now
+    else:
+        values["not_before"] = retry_at
+    async with db.transaction() as session:
+        await session.exec(update(Outbox).where(col(Outbox.id) == outbox_id).values(**values))
+
+
+def _pending() -> Any:
+    return (col(Outbox.sent_at).is_(None), col(Outbox.failed_at).is_(None))
+
+
+async def pending_count(session: AsyncSession, channel: str | None = None) -> int:
+    """Messages neither sent nor given up, including ones scheduled for later."""
+    stmt = select(func.count()).select_from(Outbox).where(*_pending())
+    if channel is not None:
+        stmt = stmt.where(Outbox.channel == channel)
+    return (await session.exec(stmt)).one()
+
+
+async def oldest_pending_age(session: AsyncSession, now: datetime) -> timedelta | None:
+    """How long the longest-waiting due message has been due (None: nothing due)."""
+    stmt = select(func.min(Outbox.not_before)).where(*_pending(), Outbox.not_before <= now)
+    oldest = (await session.exec(stmt)).one()
+    return None if oldest is None else now - oldest
+
+
+async def last_sent_for_card(
+    session: AsyncSession, channel: str, chat_id: str, card: str
+) -> Outbox | None:
+    """The latest delivered message showing `card` in a chat, to edit it in place."""
+    stmt = (
+        select(Outbox)
+        .where(
+            Outbox.channel == channel,
+            Outbox.chat_id == chat_id,
+            Outbox.card == card,
+            col(Outbox.sent_at).is_not(None),
+        )
+        .order_by(col(Outbox.sent_at).desc(), col(Outbox.id).desc())
+        .limit(1)
+    )
+    return (await session.exec(stmt)).first()

@@ -1,0 +1,94 @@
+"""Every catalog key the code uses exists in Chinese and in English."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from handlers.i18n import LOCALES, Catalogs, load_po_dir
+from handlers.rules.warranty import CATEGORIES
+from storage.models import TicketKind, TicketStatus
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = re.compile(r"^[a-z][a-z_0-9]*(\.[a-z_0-9A-Z]+)+$")
+PACKAGES = ("bot", "dialogs", "handlers", "storage")
+
+
+def catalogs() -> dict[str, dict[str, str]]:
+    return {loc: load_po_dir(ROOT / "locales", loc) for loc in LOCALES}
+
+
+def namespaces() -> set[str]:
+    return {key.split(".")[0] for messages in catalogs().values() for key in messages}
+
+
+def keys_in_code() -> set[tuple[str, str]]:
+    """String constants shaped like catalog keys, in a namespace the catalogs use."""
+    spaces = namespaces() | {"repair", "complaint", "fee", "slip", "staff", "dialog"}
+    found: set[tuple[str, str]] = set()
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    value = node.value
+                    if KEY.match(value) and value.split(".")[0] in spaces:
+                        if not value.endswith((".py", ".po", ".db", ".toml", ".xlsx", ".png")):
+                            found.add((str(path.relative_to(ROOT)), value))
+    return found
+
+
+def dynamic_keys() -> set[str]:
+    """Keys built from enumerations: every value must have its label."""
+    keys = {f"repair.category.{c}" for c in CATEGORIES}
+    keys |= {f"kind.{k.value}" for k in TicketKind}
+    keys |= {f"status.{s.value}" for s in TicketStatus}
+    keys |= {f"words.{w}" for w in ("cancel", "back", "menu", "help", "human", "lang")}
+    return keys
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_key_used_in_code_is_translated(locale):
+    messages = catalogs()[locale]
+    missing = sorted(f"{path}: {key}" for path, key in keys_in_code() if key not in messages)
+    missing += sorted(key for key in dynamic_keys() if key not in messages)
+    assert not missing, f"missing in {locale}:\n" + "\n".join(missing)
+
+
+def test_both_catalogs_have_the_same_keys():
+    zh, en = catalogs()["zh_CN"], catalogs()["en"]
+    assert sorted(set(zh) - set(en)) == []
+    assert sorted(set(en) - set(zh)) == []
+
+
+def test_placeholders_match_between_languages():
+    zh, en = catalogs()["zh_CN"], catalogs()["en"]
+    field = re.compile(r"\{(\w+)\}")
+    differ = [k for k in zh if k in en and set(field.findall(zh[k])) != set(field.findall(en[k]))]
+    assert differ == []
+
+
+def test_the_scan_finds_keys():
+    # Guards the test above against silently scanning nothing.
+    used = {key for _, key in keys_in_code()}
+    assert {"dialog.menu", "repair.summary", "card.ticket"} <= used
+
+
+def test_money_and_dates_follow_the_locale():
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from handlers.messages import Money
+
+    cat = Catalogs.load("zh_CN", ZoneInfo("Asia/Shanghai"))
+    assert cat.format("zh_CN", Money(Decimal("1234.5"))) == "¥1,234.50"
+    assert cat.format("en", Money(Decimal("1234.5"))) == "CN¥1,234.50"
+    moment = datetime(2026, 11, 26, 1, 30, tzinfo=UTC)
+    assert cat.format("zh_CN", moment) == "2026-11-26 09:30"  # shown in Asia/Shanghai
+    assert cat.format("en", moment.date()) == "Nov 26, 2026"
+    assert cat.format("zh_CN", moment.date()) == "2026年11月26日"

@@ -1,0 +1,54 @@
+"""Dependencies point inward: dialogs, handlers and storage never import a chat library
+or the application layer (`bot`), except for type hints."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FORBIDDEN = ("aiogram", "wechatpy", "aiohttp", "bot")
+
+
+def runtime_imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            typing_only.update(id(child) for child in ast.walk(node))
+    names = []
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+def test_inner_layers_import_no_chat_library():
+    offenders = []
+    for package in ("dialogs", "handlers", "storage"):
+        for path in (ROOT / package).rglob("*.py"):
+            for name in runtime_imports(path):
+                if name.split(".")[0] in FORBIDDEN:
+                    offenders.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert offenders == []
+
+
+def test_rules_touch_neither_storage_nor_clock():
+    """Rules are plain functions over data: no database, no wall clock."""
+    offenders = []
+    for path in (ROOT / "handlers" / "rules").rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        for name in runtime_imports(path):
+            if name.split(".")[0] in ("storage", "sqlmodel", "sqlalchemy"):
+                offenders.append(f"{path.name} imports {name}")
+        if "datetime.now(" in source or "date.today(" in source:
+            offenders.append(f"{path.name} reads the wall clock")
+    assert offenders == []
+
+
+def test_the_check_sees_imports():
+    assert "storage.models" in runtime_imports(ROOT / "handlers" / "repair.py")

@@ -1,0 +1,76 @@
+"""The single migration builds the schema the models describe, on both backends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import SQLModel
+
+import storage.models  # noqa: F401  (registers the tables)
+from storage.db import Database
+from storage.migrate import MIGRATIONS, alembic_config, current_revision, upgrade
+from storage.models import Ticket
+
+HEAD = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+async def _check_schema(db: Database) -> None:
+    """Every model table exists, at head, with no drift between models and migration."""
+
+    def inspect_schema(connection: object) -> tuple[set[str], list[object]]:
+        tables = set(inspect(connection).get_table_names())
+        drift = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)  # type: ignore[arg-type]
+        return tables, drift
+
+    async with db.engine.connect() as connection:
+        tables, drift = await connection.run_sync(inspect_schema)
+    assert set(SQLModel.metadata.tables) <= tables
+    assert drift == []
+    assert await current_revision(db.engine) == HEAD
+
+
+async def _upgrade_twice(db: Database) -> None:
+    await upgrade(db.engine)
+    await _check_schema(db)
+    await upgrade(db.engine)  # at head already: nothing to do, nothing breaks
+    await _check_schema(db)
+
+
+def test_one_linear_history() -> None:
+    assert HEAD == "0001"
+    assert sorted(p.name for p in (MIGRATIONS / "versions").glob("*.py")) == [
+        "0001_initial_schema.py"
+    ]
+
+
+async def test_sqlite_upgrade_from_empty(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    try:
+        await _upgrade_twice(db)
+        async with db.engine.connect() as connection:
+            assert (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
+            assert (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+    finally:
+        await db.dispose()
+
+
+async def test_sqlite_enforces_foreign_keys(sqlite_database: Database) -> None:
+    with pytest.raises(IntegrityError):
+        async with sqlite_database.transaction() as session:
+            session.add(
+                Ticket(community_id=999, number="R-261126-0001", kind="repair", department="repair")
+            )
+
+
+async def test_postgresql_upgrade_from_empty(pg_url: str) -> None:
+    db = Database(pg_url)
+    try:
+        await _upgrade_twice(db)
+    finally:
+        await db.dispose()
