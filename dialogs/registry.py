@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from storage.jobs import JobHandler
-
 from dialogs.engine import Command, Handler, Router
 from dialogs.flow import Flow
 from handlers import handoff, people
+from storage.jobs import JobHandler
 
 STAFF_ROLES = ("staff", "supervisor", "director")
 
