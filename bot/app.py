@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from bot.settings import Settings
 from dialogs.engine import Engine
-from dialogs.registry import all_actions, all_commands, all_flows, intent_router
+from dialogs.registry import all_actions, all_commands, all_flows, intent_router, start_hook
 from handlers.clock import Clock, SystemClock
 from handlers.i18n import Catalogs
 from handlers.people import ensure_first_supervisors
@@ -48,6 +48,7 @@ class App:
             commands=all_commands(),
             actions=all_actions(),
             router=intent_router(),
+            on_start=start_hook(),
         )
         async with db.transaction() as session:
             await ensure_first_supervisors(session, settings)

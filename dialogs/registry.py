@@ -1,8 +1,15 @@
-"""The list of every flow, command and button action the front desk offers."""
+"""Every flow, command, button action and scheduled job the front desk offers.
+
+Each feature module in `FEATURES` may define `FLOWS`, `COMMANDS`, `ACTIONS` (button
+actions by name: a button value `act:<name>:<argument>`) and `JOBS` (by job kind).
+Adding a feature is one line here.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
+from types import ModuleType
 
 from dialogs.engine import Command, Handler, Router
 from dialogs.flow import Flow
@@ -10,29 +17,52 @@ from handlers import handoff, people
 from storage.jobs import JobHandler
 
 STAFF_ROLES = ("staff", "supervisor", "director")
+FEATURES = ("dialogs.repair",)
+
+
+def _features() -> list[ModuleType]:
+    return [importlib.import_module(name) for name in FEATURES]
 
 
 def all_flows() -> list[Flow]:
-    from dialogs import repair
-
-    return [repair.FLOW]
+    return [flow for module in _features() for flow in getattr(module, "FLOWS", [])]
 
 
 def all_commands() -> list[Command]:
-    return [
+    base = [
         Command("whoami", people.whoami),
         Command("reply", handoff.reply_command, roles=STAFF_ROLES),
     ]
+    return base + [c for module in _features() for c in getattr(module, "COMMANDS", [])]
 
 
 def all_actions() -> Mapping[str, Handler]:
-    return {}
-
-
-def intent_router() -> Router | None:
-    return None
+    actions: dict[str, Handler] = {}
+    for module in _features():
+        actions.update(getattr(module, "ACTIONS", {}))
+    return actions
 
 
 def all_jobs() -> Mapping[str, JobHandler]:
-    """Scheduled work by job kind (revisits, warnings, reminders …)."""
-    return {}
+    jobs: dict[str, JobHandler] = {}
+    for module in _features():
+        jobs.update(getattr(module, "JOBS", {}))
+    return jobs
+
+
+def intent_router() -> Router | None:
+    """Free text at the menu routed to a flow (set by the intent feature when present)."""
+    for module in _features():
+        router = getattr(module, "ROUTER", None)
+        if router is not None:
+            return router  # type: ignore[no-any-return]
+    return None
+
+
+def start_hook() -> Handler | None:
+    """What `/start <argument>` does (identity binding by invitation code)."""
+    for module in _features():
+        hook = getattr(module, "ON_START", None)
+        if hook is not None:
+            return hook  # type: ignore[no-any-return]
+    return None

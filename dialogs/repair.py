@@ -35,7 +35,7 @@ async def _phone(ctx: Context, answers: Answers) -> Any:
     return ctx.person.phone if ctx.person else None
 
 
-FLOW = Flow(
+REPAIR = Flow(
     name="repair",
     title="repair.title",
     steps=(
@@ -69,3 +69,5 @@ FLOW = Flow(
     finish=repair.submit,
     start=repair.begin,
 )
+
+FLOWS = [REPAIR]

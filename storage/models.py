@@ -397,3 +397,63 @@ class KeyValue(SQLModel, table=True):
     expires_at: datetime | None = Field(
         default=None, sa_column=Column(UtcDateTime(), nullable=True)
     )
+
+
+class InviteCode(SQLModel, table=True):
+    """A one-time code that binds whoever sends it to a unit (printed in the move-in pack)."""
+
+    __tablename__ = "invite_code"
+    code: str = Field(primary_key=True, max_length=16)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    role: str = Field(default=Role.owner, max_length=16)
+    person_id: int | None = Field(default=None, foreign_key="person.id")  # who it is for
+    created_by: str = Field(max_length=100)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
+    )
+    expires_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    used_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    used_by: int | None = Field(default=None, foreign_key="person.id")
+
+
+class Payment(SQLModel, table=True):
+    """Money received for a unit's bills, with its receipt number (收费票据)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    amount: Decimal = _money()
+    receipt: str = Field(max_length=50, unique=True)
+    months: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    recorded_by: str = Field(max_length=100)
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
+
+
+class SlipStatus(StrEnum):
+    owner_pending = "owner_pending"  # a tenant's or member's slip waits for the owner
+    desk_pending = "desk_pending"  # arrears: the service desk decides
+    approved = "approved"
+    denied = "denied"
+    used = "used"
+
+
+class ReleaseSlip(SQLModel, table=True):
+    """A release slip (放行条) for goods leaving the community: valid once, on its date."""
+
+    __tablename__ = "release_slip"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=12, unique=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    items: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    plate: str = Field(default="", max_length=20)
+    day: date
+    window: str = Field(default="", max_length=50)
+    status: str = Field(default=SlipStatus.owner_pending, max_length=16)
+    decided_by: str = Field(default="", max_length=100)
+    used_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    checked_by: str = Field(default="", max_length=100)

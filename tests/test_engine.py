@@ -238,7 +238,9 @@ async def test_changed_flow_definition_keeps_fitting_answers(app, monkeypatch):
     await resident.press("3栋2单元1201")
     await resident.press("水管")
     extra = Step("floor", "repair.location.prompt")
-    changed = replace(repair.FLOW, steps=(*repair.FLOW.steps[:2], extra, *repair.FLOW.steps[2:]))
+    changed = replace(
+        repair.REPAIR, steps=(*repair.REPAIR.steps[:2], extra, *repair.REPAIR.steps[2:])
+    )
     monkeypatch.setitem(app.engine.flows, "repair", changed)
     said = await resident.say("厨房漏水")
     assert "调整" in texts(said) and "具体位置" in texts(said)

@@ -43,10 +43,13 @@ async def _upgrade_twice(db: Database) -> None:
 
 
 def test_one_linear_history() -> None:
-    assert HEAD == "0001"
-    assert sorted(p.name for p in (MIGRATIONS / "versions").glob("*.py")) == [
-        "0001_initial_schema.py"
-    ]
+    """One head, and walking down from it visits every migration file once."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert len(script.get_heads()) == 1
+    chain = [rev.revision for rev in script.walk_revisions()]
+    files = list((MIGRATIONS / "versions").glob("*.py"))
+    assert len(chain) == len(files) == len(set(chain))
+    assert chain[-1] == "0001"
 
 
 async def test_sqlite_upgrade_from_empty(tmp_path: Path) -> None:
