@@ -7,7 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.context import Context
 from handlers.messages import Recipient
-from storage.models import Binding, Community, StaffGroup, StaffMember, Unit
+from storage.models import Binding, ChatIdentity, Community, StaffGroup, StaffMember, Unit
 
 
 async def bound_units(session: AsyncSession, person_id: int | None) -> list[tuple[Unit, Binding]]:
@@ -60,3 +60,27 @@ async def people_with_role(
         for m in members
         if m.community_id in (None, community_id)
     ]
+
+
+async def person_chats(session: AsyncSession, person_id: int | None) -> list[Recipient]:
+    """Every chat account of a person, each in the language they chose."""
+    if person_id is None:
+        return []
+    rows = await session.exec(select(ChatIdentity).where(ChatIdentity.person_id == person_id))
+    return [Recipient(i.channel, i.external_user_id, i.locale) for i in rows.all()]
+
+
+async def unit_by_label(session: AsyncSession, community_id: int | None, label: str) -> Unit | None:
+    """A unit by its label (`3栋2单元1201`), tolerant of spaces and full-width digits."""
+    wanted = normalise_label(label)
+    query = select(Unit)
+    if community_id is not None:
+        query = query.where(Unit.community_id == community_id)
+    exact = (await session.exec(query.where(Unit.label == wanted))).first()
+    return exact
+
+
+def normalise_label(label: str) -> str:
+    """Unit labels compare without spaces, with ASCII digits and 栋/单元 kept as typed."""
+    table = str.maketrans("０１２３４５６７８９", "0123456789")
+    return "".join(label.translate(table).split())

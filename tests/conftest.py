@@ -14,6 +14,7 @@ import getpass
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -151,3 +152,25 @@ def database(request: pytest.FixtureRequest) -> Database:
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(datetime(2026, 11, 26, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
+
+
+@pytest.fixture
+async def demo_app(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Any]:
+    """The whole application on a SQLite file seeded with the demo communities.
+
+    Console accounts: "resident" (张伟, owner of XFL 3栋2单元1201), "tenant" (刘洋);
+    staff "wang"/"liu" (repair), "li" (service), "zhao" (security), "zhou" (supervisor),
+    "chen" (director); groups `group:XFL:<department>` on the console channel.
+    """
+    from bot.app import App
+    from bot.demo import seed_demo
+    from bot.settings import Settings
+
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}")
+    app = await App.start(settings, clock=clock)
+    async with app.db.transaction() as session:
+        await seed_demo(session, clock.now().astimezone(settings.tz).date(), settings.tz)
+    try:
+        yield app
+    finally:
+        await app.close()
