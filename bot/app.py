@@ -10,7 +10,14 @@ from dataclasses import dataclass
 
 from bot.settings import Settings
 from dialogs.engine import Engine
-from dialogs.registry import all_actions, all_commands, all_flows, intent_router, start_hook
+from dialogs.registry import (
+    all_actions,
+    all_commands,
+    all_flows,
+    intent_router,
+    menu_extras,
+    start_hook,
+)
 from handlers.clock import Clock, SystemClock
 from handlers.i18n import Catalogs
 from handlers.people import ensure_first_supervisors
@@ -49,6 +56,7 @@ class App:
             actions=all_actions(),
             router=intent_router(),
             on_start=start_hook(),
+            menu_extras=menu_extras(),
         )
         async with db.transaction() as session:
             await ensure_first_supervisors(session, settings)

@@ -68,6 +68,7 @@ class Engine:
         actions: Mapping[str, Handler] | None = None,
         router: Router | None = None,
         on_start: Handler | None = None,
+        menu_extras: Sequence[Choice] = (),
     ) -> None:
         self.db = db
         self.settings = settings
@@ -78,6 +79,7 @@ class Engine:
         self.actions = dict(actions or {})
         self.router = router
         self.on_start = on_start
+        self.menu_extras = tuple(menu_extras)
         self.idle = timedelta(minutes=settings.dialog_idle_minutes)
 
     # ---- entry point -------------------------------------------------------------
@@ -265,8 +267,13 @@ class Engine:
         return [Reply("dialog.lang.set")]
 
     def menu(self, ctx: Context) -> list[Reply]:
-        choices = tuple(
-            Choice(f"flow:{flow.name}", flow.title) for flow in self.flows.values() if flow.in_menu
+        choices = (
+            tuple(
+                Choice(f"flow:{flow.name}", flow.title)
+                for flow in self.flows.values()
+                if flow.in_menu
+            )
+            + self.menu_extras
         )
         return [Reply("dialog.menu", {"company": self.settings.company_name}, choices=choices)]
 
@@ -302,7 +309,9 @@ class Engine:
     async def _at_menu(self, ctx: Context, state: DialogState) -> list[Reply]:
         msg = ctx.msg
         if msg.option and msg.option.startswith("flow:"):
-            return await self.start_flow(ctx, state, msg.option[5:], None)
+            # `flow:<name>` or `flow:<name>:<argument>` (e.g. the ticket a note is for)
+            name, _, argument = msg.option[5:].partition(":")
+            return await self.start_flow(ctx, state, name, argument or None)
         if msg.option:
             return [Reply("dialog.stale"), *self.menu(ctx)]
         text = msg.words

@@ -14,10 +14,14 @@ from types import ModuleType
 from dialogs.engine import Command, Handler, Router
 from dialogs.flow import Flow
 from handlers import handoff, people
+from handlers.messages import Choice
 from storage.jobs import JobHandler
 
 STAFF_ROLES = ("staff", "supervisor", "director")
-FEATURES = ("dialogs.repair",)
+FEATURES = (
+    "dialogs.repair",
+    "dialogs.my",
+)
 
 
 def _features() -> list[ModuleType]:
@@ -57,6 +61,11 @@ def intent_router() -> Router | None:
         if router is not None:
             return router  # type: ignore[no-any-return]
     return None
+
+
+def menu_extras() -> list[Choice]:
+    """Menu entries that are not flows (e.g. "my tickets")."""
+    return [c for module in _features() for c in getattr(module, "MENU", [])]
 
 
 def start_hook() -> Handler | None:

@@ -6,7 +6,8 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.messages import Text
+from handlers.directory import department_chats
+from handlers.messages import Reply, Text
 from handlers.rules.phone import mask_phone
 from storage.models import StaffMember, Ticket, Unit
 
@@ -39,3 +40,12 @@ async def card_params(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
         "due": ticket.due_at,
         "assignee": assignee.name if assignee else Text("card.nobody"),
     }
+
+
+async def card_updates(session: AsyncSession, ticket: Ticket) -> list[Reply]:
+    """The ticket's card sent again to its department's groups: channels edit it in place."""
+    params = await card_params(session, ticket)
+    return [
+        Reply("card.ticket", params, to=chat, card=f"ticket:{ticket.id}")
+        for chat in await department_chats(session, ticket.community_id, ticket.department)
+    ]

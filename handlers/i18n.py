@@ -89,6 +89,9 @@ class Catalogs:
             return "—" if locale == "zh_CN" else "-"
         if isinstance(value, Text):
             return self.text(locale, value.key, value.params)
+        if isinstance(value, list | tuple):
+            # A list parameter is shown one item per line.
+            return "\n".join(self.format(locale, item) for item in value)
         if isinstance(value, Money):
             return format_currency(value.amount, "CNY", locale=locale)
         if isinstance(value, datetime):

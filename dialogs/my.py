@@ -1,0 +1,40 @@
+"""`/my`: a resident's tickets, with buttons to open, urge, cancel, or add a note or photo."""
+
+from __future__ import annotations
+
+from dialogs.engine import Command
+from dialogs.flow import Answer, Answers, Flow, InputError, Step, bounded_text
+from handlers import my
+from handlers.context import Context
+from handlers.messages import Choice
+
+
+def note_content(answer: Answer, ctx: Context, answers: Answers) -> dict[str, str]:
+    """A note is words or a photo (with its caption, if any)."""
+    if answer.photo:
+        return {"photo": answer.photo, "text": (answer.text or "").strip()[:500]}
+    if answer.option:
+        raise InputError("dialog.error.text_expected")
+    return {"text": bounded_text(answer, 500)}
+
+
+NOTE = Flow(
+    name="note",
+    title="my.note.title",
+    steps=(Step("content", "my.note.prompt", parse=note_content),),
+    summary="my.note.summary",
+    summarize=my.note_summary,
+    finish=my.note_finish,
+    start=my.note_start,
+    in_menu=False,
+)
+
+FLOWS = [NOTE]
+COMMANDS = [Command("my", my.list_command)]
+ACTIONS = {
+    "my_list": my.list_command,
+    "my_view": my.view,
+    "my_urge": my.urge,
+    "my_cancel": my.cancel,
+}
+MENU = [Choice("act:my_list:", "my.title")]

@@ -1,0 +1,212 @@
+"""A resident's own tickets (`/my`): status, notes and photos, urging (催单), cancelling."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlmodel import col, or_, select
+
+from handlers.cards import card_updates, where
+from handlers.context import Context
+from handlers.directory import department_chats
+from handlers.messages import Choice, Reply, Text
+from storage import tickets
+from storage.models import Photo, Ticket, TicketEvent, TicketStatus, Unit
+
+# Work has not started yet: the resident may still cancel.
+CANCELLABLE = (TicketStatus.new, TicketStatus.accepted)
+FINISHED = (TicketStatus.closed, TicketStatus.cancelled, TicketStatus.cannot_do)
+LISTED = 10
+RESIDENT_KINDS = ("repair", "complaint", "fee", "question", "slip")
+
+
+async def own_tickets(ctx: Context) -> list[Ticket]:
+    """The sender's tickets, newest first: by person when bound, else by this chat."""
+    conditions = [
+        (col(Ticket.channel) == ctx.msg.channel) & (col(Ticket.chat_id) == ctx.msg.chat_id)
+    ]
+    if ctx.person is not None:
+        conditions.append(col(Ticket.person_id) == ctx.person.id)
+    rows = await ctx.session.exec(
+        select(Ticket)
+        .where(or_(*conditions), col(Ticket.kind).in_(RESIDENT_KINDS))
+        .order_by(col(Ticket.id).desc())
+        .limit(LISTED)
+    )
+    return list(rows.all())
+
+
+async def own_ticket(ctx: Context, argument: str) -> Ticket | None:
+    """One of the sender's tickets by id; None for anybody else's (crafted buttons)."""
+    if not argument.isdigit():
+        return None
+    ticket = await ctx.session.get(Ticket, int(argument))
+    if ticket is None:
+        return None
+    if ctx.person is not None and ticket.person_id == ctx.person.id:
+        return ticket
+    if ticket.channel == ctx.msg.channel and ticket.chat_id == ctx.msg.chat_id:
+        return ticket
+    return None
+
+
+async def list_command(ctx: Context, argument: str) -> list[Reply]:
+    """`/my`: the resident's recent tickets, each with a button to open it."""
+    found = await own_tickets(ctx)
+    if not found:
+        return [Reply("my.none")]
+    lines = [
+        Text(
+            "my.line",
+            {
+                "number": t.number,
+                "kind": Text(f"kind.{t.kind}"),
+                "status": Text(f"status.{t.status}"),
+                "summary": _short(t.description),
+            },
+        )
+        for t in found
+    ]
+    choices = tuple(Choice(f"act:my_view:{t.id}", "my.open", {"number": t.number}) for t in found)
+    return [Reply("my.list", {"count": len(found), "lines": lines}, choices=choices)]
+
+
+async def view(ctx: Context, argument: str) -> list[Reply]:
+    ticket = await own_ticket(ctx, argument)
+    if ticket is None:
+        return [Reply("dialog.stale")]
+    unit = await ctx.session.get(Unit, ticket.unit_id) if ticket.unit_id else None
+    events = await tickets.history(ctx.session, ticket.id or 0)
+    steps = [
+        Text("my.event", {"at": e.at, "what": Text(f"status.{e.to_status}")})
+        for e in events
+        if e.to_status
+    ]
+    choices: list[Choice] = []
+    if ticket.status not in FINISHED:
+        choices += [
+            Choice(f"flow:note:{ticket.id}", "my.add_note"),
+            Choice(f"act:my_urge:{ticket.id}", "my.urge"),
+        ]
+    if ticket.status in CANCELLABLE:
+        choices.append(Choice(f"act:my_cancel:{ticket.id}", "my.cancel"))
+    params: dict[str, Any] = {
+        "number": ticket.number,
+        "kind": Text(f"kind.{ticket.kind}"),
+        "status": Text(f"status.{ticket.status}"),
+        "where": where(ticket, unit),
+        "description": ticket.description,
+        "created": ticket.created_at,
+        "history": steps,
+    }
+    return [Reply("my.ticket", params, choices=tuple(choices))]
+
+
+async def urge(ctx: Context, argument: str) -> list[Reply]:
+    """催单: remind the department, at most once per configured interval."""
+    ticket = await own_ticket(ctx, argument)
+    if ticket is None:
+        return [Reply("dialog.stale")]
+    if ticket.status in FINISHED:
+        return [Reply("my.urge.finished", {"number": ticket.number})]
+    interval = timedelta(minutes=ctx.settings.urge_interval_minutes)
+    last = (
+        await ctx.session.exec(
+            select(TicketEvent)
+            .where(TicketEvent.ticket_id == ticket.id, TicketEvent.action == "urged")
+            .order_by(col(TicketEvent.at).desc())
+        )
+    ).first()
+    if last is not None and ctx.now - last.at < interval:
+        return [
+            Reply(
+                "my.urge.too_soon",
+                {"number": ticket.number, "at": last.at, "next": last.at + interval},
+            )
+        ]
+    await tickets.record_change(ctx.session, ticket, actor=ctx.actor, action="urged", now=ctx.now)
+    pushes = [
+        Reply(
+            "my.urge.staff",
+            {"number": ticket.number, "status": Text(f"status.{ticket.status}")},
+            to=chat,
+        )
+        for chat in await department_chats(ctx.session, ticket.community_id, ticket.department)
+    ]
+    return [Reply("my.urge.sent", {"number": ticket.number}), *pushes]
+
+
+async def cancel(ctx: Context, argument: str) -> list[Reply]:
+    """Cancel a ticket before work starts; the group's card shows it cancelled."""
+    ticket = await own_ticket(ctx, argument)
+    if ticket is None:
+        return [Reply("dialog.stale")]
+    if ticket.status not in CANCELLABLE:
+        return [
+            Reply(
+                "my.cancel.too_late",
+                {"number": ticket.number, "status": Text(f"status.{ticket.status}")},
+            )
+        ]
+    await tickets.record_change(
+        ctx.session,
+        ticket,
+        actor=ctx.actor,
+        action="cancelled",
+        now=ctx.now,
+        to_status=TicketStatus.cancelled,
+    )
+    return [
+        Reply("my.cancel.done", {"number": ticket.number}),
+        *await card_updates(ctx.session, ticket),
+    ]
+
+
+async def note_start(ctx: Context, initial: str | None) -> dict[str, Any] | list[Reply]:
+    ticket = await own_ticket(ctx, initial or "")
+    if ticket is None or ticket.status in FINISHED:
+        return [Reply("dialog.stale")]
+    return {"_ticket": ticket.id, "_number": ticket.number}
+
+
+async def note_summary(ctx: Context, answers: Any) -> dict[str, Any]:
+    content = answers["content"]
+    return {
+        "number": answers["_number"],
+        "content": Text("my.note.photo") if content.get("photo") else content["text"],
+    }
+
+
+async def note_finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
+    """Add the resident's note or photo to the ticket and tell the department."""
+    ticket = await own_ticket(ctx, str(answers["_ticket"]))
+    if ticket is None:
+        return [Reply("dialog.stale")]
+    content = answers["content"]
+    photo = content.get("photo")
+    await tickets.record_change(
+        ctx.session,
+        ticket,
+        actor=ctx.actor,
+        action="note",
+        now=ctx.now,
+        note=content.get("text", ""),
+        data={"photo": photo} if photo else None,
+    )
+    if photo:
+        ctx.session.add(Photo(ticket_id=ticket.id, channel=ctx.msg.channel, file_ref=photo))
+    pushes = [
+        Reply(
+            "my.note.staff",
+            {"number": ticket.number, "text": content.get("text") or "📷"},
+            to=chat,
+            photo=photo,
+        )
+        for chat in await department_chats(ctx.session, ticket.community_id, ticket.department)
+    ]
+    return [Reply("my.note.added", {"number": ticket.number}), *pushes]
+
+
+def _short(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
