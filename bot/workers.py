@@ -11,7 +11,6 @@ import logging
 from typing import TYPE_CHECKING
 
 from dialogs import registry
-from storage import jobs
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -20,10 +19,10 @@ log = logging.getLogger(__name__)
 
 
 async def run_once(app: App) -> int:
-    """Run the jobs that are due and pause idle conversations; returns the jobs done."""
-    all_jobs = getattr(registry, "all_jobs", None)
-    handlers = dict(all_jobs()) if all_jobs is not None else {}
-    done = await jobs.run_due(app.db, app.clock.now(), handlers)
+    """Run due jobs and periodic checks, pause idle conversations; returns the jobs done."""
+    done = await app.engine.run_jobs(registry.all_jobs())
+    for check in registry.all_sweeps():
+        await app.engine.sweep(check)
     await app.engine.expire_idle()
     return done
 

@@ -25,9 +25,11 @@ from handlers.clock import Clock
 from handlers.context import Context
 from handlers.i18n import LOCALES, Catalogs
 from handlers.messages import Choice, Incoming, Reply, Text
-from storage import inbound, outbox
+from handlers.rules.quiet import release_time
+from storage import inbound, jobs, outbox
 from storage.db import Database
-from storage.models import ChatIdentity, DialogState, Outbox, Person, StaffMember
+from storage.jobs import JobHandler
+from storage.models import ChatIdentity, DialogState, Job, Outbox, Person, StaffMember
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -37,6 +39,10 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Context, str], Awaitable[list[Reply]]]
 # Free text at the menu: returns (flow name, initial text) or None for the menu.
 Router = Callable[[Context, str], Awaitable[tuple[str, str] | None]]
+# A scheduled job's use-case: what to say, and to whom, now that it is due.
+JobWork = Callable[[Context, Job], Awaitable[list[Reply]]]
+# A periodic check: looks at the store and says what is due (warnings, escalations).
+Sweep = Callable[[Context], Awaitable[list[Reply]]]
 
 CONTROLS = ("start", "cancel", "back", "menu", "help", "human", "lang")
 KEEP, SKIP, DONE = "=keep", "=skip", "=done"
@@ -156,16 +162,25 @@ class Engine:
         rows: list[Outbox] = []
         for reply in replies:
             channel, chat_id, locale = ctx.msg.channel, ctx.msg.chat_id, ctx.locale
+            not_before = reply.not_before
             if reply.to is not None:
                 channel, chat_id = reply.to.channel, reply.to.chat_id
                 locale = reply.to.locale or self.settings.default_locale
+                if not reply.urgent and not_before is None:
+                    # A push nobody asked for just now waits out the quiet hours.
+                    not_before = release_time(
+                        ctx.now,
+                        self.settings.tz,
+                        self.settings.quiet_hours_start,
+                        self.settings.quiet_hours_end,
+                    )
             row = await outbox.enqueue(
                 ctx.session,
                 channel=channel,
                 chat_id=chat_id,
                 payload=self.catalogs.render(reply, locale),
                 now=ctx.now,
-                not_before=reply.not_before,
+                not_before=not_before,
                 urgent=reply.urgent,
                 dedupe_key=reply.dedupe_key,
             )
@@ -493,6 +508,43 @@ class Engine:
             return await self._ask_next(ctx, state, flow)
         state.step = step.name
         return [await self._prompt(ctx, state, step)]
+
+    # ---- scheduled work --------------------------------------------------------------
+
+    def system_context(self, session: Any) -> Context:
+        """A context for work nobody typed: scheduled jobs and sweeps."""
+        now = self.clock.now()
+        msg = Incoming(channel="system", chat_id="", user_id="scheduler", at=now)
+        identity = ChatIdentity(channel="system", external_user_id="scheduler")
+        return Context(
+            session=session,
+            settings=self.settings,
+            catalogs=self.catalogs,
+            clock=self.clock,
+            msg=msg,
+            identity=identity,
+            locale=self.settings.default_locale,
+        )
+
+    def job_handler(self, work: JobWork) -> JobHandler:
+        """Wrap a job's use-case so its replies land in the outbox in the job's transaction."""
+
+        async def run(session: Any, job: Job) -> None:
+            ctx = self.system_context(session)
+            await self.deliver(ctx, await work(ctx, job))
+
+        return run
+
+    async def run_jobs(self, works: Mapping[str, JobWork]) -> int:
+        """Do every job that is due; each exactly once, with its pushes."""
+        handlers = {kind: self.job_handler(work) for kind, work in works.items()}
+        return await jobs.run_due(self.db, self.clock.now(), handlers)
+
+    async def sweep(self, work: Sweep) -> None:
+        """Run a periodic check (deadlines, ladders) in one transaction with its pushes."""
+        async with self.db.transaction() as session:
+            ctx = self.system_context(session)
+            await self.deliver(ctx, await work(ctx))
 
     # ---- idle expiry -----------------------------------------------------------------
 

@@ -11,11 +11,10 @@ import importlib
 from collections.abc import Mapping
 from types import ModuleType
 
-from dialogs.engine import Command, Handler, Router
+from dialogs.engine import Command, Handler, JobWork, Router, Sweep
 from dialogs.flow import Flow
 from handlers import handoff, people
 from handlers.messages import Choice
-from storage.jobs import JobHandler
 
 STAFF_ROLES = ("staff", "supervisor", "director")
 FEATURES = (
@@ -47,11 +46,17 @@ def all_actions() -> Mapping[str, Handler]:
     return actions
 
 
-def all_jobs() -> Mapping[str, JobHandler]:
-    jobs: dict[str, JobHandler] = {}
+def all_jobs() -> Mapping[str, JobWork]:
+    """Scheduled work by job kind (revisits, reminders …)."""
+    jobs: dict[str, JobWork] = {}
     for module in _features():
         jobs.update(getattr(module, "JOBS", {}))
     return jobs
+
+
+def all_sweeps() -> list[Sweep]:
+    """Periodic checks run by every worker round (deadlines, escalations, ladders)."""
+    return [check for module in _features() for check in getattr(module, "SWEEPS", [])]
 
 
 def intent_router() -> Router | None:

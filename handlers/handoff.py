@@ -64,7 +64,10 @@ async def open(ctx: Context) -> list[Reply]:
             contact_name=_who(ctx),
         )
     pushes = [
-        Reply("handoff.staff.new", {"number": ticket.number, "name": _who(ctx)}, to=chat)
+        # A live conversation: not held back by quiet hours.
+        Reply(
+            "handoff.staff.new", {"number": ticket.number, "name": _who(ctx)}, to=chat, urgent=True
+        )
         for chat in await _desk(ctx, community.id)
     ]
     return [Reply("handoff.opened", {"number": ticket.number}), *pushes]
@@ -82,6 +85,7 @@ async def relay(ctx: Context) -> list[Reply]:
             {"number": ticket.number, "name": _who(ctx), "text": content[:1000]},
             to=chat,
             photo=ctx.msg.photo,
+            urgent=True,
         )
         for chat in await _desk(ctx, ticket.community_id)
     ]
@@ -119,6 +123,6 @@ async def reply_command(ctx: Context, argument: str) -> list[Reply]:
     resident = Recipient(ticket.channel, ticket.chat_id)
     name = ctx.staff[0].name if ctx.staff else ""
     return [
-        Reply("handoff.staff_says", {"name": name, "text": text.strip()}, to=resident),
+        Reply("handoff.staff_says", {"name": name, "text": text.strip()}, to=resident, urgent=True),
         Reply("handoff.reply.sent", {"number": ticket.number}),
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlmodel import col, or_, select
 
 from handlers.cards import card_updates, where
@@ -23,7 +24,7 @@ RESIDENT_KINDS = ("repair", "complaint", "fee", "question", "slip")
 
 async def own_tickets(ctx: Context) -> list[Ticket]:
     """The sender's tickets, newest first: by person when bound, else by this chat."""
-    conditions = [
+    conditions: list[ColumnElement[bool]] = [
         (col(Ticket.channel) == ctx.msg.channel) & (col(Ticket.chat_id) == ctx.msg.chat_id)
     ]
     if ctx.person is not None:
