@@ -200,7 +200,8 @@ class Engine:
             return await self._command(ctx, state, *command)
         if msg.option and msg.option.startswith("act:"):
             return await self._action(ctx, msg.option)
-        if msg.chat_kind == "group" and state.mode != "flow":
+        pressed_flow = bool(msg.option and msg.option.startswith("flow:"))
+        if msg.chat_kind == "group" and state.mode != "flow" and not pressed_flow:
             return []  # staff chatter in a group is not for the bot
         if state.mode == "human":
             return await handoff.relay(ctx)

@@ -20,6 +20,7 @@ STAFF_ROLES = ("staff", "supervisor", "director")
 FEATURES = (
     "dialogs.repair",
     "dialogs.my",
+    "dialogs.tasks",
 )
 
 

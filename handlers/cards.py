@@ -7,9 +7,10 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.directory import department_chats
-from handlers.messages import Reply, Text
+from handlers.messages import Choice, Reply, Text
 from handlers.rules.phone import mask_phone
-from storage.models import StaffMember, Ticket, Unit
+from handlers.rules.revisit import needs_leak_test
+from storage.models import StaffMember, Ticket, TicketStatus, Unit
 
 
 def where(ticket: Ticket, unit: Unit | None) -> Any:
@@ -42,10 +43,55 @@ async def card_params(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
     }
 
 
+def card_choices(ticket: Ticket) -> tuple[Choice, ...]:
+    """The buttons a ticket's card offers in its status (each checked again when pressed)."""
+    ref = ticket.id
+    buttons: list[tuple[str, str]] = []
+    if ticket.status == TicketStatus.new:
+        buttons = [
+            ("accept", "card.btn.accept"),
+            ("transfer", "card.btn.transfer"),
+            ("cannot", "card.btn.cannot"),
+        ]
+    elif ticket.status == TicketStatus.accepted:
+        buttons = [
+            ("start", "card.btn.start"),
+            ("handover", "card.btn.handover"),
+            ("transfer", "card.btn.transfer"),
+            ("cannot", "card.btn.cannot"),
+        ]
+    elif ticket.status == TicketStatus.in_progress:
+        buttons = [("done", "card.btn.done"), ("cannot", "card.btn.cannot")]
+    choices = []
+    for action, key in buttons:
+        # Finishing and giving up ask for a note first: they run as short flows.
+        value = (
+            f"flow:task_{action}:{ref}" if action in ("done", "cannot") else f"act:t_{action}:{ref}"
+        )
+        choices.append(Choice(value, key))
+    if (
+        needs_leak_test(ticket.category)
+        and ticket.kind == "repair"
+        and (ticket.status in (TicketStatus.in_progress, TicketStatus.done, TicketStatus.revisit))
+        and not ticket.details.get("leak_test_at")
+    ):
+        choices.append(Choice(f"act:t_leak:{ref}", "card.btn.leak"))
+    return tuple(choices)
+
+
 async def card_updates(session: AsyncSession, ticket: Ticket) -> list[Reply]:
-    """The ticket's card sent again to its department's groups: channels edit it in place."""
+    """The ticket's card sent (again) to its department's groups: channels edit it in place."""
     params = await card_params(session, ticket)
+    photos = ticket.details.get("photos") or []
     return [
-        Reply("card.ticket", params, to=chat, card=f"ticket:{ticket.id}")
+        Reply(
+            "card.ticket",
+            params,
+            to=chat,
+            card=f"ticket:{ticket.id}",
+            choices=card_choices(ticket),
+            photo=photos[0] if photos else None,
+            urgent=ticket.urgent,
+        )
         for chat in await department_chats(session, ticket.community_id, ticket.department)
     ]

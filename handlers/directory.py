@@ -7,7 +7,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.context import Context
 from handlers.messages import Recipient
-from storage.models import Binding, ChatIdentity, Community, StaffGroup, StaffMember, Unit
+from storage.models import (
+    Binding,
+    ChatIdentity,
+    Community,
+    StaffGroup,
+    StaffMember,
+    Ticket,
+    Unit,
+)
 
 
 async def bound_units(session: AsyncSession, person_id: int | None) -> list[tuple[Unit, Binding]]:
@@ -84,3 +92,26 @@ def normalise_label(label: str) -> str:
     """Unit labels compare without spaces, with ASCII digits and 栋/单元 kept as typed."""
     table = str.maketrans("０１２３４５６７８９", "0123456789")
     return "".join(label.translate(table).split())
+
+
+async def ticket_resident(session: AsyncSession, ticket: Ticket) -> list[Recipient]:
+    """Where to tell the resident about their ticket: every chat of the person, else
+    the chat it came from, in the language they chose."""
+    chats = await person_chats(session, ticket.person_id)
+    if chats:
+        return chats
+    if not ticket.channel or ticket.channel == "system":
+        return []
+    identity = (
+        await session.exec(
+            select(ChatIdentity).where(
+                ChatIdentity.channel == ticket.channel,
+                ChatIdentity.external_user_id == ticket.chat_id,
+            )
+        )
+    ).first()
+    return [Recipient(ticket.channel, ticket.chat_id, identity.locale if identity else None)]
+
+
+def private_chat(member: StaffMember) -> Recipient:
+    return Recipient(member.channel, member.external_user_id)

@@ -12,12 +12,10 @@ from handlers.cards import card_updates, where
 from handlers.context import Context
 from handlers.directory import department_chats
 from handlers.messages import Choice, Reply, Text
+from handlers.rules.lifecycle import FINISHED, allowed, next_status
 from storage import tickets
-from storage.models import Photo, Ticket, TicketEvent, TicketStatus, Unit
+from storage.models import Photo, Ticket, TicketEvent, Unit
 
-# Work has not started yet: the resident may still cancel.
-CANCELLABLE = (TicketStatus.new, TicketStatus.accepted)
-FINISHED = (TicketStatus.closed, TicketStatus.cancelled, TicketStatus.cannot_do)
 LISTED = 10
 RESIDENT_KINDS = ("repair", "complaint", "fee", "question", "slip")
 
@@ -90,7 +88,7 @@ async def view(ctx: Context, argument: str) -> list[Reply]:
             Choice(f"flow:note:{ticket.id}", "my.add_note"),
             Choice(f"act:my_urge:{ticket.id}", "my.urge"),
         ]
-    if ticket.status in CANCELLABLE:
+    if allowed(ticket.status, "cancel"):  # work has not started yet
         choices.append(Choice(f"act:my_cancel:{ticket.id}", "my.cancel"))
     params: dict[str, Any] = {
         "number": ticket.number,
@@ -143,7 +141,7 @@ async def cancel(ctx: Context, argument: str) -> list[Reply]:
     ticket = await own_ticket(ctx, argument)
     if ticket is None:
         return [Reply("dialog.stale")]
-    if ticket.status not in CANCELLABLE:
+    if not allowed(ticket.status, "cancel"):
         return [
             Reply(
                 "my.cancel.too_late",
@@ -156,7 +154,7 @@ async def cancel(ctx: Context, argument: str) -> list[Reply]:
         actor=ctx.actor,
         action="cancelled",
         now=ctx.now,
-        to_status=TicketStatus.cancelled,
+        to_status=next_status(ticket.status, "cancel"),
     )
     return [
         Reply("my.cancel.done", {"number": ticket.number}),

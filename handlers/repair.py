@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from handlers.cards import card_params, where
+from handlers.cards import card_updates, where
 from handlers.context import Context
-from handlers.directory import bound_units, community_of, department_chats
+from handlers.directory import bound_units, community_of
 from handlers.messages import Reply, Text
 from handlers.rules.warranty import is_paid
 from storage import tickets
@@ -96,17 +96,7 @@ async def submit(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
     )
     for ref in photos:
         ctx.session.add(Photo(ticket_id=ticket.id, channel=ctx.msg.channel, file_ref=ref))
-    card = await card_params(ctx.session, ticket)
-    pushes = [
-        Reply(
-            "card.ticket",
-            card,
-            to=chat,
-            card=f"ticket:{ticket.id}",
-            photo=photos[0] if photos else None,
-        )
-        for chat in await department_chats(ctx.session, ticket.community_id, Department.repair)
-    ]
+    pushes = await card_updates(ctx.session, ticket)
     return [
         Reply(
             "repair.created",

@@ -46,6 +46,7 @@ async def read_outbox(app: App, channel: str, chat_id: str) -> list[Said]:
                     Outbox.channel == channel,
                     Outbox.chat_id == chat_id,
                     col(Outbox.sent_at).is_(None),
+                    col(Outbox.not_before) <= app.clock.now(),  # quiet hours hold some back
                 )
                 .order_by(col(Outbox.id))
             )

@@ -1,0 +1,377 @@
+"""Staff work a ticket from its card: accept, hand over, transfer, start, finish, give up.
+
+Every press is checked again here (who may act, and whether the ticket's status allows
+it), so a stale, forged or foreign button changes nothing. The ticket row is locked
+while it changes, so when two staff press "accept" together the first one wins.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import col, select
+
+from handlers.cards import card_updates, where
+from handlers.context import Context
+from handlers.directory import department_chats, people_with_role, private_chat, ticket_resident
+from handlers.messages import Choice, Money, Reply, Text
+from handlers.revisits import schedule_revisit
+from handlers.rules.lifecycle import Forbidden, next_status
+from handlers.staffauth import acting_member, is_manager
+from storage import audit, tickets
+from storage.models import Department, Photo, StaffMember, Ticket, TicketStatus, Unit
+
+
+async def locked_ticket(ctx: Context, argument: str) -> Ticket | None:
+    """The ticket a button names, locked for this transaction (first press wins)."""
+    ref = argument.split(":", 1)[0]
+    if not ref.isdigit():
+        return None
+    return await ctx.session.get(Ticket, int(ref), with_for_update=True)
+
+
+async def _staff_ticket(ctx: Context, argument: str) -> tuple[Ticket, StaffMember] | list[Reply]:
+    ticket = await locked_ticket(ctx, argument)
+    if ticket is None:
+        return [Reply("dialog.stale")]
+    member = acting_member(ctx, ticket.community_id, ticket.department)
+    if member is None:
+        return [Reply("dialog.not_allowed")]
+    return ticket, member
+
+
+def _is_assignee_or_manager(ctx: Context, ticket: Ticket, member: StaffMember) -> bool:
+    return ticket.assignee_id == member.id or is_manager(ctx, ticket.community_id)
+
+
+async def move(
+    ctx: Context,
+    ticket: Ticket,
+    action: str,
+    actor: str,
+    note: str = "",
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Apply a lifecycle action with its history row; raises `Forbidden` if not allowed."""
+    to_status = next_status(ticket.status, action)
+    await tickets.record_change(
+        ctx.session,
+        ticket,
+        actor=actor,
+        action=action,
+        now=ctx.now,
+        to_status=to_status,
+        note=note,
+        data=data,
+    )
+
+
+def _refused(ticket: Ticket) -> list[Reply]:
+    return [
+        Reply("task.not_now", {"number": ticket.number, "status": Text(f"status.{ticket.status}")})
+    ]
+
+
+async def private_details(ctx: Context, ticket: Ticket, member: StaffMember) -> Reply:
+    """The full contact, only to the staff member who took the job, in private."""
+    unit = await ctx.session.get(Unit, ticket.unit_id) if ticket.unit_id else None
+    return Reply(
+        "task.private",
+        {
+            "number": ticket.number,
+            "where": where(ticket, unit),
+            "name": ticket.contact_name,
+            "phone": ticket.contact_phone,
+            "description": ticket.description,
+            "time": ticket.details.get("time", ""),
+        },
+        to=private_chat(member),
+    )
+
+
+async def tell_resident(ctx: Context, ticket: Ticket, key: str, **params: Any) -> list[Reply]:
+    params.setdefault("number", ticket.number)
+    return [Reply(key, params, to=chat) for chat in await ticket_resident(ctx.session, ticket)]
+
+
+async def accept(ctx: Context, argument: str) -> list[Reply]:
+    found = await _staff_ticket(ctx, argument)
+    if isinstance(found, list):
+        return found
+    ticket, member = found
+    if ticket.status != TicketStatus.new:
+        taker = (
+            await ctx.session.get(StaffMember, ticket.assignee_id) if ticket.assignee_id else None
+        )
+        return [
+            Reply(
+                "task.taken",
+                {"number": ticket.number, "by": taker.name if taker else Text("card.nobody")},
+            )
+        ]
+    ticket.assignee_id = member.id
+    await move(ctx, ticket, "accept", f"staff:{member.id}")
+    return [
+        *await card_updates(ctx.session, ticket),
+        await private_details(ctx, ticket, member),
+        *await tell_resident(ctx, ticket, "task.resident.accepted", name=member.name),
+    ]
+
+
+async def start(ctx: Context, argument: str) -> list[Reply]:
+    found = await _staff_ticket(ctx, argument)
+    if isinstance(found, list):
+        return found
+    ticket, member = found
+    if not _is_assignee_or_manager(ctx, ticket, member):
+        return [Reply("task.not_yours", {"number": ticket.number})]
+    try:
+        await move(ctx, ticket, "start", f"staff:{member.id}")
+    except Forbidden:
+        return _refused(ticket)
+    return [
+        *await card_updates(ctx.session, ticket),
+        *await tell_resident(ctx, ticket, "task.resident.started", name=member.name),
+    ]
+
+
+async def handover(ctx: Context, argument: str) -> list[Reply]:
+    """Offer the colleagues of the department to hand the job to."""
+    found = await _staff_ticket(ctx, argument)
+    if isinstance(found, list):
+        return found
+    ticket, member = found
+    if not _is_assignee_or_manager(ctx, ticket, member):
+        return [Reply("task.not_yours", {"number": ticket.number})]
+    colleagues = (
+        await ctx.session.exec(
+            select(StaffMember).where(
+                StaffMember.community_id == ticket.community_id,
+                StaffMember.department == ticket.department,
+                col(StaffMember.active).is_(True),
+                StaffMember.id != ticket.assignee_id,
+            )
+        )
+    ).all()
+    if not colleagues:
+        return [Reply("task.no_colleague", {"number": ticket.number})]
+    choices = tuple(
+        Choice(f"act:t_handto:{ticket.id}:{c.id}", "task.to_person", {"name": c.name})
+        for c in colleagues
+    )
+    return [Reply("task.handover.choose", {"number": ticket.number}, choices=choices)]
+
+
+async def hand_to(ctx: Context, argument: str) -> list[Reply]:
+    found = await _staff_ticket(ctx, argument)
+    if isinstance(found, list):
+        return found
+    ticket, member = found
+    parts = argument.split(":")
+    colleague = (
+        await ctx.session.get(StaffMember, int(parts[1]))
+        if len(parts) == 2 and parts[1].isdigit()
+        else None
+    )
+    if (
+        colleague is None
+        or colleague.community_id != ticket.community_id
+        or colleague.department != ticket.department
+        or not colleague.active
+    ):
+        return [Reply("dialog.stale")]
+    if not _is_assignee_or_manager(ctx, ticket, member):
+        return [Reply("task.not_yours", {"number": ticket.number})]
+    try:
+        await move(
+            ctx,
+            ticket,
+            "handover",
+            f"staff:{member.id}",
+            data={"from": ticket.assignee_id, "to": colleague.id},
+        )
+    except Forbidden:
+        return _refused(ticket)
+    ticket.assignee_id = colleague.id
+    return [*await card_updates(ctx.session, ticket), await private_details(ctx, ticket, colleague)]
+
+
+async def transfer(ctx: Context, argument: str) -> list[Reply]:
+    """Offer the other departments the ticket can move to."""
+    found = await _staff_ticket(ctx, argument)
+    if isinstance(found, list):
+        return found
+    ticket, _ = found
+    choices = tuple(
+        Choice(f"act:t_moveto:{ticket.id}:{d.value}", f"department.{d.value}")
+        for d in Department
+        if d.value != ticket.department
+    )
+    return [Reply("task.transfer.choose", {"number": ticket.number}, choices=choices)]
+
+
+async def move_to(ctx: Context, argument: str) -> list[Reply]:
+    found = await _staff_ticket(ctx, argument)
+    if isinstance(found, list):
+        return found
+    ticket, member = found
+    parts = argument.split(":")
+    department = parts[1] if len(parts) == 2 else ""
+    if department not in {d.value for d in Department} or department == ticket.department:
+        return [Reply("dialog.stale")]
+    old = ticket.department
+    try:
+        await move(
+            ctx, ticket, "transfer", f"staff:{member.id}", data={"from": old, "to": department}
+        )
+    except Forbidden:
+        return _refused(ticket)
+    ticket.department, ticket.assignee_id = department, None
+    await audit.record(
+        ctx.session,
+        actor=f"staff:{member.id}",
+        action="transfer",
+        target=ticket.number,
+        detail={"from": old, "to": department},
+        now=ctx.now,
+    )
+    notice = [
+        Reply(
+            "task.transferred",
+            {"number": ticket.number, "to": Text(f"department.{department}")},
+            to=chat,
+            card=f"ticket:{ticket.id}",
+        )
+        for chat in await department_chats(ctx.session, ticket.community_id, old)
+    ]
+    return [*notice, *await card_updates(ctx.session, ticket)]
+
+
+async def record_leak_test(ctx: Context, argument: str) -> list[Reply]:
+    """The repair group records the leak test (试漏); the revisit is due 3 days after."""
+    found = await _staff_ticket(ctx, argument)
+    if isinstance(found, list):
+        return found
+    ticket, member = found
+    if ticket.details.get("leak_test_at"):
+        return [Reply("task.leak.already", {"number": ticket.number})]
+    if ticket.status not in (TicketStatus.in_progress, TicketStatus.done, TicketStatus.revisit):
+        return _refused(ticket)
+    ticket.details = {**ticket.details, "leak_test_at": ctx.now.isoformat()}
+    await tickets.record_change(
+        ctx.session, ticket, actor=f"staff:{member.id}", action="leak_test", now=ctx.now
+    )
+    replies = [Reply("task.leak.recorded", {"number": ticket.number})]
+    if ticket.status in (TicketStatus.done, TicketStatus.revisit):
+        due = await schedule_revisit(ctx, ticket)
+        if due is not None:
+            replies.append(Reply("task.revisit_scheduled", {"number": ticket.number, "due": due}))
+    return [*replies, *await card_updates(ctx.session, ticket)]
+
+
+async def finish(
+    ctx: Context, ticket_id: int, note: str, photos: list[str], amount: str | None
+) -> list[Reply]:
+    """Done, with the note (and amount for paid work): the resident is asked to confirm."""
+    found = await _staff_ticket(ctx, str(ticket_id))
+    if isinstance(found, list):
+        return found
+    ticket, member = found
+    if not _is_assignee_or_manager(ctx, ticket, member):
+        return [Reply("task.not_yours", {"number": ticket.number})]
+    try:
+        await move(
+            ctx,
+            ticket,
+            "done",
+            f"staff:{member.id}",
+            note,
+            data={"photos": photos, "amount": amount},
+        )
+    except Forbidden:
+        return _refused(ticket)
+    for ref in photos:
+        ctx.session.add(Photo(ticket_id=ticket.id, channel=ctx.msg.channel, file_ref=ref))
+    if amount is not None:
+        from decimal import Decimal
+
+        ticket.amount = Decimal(amount)
+    due = await schedule_revisit(ctx, ticket)
+    confirm = (
+        Choice(f"act:r_fixed:{ticket.id}", "task.resident.fixed"),
+        Choice(f"act:r_notyet:{ticket.id}", "task.resident.not_yet"),
+    )
+    charge = Text("task.charge", {"amount": Money(ticket.amount)}) if ticket.amount else ""
+    told = [
+        Reply(
+            "task.resident.done",
+            {"number": ticket.number, "note": note, "charge": charge},
+            to=chat,
+            choices=confirm,
+        )
+        for chat in await ticket_resident(ctx.session, ticket)
+    ]
+    mine = [
+        Reply(
+            "task.done.ok",
+            {"number": ticket.number, "due": due if due else Text("task.after_leak_test")},
+        )
+    ]
+    return [*mine, *await card_updates(ctx.session, ticket), *told]
+
+
+async def give_up(ctx: Context, ticket_id: int, reason: str) -> list[Reply]:
+    """Cannot do, with the reason: the resident and the supervisors are told."""
+    found = await _staff_ticket(ctx, str(ticket_id))
+    if isinstance(found, list):
+        return found
+    ticket, member = found
+    try:
+        await move(ctx, ticket, "cannot", f"staff:{member.id}", reason)
+    except Forbidden:
+        return _refused(ticket)
+    managers = [
+        Reply(
+            "task.cannot.managers",
+            {"number": ticket.number, "name": member.name, "reason": reason},
+            to=chat,
+        )
+        for chat in await people_with_role(ctx.session, ticket.community_id, "supervisor")
+    ]
+    return [
+        Reply("task.cannot.ok", {"number": ticket.number}),
+        *await card_updates(ctx.session, ticket),
+        *await tell_resident(ctx, ticket, "task.resident.cannot", reason=reason),
+        *managers,
+    ]
+
+
+async def my_tasks(ctx: Context, argument: str) -> list[Reply]:
+    """`/mytasks`: the sender's open tasks, oldest first."""
+    ids = [m.id for m in ctx.staff]
+    rows = (
+        await ctx.session.exec(
+            select(Ticket)
+            .where(
+                col(Ticket.assignee_id).in_(ids),
+                col(Ticket.status).in_((TicketStatus.accepted, TicketStatus.in_progress)),
+            )
+            .order_by(col(Ticket.created_at))
+        )
+    ).all()
+    if not rows:
+        return [Reply("task.mine.none")]
+    lines = [
+        Text(
+            "task.mine.line",
+            {
+                "number": t.number,
+                "status": Text(f"status.{t.status}"),
+                "kind": Text(f"kind.{t.kind}"),
+                "description": t.description[:30],
+                "due": t.due_at,
+            },
+        )
+        for t in rows
+    ]
+    return [Reply("task.mine", {"count": len(rows), "lines": lines})]
