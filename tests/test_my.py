@@ -85,8 +85,14 @@ async def test_cancel_before_work_starts_only(demo_app):
 
     async with demo_app.db.transaction() as s:
         second = (await s.exec(select(Ticket).where(Ticket.number == "R-261126-0002"))).one()
-        await tickets.record_change(s, second, actor="staff:1", action="started",
-                                    now=demo_app.clock.now(), to_status="in_progress")
+        await tickets.record_change(
+            s,
+            second,
+            actor="staff:1",
+            action="started",
+            now=demo_app.clock.now(),
+            to_status="in_progress",
+        )
     await resident.say("/my")
     said = await resident.press("R-261126-0002")
     assert all("取消工单" not in b["label"] for b in said[0].buttons)
