@@ -67,6 +67,21 @@ class Settings(BaseSettings):
         }
     )
     revisit_answer_hours: int = Field(24, ge=1)
+    # Hours from creation to "done" per repair category; other kinds per kind.
+    repair_targets_hours: dict[str, int] = Field(
+        default_factory=lambda: {
+            "water": 24, "electrical": 24, "gas": 4, "doors": 48,
+            "public": 72, "lift": 4, "safety": 24, "other": 72,
+        }
+    )
+    kind_targets_hours: dict[str, int] = Field(
+        default_factory=lambda: {"fee": 48, "binding": 24, "handoff": 2}
+    )
+    # A warning this many hours before a deadline; after a breach, the supervisor is told
+    # this many hours later, then the director this many hours after that.
+    deadline_warning_hours: float = Field(2, ge=0)
+    escalate_supervisor_hours: float = Field(4, ge=0)
+    escalate_director_hours: float = Field(20, ge=0)
     log_level: str = "INFO"
 
     # Channels. A channel is on when its token or id is set.

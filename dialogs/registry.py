@@ -13,14 +13,13 @@ from types import ModuleType
 
 from dialogs.engine import Command, Handler, JobWork, Router, Sweep
 from dialogs.flow import Flow
-from handlers import handoff, people
 from handlers.messages import Choice
 
-STAFF_ROLES = ("staff", "supervisor", "director")
 FEATURES = (
     "dialogs.repair",
     "dialogs.my",
     "dialogs.tasks",
+    "dialogs.people",
 )
 
 
@@ -33,11 +32,7 @@ def all_flows() -> list[Flow]:
 
 
 def all_commands() -> list[Command]:
-    base = [
-        Command("whoami", people.whoami),
-        Command("reply", handoff.reply_command, roles=STAFF_ROLES),
-    ]
-    return base + [c for module in _features() for c in getattr(module, "COMMANDS", [])]
+    return [c for module in _features() for c in getattr(module, "COMMANDS", [])]
 
 
 def all_actions() -> Mapping[str, Handler]:

@@ -9,7 +9,7 @@ from typing import Any
 from dialogs import parsers
 from dialogs.engine import Command
 from dialogs.flow import Answer, Answers, Flow, InputError, Step, bounded_text, chosen
-from handlers import revisits, tasks
+from handlers import escalation, revisits, tasks
 from handlers.context import Context
 from handlers.messages import Choice, Reply, Text
 from handlers.my import own_ticket
@@ -206,3 +206,4 @@ ACTIONS = {
     "rv_take": revisits.take_phone_revisit,
 }
 JOBS = {revisits.ASK: revisits.ask, revisits.PHONE: revisits.phone}
+SWEEPS = [escalation.watch_deadlines]

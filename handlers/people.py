@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.context import Context
-from handlers.messages import Reply
-from storage.models import Community, StaffMember, StaffRole
+from handlers.messages import Reply, Text
+from handlers.staffauth import MANAGERS
+from storage import audit
+from storage.models import Community, Department, StaffGroup, StaffMember, StaffRole
 
 if TYPE_CHECKING:
     from bot.settings import Settings
 
 CHANNELS = ("console", "telegram", "wechat", "wecom")
+ROLES = tuple(r.value for r in StaffRole)
 
 
 async def add_staff(
@@ -90,3 +93,151 @@ async def whoami(ctx: Context, argument: str) -> list[Reply]:
             },
         )
     ]
+
+
+DEPARTMENTS = tuple(d.value for d in Department)
+
+
+async def _community_for(ctx: Context, code: str | None) -> Community | None:
+    """The community a manager acts for: their own, or the one named by code."""
+    own = {m.community_id for m in ctx.staff if m.role in MANAGERS and m.active}
+    if code:
+        community = (
+            await ctx.session.exec(select(Community).where(Community.code == code.upper()))
+        ).first()
+        if community is not None and (None in own or community.id in own):
+            return community
+        return None
+    ids = [i for i in own if i is not None]
+    if len(ids) == 1:
+        return await ctx.session.get(Community, ids[0])
+    if None in own:
+        communities = (await ctx.session.exec(select(Community))).all()
+        return communities[0] if len(communities) == 1 else None
+    return None
+
+
+async def bind_group(ctx: Context, argument: str) -> list[Reply]:
+    """`/bind <department> [community]` in a group: it becomes that department's group."""
+    if ctx.msg.chat_kind != "group":
+        return [Reply("people.bind.group_only")]
+    parts = argument.split()
+    if not parts or parts[0].lower() not in DEPARTMENTS:
+        return [Reply("people.bind.usage", {"departments": " / ".join(DEPARTMENTS)})]
+    department = parts[0].lower()
+    community = await _community_for(ctx, parts[1] if len(parts) > 1 else None)
+    if community is None or community.id is None:
+        return [Reply("people.bind.which_community")]
+    group = (
+        await ctx.session.exec(
+            select(StaffGroup).where(
+                StaffGroup.community_id == community.id,
+                StaffGroup.department == department,
+                StaffGroup.channel == ctx.msg.channel,
+            )
+        )
+    ).first()
+    if group is None:
+        group = StaffGroup(
+            community_id=community.id,
+            department=department,
+            channel=ctx.msg.channel,
+            chat_id=ctx.msg.chat_id,
+        )
+        ctx.session.add(group)
+    group.chat_id = ctx.msg.chat_id
+    await audit.record(
+        ctx.session,
+        actor=ctx.actor,
+        action="bind_group",
+        target=f"{ctx.msg.channel}:{ctx.msg.chat_id}",
+        detail={"community": community.code, "department": department},
+        now=ctx.now,
+    )
+    return [
+        Reply(
+            "people.bind.done",
+            {"community": community.name, "department": Text(f"department.{department}")},
+        )
+    ]
+
+
+async def staff_command(ctx: Context, argument: str) -> list[Reply]:
+    """`/staff add <user> <department> <name> [role]`, `/staff remove <user>`, `/staff list`."""
+    verb, _, rest = argument.strip().partition(" ")
+    community = await _community_for(ctx, None)
+    if community is None or community.id is None:
+        return [Reply("people.bind.which_community")]
+    if verb == "list":
+        members = (
+            await ctx.session.exec(
+                select(StaffMember).where(
+                    StaffMember.community_id == community.id, col(StaffMember.active).is_(True)
+                )
+            )
+        ).all()
+        lines = [
+            Text(
+                "people.staff.line",
+                {
+                    "name": m.name,
+                    "user": m.external_user_id,
+                    "role": Text(f"people.role.{m.role}"),
+                    "department": Text(f"department.{m.department}") if m.department else "-",
+                },
+            )
+            for m in members
+        ]
+        return [Reply("people.staff.list", {"community": community.name, "lines": lines})]
+    words = rest.split()
+    if verb == "add" and len(words) >= 3 and words[1].lower() in DEPARTMENTS:
+        user_id, department, *name_words = words
+        role = "staff"
+        if len(name_words) >= 2 and name_words[-1].lower() in ROLES:
+            role = name_words.pop().lower()
+        name = " ".join(name_words)
+        member = await add_staff(
+            ctx.session,
+            channel=ctx.msg.channel,
+            user_id=user_id,
+            name=name[:100],
+            role=role,
+            department=department.lower(),
+            community_id=community.id,
+        )
+        await audit.record(
+            ctx.session,
+            actor=ctx.actor,
+            action="staff_add",
+            target=user_id,
+            detail={"role": role, "department": member.department},
+            now=ctx.now,
+        )
+        return [
+            Reply(
+                "people.staff.added",
+                {
+                    "name": member.name,
+                    "department": Text(f"department.{member.department}"),
+                    "role": Text(f"people.role.{role}"),
+                },
+            )
+        ]
+    if verb == "remove" and len(words) == 1:
+        leaving = (
+            await ctx.session.exec(
+                select(StaffMember).where(
+                    StaffMember.community_id == community.id,
+                    StaffMember.channel == ctx.msg.channel,
+                    StaffMember.external_user_id == words[0],
+                )
+            )
+        ).first()
+        if leaving is None:
+            return [Reply("people.staff.unknown", {"user": words[0]})]
+        leaving.active = False
+        await audit.record(
+            ctx.session, actor=ctx.actor, action="staff_remove", target=words[0], now=ctx.now
+        )
+        return [Reply("people.staff.removed", {"name": leaving.name})]
+    return [Reply("people.staff.usage")]

@@ -9,6 +9,7 @@ from handlers.cards import card_updates, where
 from handlers.context import Context
 from handlers.directory import bound_units, community_of
 from handlers.messages import Reply, Text
+from handlers.rules.escalation import target_due
 from handlers.rules.warranty import is_paid
 from storage import tickets
 from storage.models import Department, Photo, TicketKind, Unit
@@ -86,6 +87,7 @@ async def submit(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
             "location": answers.get("location", ""),
             "photos": photos,
         },
+        due_at=target_due(ctx.now, ctx.settings.repair_targets_hours.get(answers["category"])),
         paid=is_paid(
             category=answers["category"],
             common_area=unit is None,

@@ -11,7 +11,7 @@ import pytest
 
 from handlers.i18n import LOCALES, Catalogs, load_po_dir
 from handlers.rules.warranty import CATEGORIES
-from storage.models import TicketKind, TicketStatus
+from storage.models import Department, StaffRole, TicketKind, TicketStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = re.compile(r"^[a-z][a-z_0-9]*(\.[a-z_0-9A-Z]+)+$")
@@ -49,6 +49,10 @@ def dynamic_keys() -> set[str]:
     keys |= {f"kind.{k.value}" for k in TicketKind}
     keys |= {f"status.{s.value}" for s in TicketStatus}
     keys |= {f"words.{w}" for w in ("cancel", "back", "menu", "help", "human", "lang")}
+    keys |= {f"department.{d.value}" for d in Department}
+    keys |= {f"people.role.{r.value}" for r in StaffRole}
+    keys |= {f"revisit.score.{n}" for n in range(1, 6)} | {"revisit.fixed.yes", "revisit.fixed.no"}
+    keys |= {f"escalation.{r}" for r in ("supervisor", "director")}
     return keys
 
 
