@@ -58,3 +58,10 @@ def test_finished_tickets_stay_finished():
 def test_unknown_action_is_refused():
     with pytest.raises(Forbidden):
         next_status(N, "teleport")
+
+
+def test_rule_statuses_are_the_stored_ones():
+    from handlers.rules.lifecycle import S
+
+    stored = {s.value for s in TicketStatus}
+    assert {v for k, v in vars(S).items() if not k.startswith("_")} == stored

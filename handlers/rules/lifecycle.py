@@ -7,7 +7,13 @@ cancelled (before work starts) and cannot_do. Anything not in the table is refus
 
 from __future__ import annotations
 
-from storage.models import TicketStatus as S
+
+class S:
+    """Ticket statuses (the values of storage.models.TicketStatus)."""
+
+    new, accepted, in_progress, done = "new", "accepted", "in_progress", "done"
+    revisit, closed, cancelled, cannot_do = "revisit", "closed", "cancelled", "cannot_do"
+
 
 # action -> {from status: to status}
 TRANSITIONS: dict[str, dict[str, str]] = {
