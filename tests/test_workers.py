@@ -1,0 +1,68 @@
+"""Two workers on one PostgreSQL store: scheduled work is done once, and survives restarts."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlmodel import select
+
+from bot.app import App
+from bot.demo import seed_demo
+from bot.settings import Settings
+from bot.workers import run_once
+from storage.models import Outbox
+from tests.harness import Chat, texts
+
+
+async def finished_repair(app: App) -> None:
+    resident = Chat(app, "resident")
+    await resident.say("/repair")
+    await resident.press("3栋2单元1201")
+    await resident.press("电路")
+    await resident.say("客厅插座没电")
+    await resident.press("跳过")
+    await resident.press("明天上午")
+    await resident.press("张伟")
+    await resident.press("13800000001")
+    await resident.press("确认提交")
+    group = Chat(app, "wang", chat_id="group:XFL:repair", kind="group")
+    await group.inbox()
+    await group.press("接单")
+    await group.press("开始处理")
+    await group.press("完成")
+    await group.say("更换了插座")
+    await group.press("跳过")
+    await group.say("30")
+    await group.press("确认提交")
+
+
+async def test_two_workers_send_the_revisit_once(pg_database, clock):
+    settings = Settings(database_url=pg_database.url)
+    first = await App.start(settings, clock=clock)
+    second = await App.start(settings, clock=clock)
+    try:
+        async with first.db.transaction() as s:
+            await seed_demo(s, clock.now().astimezone(settings.tz).date(), settings.tz)
+        await finished_repair(first)
+        clock.advance(days=2, minutes=5)
+        for _ in range(3):
+            await asyncio.gather(run_once(first), run_once(second))
+        async with first.db.transaction() as s:
+            prompts = (await s.exec(select(Outbox).where(Outbox.chat_id == "resident"))).all()
+        revisits = [p for p in prompts if "回访" in p.payload["text"]]
+        assert len(revisits) == 1
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_restart_keeps_the_scheduled_revisit(demo_app, clock):
+    await finished_repair(demo_app)
+    await demo_app.close()
+    clock.advance(days=2, minutes=5)
+    again = await App.start(demo_app.settings, clock=clock)
+    try:
+        await run_once(again)
+        assert "回访" in texts(await Chat(again, "resident").inbox())
+    finally:
+        await again.close()
