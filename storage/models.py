@@ -457,3 +457,19 @@ class ReleaseSlip(SQLModel, table=True):
     decided_by: str = Field(default="", max_length=100)
     used_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
     checked_by: str = Field(default="", max_length=100)
+
+
+class ArrearsCase(SQLModel, table=True):
+    """A unit on the arrears ladder (催缴): which step it reached and when; closed on payment."""
+
+    __tablename__ = "arrears_case"
+    __table_args__ = (Index("ix_arrears_open", "unit_id", "closed_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    step: str = Field(max_length=16)  # reminder, letter, visit, legal
+    opened_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    step_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    history: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
