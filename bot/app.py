@@ -14,6 +14,7 @@ from dialogs.registry import (
     all_actions,
     all_commands,
     all_flows,
+    all_startup,
     intent_router,
     menu_extras,
     start_hook,
@@ -60,6 +61,8 @@ class App:
         )
         async with db.transaction() as session:
             await ensure_first_supervisors(session, settings)
+            for hook in all_startup():
+                await hook(session, clock.now(), settings.tz)
         return cls(settings=settings, db=db, catalogs=catalogs, clock=clock, engine=engine)
 
     async def close(self) -> None:

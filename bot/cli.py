@@ -261,6 +261,252 @@ def staff_add(
     typer.echo(_run(work))
 
 
+# ---- roster import and invitation codes ---------------------------------------------
+
+
+@cli.command("import")
+def import_roster(
+    kind: Annotated[str, typer.Argument(help="units, residents or bills.")],
+    file: Annotated[str, typer.Argument(help="A .csv (UTF-8) or .xlsx file.")],
+) -> None:
+    """Import units, residents or bills; any bad row and nothing is imported."""
+    from pathlib import Path
+
+    from handlers import roster
+
+    if kind not in roster.KINDS:
+        raise fail(f"KIND must be one of {', '.join(roster.KINDS)}")
+    path = Path(file)
+    if not path.is_file():
+        raise fail(f"no file {file}")
+    settings = _settings()
+    try:
+        parsed = roster.parse(kind, roster.read_table(path))
+    except roster.RosterError as exc:
+        raise fail("\n".join(exc.errors), code=1) from None
+
+    async def work() -> str:
+        app = await _start(settings)
+        try:
+            async with app.db.transaction() as session:
+                return str(await roster.import_rows(session, parsed, app.clock.now()))
+        finally:
+            await app.close()
+
+    try:
+        typer.echo(_run(work))
+    except roster.RosterError as exc:
+        raise fail("\n".join(exc.errors), code=1) from None
+
+
+@cli.command("invite")
+def invite(
+    community: Annotated[str, typer.Option(help="Community code, e.g. XFL.")],
+    unit: Annotated[
+        list[str], typer.Option(help="Unit label, e.g. 3栋2单元1201; repeat for several units.")
+    ],
+    role: Annotated[str, typer.Option(help="owner, member, tenant or delegate.")] = "owner",
+) -> None:
+    """Print one-time invitation codes (valid 30 days) for the move-in pack."""
+    from handlers.rules.binding import parse_role
+
+    relation = parse_role(role)
+    if relation is None:
+        raise fail("--role must be one of owner, member, tenant, delegate")
+    settings = _settings()
+
+    async def work() -> list[str]:
+        from handlers.binding import issue_code
+        from handlers.directory import unit_by_label
+        from storage.models import Community
+
+        app = await _start(settings)
+        try:
+            async with app.db.transaction() as session:
+                found = (
+                    await session.exec(select(Community).where(Community.code == community))
+                ).first()
+                if found is None:
+                    raise fail(f"--community: no community with code {community!r}")
+                lines = []
+                for label in unit:
+                    target = await unit_by_label(session, found.id, label)
+                    if target is None:
+                        raise fail(f"--unit: no unit {label!r} in {community}")
+                    now = app.clock.now()
+                    code = await issue_code(session, target, relation, "cli", now)
+                    assert code.expires_at is not None
+                    until = code.expires_at.astimezone(settings.tz).date().isoformat()
+                    lines.append(f"{target.label}\t{relation}\t{code.code}\tvalid until {until}")
+                return lines
+        finally:
+            await app.close()
+
+    for line in _run(work):
+        typer.echo(line)
+
+
+# ---- payments -------------------------------------------------------------------------
+
+
+@cli.command("paid")
+def paid(
+    community: Annotated[str, typer.Option(help="Community code, e.g. XFL.")],
+    unit: Annotated[str, typer.Option(help="Unit label, e.g. 3栋2单元1201.")],
+    amount: Annotated[str, typer.Option(help="Amount received in yuan, e.g. 500 or 531.20.")],
+    receipt: Annotated[str, typer.Option(help="Receipt number (收费票据号), e.g. SJ20261127001.")],
+) -> None:
+    """Record a payment: whole months paid oldest first, the unit's residents told."""
+    from handlers.rules.fees import normalise_receipt, parse_amount
+
+    value = parse_amount(amount)
+    if value is None:
+        raise fail("--amount must be a number above 0 with at most two decimals")
+    number = normalise_receipt(receipt)
+    if number is None:
+        raise fail("--receipt must be 4 to 50 letters, digits or hyphens")
+    settings = _settings()
+
+    async def work() -> str:
+        from handlers.directory import unit_by_label
+        from handlers.fees import record_payment
+        from storage import outbox
+        from storage.models import Community
+
+        app = await _start(settings)
+        try:
+            async with app.db.transaction() as session:
+                found = (
+                    await session.exec(select(Community).where(Community.code == community))
+                ).first()
+                if found is None:
+                    raise fail(f"--community: no community with code {community!r}")
+                target = await unit_by_label(session, found.id, unit)
+                if target is None:
+                    raise fail(f"--unit: no unit {unit!r} in {community}")
+                now = app.clock.now()
+                outcome = await record_payment(
+                    session, unit=target, amount=value, receipt=number, actor="cli", now=now
+                )
+                if outcome.refusal is not None:
+                    raise fail(f"receipt {number} is already recorded; nothing changed", code=1)
+                for notice in outcome.notices:  # pushes to the residents, in their language
+                    assert notice.to is not None
+                    locale = notice.to.locale or settings.default_locale
+                    await outbox.enqueue(
+                        session,
+                        channel=notice.to.channel,
+                        chat_id=notice.to.chat_id,
+                        payload=app.catalogs.render(notice, locale),
+                        now=now,
+                    )
+                return (
+                    f"payment recorded: {target.label}, {value} yuan, receipt {number}; "
+                    f"months paid: {', '.join(outcome.months) or 'none'}; "
+                    f"credit {outcome.credit}; {len(outcome.notices)} resident chats told"
+                )
+        finally:
+            await app.close()
+
+    typer.echo(_run(work))
+
+
+@cli.command("intent")
+def intent(
+    text: Annotated[str, typer.Argument(help="A resident's message, e.g. 厨房水管漏水了.")],
+) -> None:
+    """Show where a message typed at the menu goes: the intent, its score and the runner-up."""
+    from dialogs.intent import INTENT_FLOWS, classify, initial_text
+    from handlers.i18n import Catalogs
+    from handlers.rules.intent import THRESHOLD
+
+    settings = _settings()
+    catalogs = Catalogs.load(settings.default_locale, settings.tz)
+    decision = classify(catalogs, text)
+    if decision.intent is None:
+        why = "tie" if decision.score >= THRESHOLD else f"below threshold {THRESHOLD}"
+        typer.echo(f"intent: none ({why}) -> menu")
+    else:
+        typer.echo(f"intent: {decision.intent} -> flow {INTENT_FLOWS[decision.intent]}")
+    typer.echo(f"best: {decision.best or '-'} ({decision.score:g})")
+    typer.echo(f"runner-up: {decision.runner_up or '-'} ({decision.runner_up_score:g})")
+    if decision.intent is not None:
+        typer.echo(f"initial text: {initial_text(catalogs, text) or '(none)'}")
+
+
+# ---- monthly report -------------------------------------------------------------------
+
+
+@cli.command("report")
+def report(
+    month: Annotated[
+        str, typer.Option(help="The month, e.g. 2026-11; default: this month.")
+    ] = "month",
+    out: Annotated[
+        str | None,
+        typer.Option(help="Directory for the chart and workbook; default: DATA_DIR/reports."),
+    ] = None,
+    community: Annotated[
+        str | None, typer.Option(help="Community code, e.g. XFL; default: all communities.")
+    ] = None,
+) -> None:
+    """Write the monthly report: a chart (PNG) and a workbook (XLSX) with the /stats figures."""
+    from pathlib import Path
+
+    from handlers.rules.stats import PeriodError, is_month, parse_period
+
+    settings = _settings()
+
+    async def work() -> list[str]:
+        from handlers import report as monthly
+        from handlers import stats
+        from handlers.messages import Text
+        from storage import audit
+
+        app = await _start(settings)
+        try:
+            now = app.clock.now()
+            try:
+                period = parse_period(month, now.astimezone(settings.tz).date(), settings.tz)
+            except PeriodError:
+                raise fail(f"--month: not a month: {month!r} (e.g. 2026-11)") from None
+            if not is_month(period):
+                raise fail(f"--month: not a month: {month!r} (e.g. 2026-11)")
+            async with app.db.transaction() as session:
+                found = await stats.audience(session, None, community, Text("supervisor.all"))
+                if not isinstance(found, stats.Audience):
+                    raise fail(f"--community: no community with code {community!r}")
+                data, files = await monthly.build_report(
+                    session,
+                    catalogs=app.catalogs,
+                    locale=settings.default_locale,
+                    found=found,
+                    period=period,
+                    now=now,
+                    tz=settings.tz,
+                    out_dir=Path(out) if out else Path(settings.data_dir) / "reports",
+                    listed=monthly.SHEET_ROWS,  # offline: the full ticket list
+                )
+                await audit.record(
+                    session,
+                    actor="cli",
+                    action="report",
+                    target=period.label,
+                    detail={"community": found.code},
+                    now=now,
+                )
+            return [
+                f"{period.label} {found.code}: {data.figures.total} tickets",
+                str(files.chart),
+                str(files.workbook),
+            ]
+        finally:
+            await app.close()
+
+    for line in _run(work):
+        typer.echo(line)
+
+
 def main() -> None:
     cli()
 

@@ -70,8 +70,14 @@ class Settings(BaseSettings):
     # Hours from creation to "done" per repair category; other kinds per kind.
     repair_targets_hours: dict[str, int] = Field(
         default_factory=lambda: {
-            "water": 24, "electrical": 24, "gas": 4, "doors": 48,
-            "public": 72, "lift": 4, "safety": 24, "other": 72,
+            "water": 24,
+            "electrical": 24,
+            "gas": 4,
+            "doors": 48,
+            "public": 72,
+            "lift": 4,
+            "safety": 24,
+            "other": 72,
         }
     )
     kind_targets_hours: dict[str, int] = Field(
@@ -83,6 +89,8 @@ class Settings(BaseSettings):
     escalate_supervisor_hours: float = Field(4, ge=0)
     escalate_director_hours: float = Field(20, ge=0)
     log_level: str = "INFO"
+    # Files the bot makes: QR images of release slips, reports, dunning letters.
+    data_dir: Path = Path("data")
 
     # Channels. A channel is on when its token or id is set.
     telegram_token: SecretStr | None = None

@@ -216,7 +216,8 @@ class Engine:
     def _control(self, msg: Incoming) -> tuple[str, str] | None:
         """A control word or command: `/cancel`, `取消`, `back`, `/lang en`, …"""
         if msg.option and msg.option.startswith("ctl:"):
-            return msg.option[4:], ""
+            name, _, argument = msg.option[4:].partition(" ")
+            return name, argument
         command = msg.command
         if command is not None and command[0] in CONTROLS:
             return command
@@ -309,6 +310,9 @@ class Engine:
                 return await self.start_flow(ctx, state, name, None)
             return [Reply("dialog.unknown_command", {"command": name})]
         if command.roles and not ctx.is_role(*command.roles):
+            if name in self.flows and ctx.msg.chat_kind == "private":
+                # `/bind` is a staff command in groups and the resident's binding flow.
+                return await self.start_flow(ctx, state, name, argument or None)
             return [Reply("dialog.not_allowed")]
         if command.private_only and ctx.msg.chat_kind != "private":
             return [Reply("dialog.private_only")]
@@ -415,6 +419,10 @@ class Engine:
         if step is None:
             return await self._at_summary(ctx, state, flow)
         answer = await self._answer(ctx, state, step)
+        if isinstance(answer, Answer) and answer.option and answer.option.startswith("ctl:"):
+            # A typed number or label that picked "back" or "cancel".
+            name, _, argument = answer.option[4:].partition(" ")
+            return await self._control_reply(ctx, state, name, argument)
         if isinstance(answer, Reply):
             return [answer, await self._prompt(ctx, state, step)]
         return await self._accept(ctx, state, flow, step, answer)
@@ -467,7 +475,7 @@ class Engine:
                 answers[f"_{step.name}"] = collected
                 state.answers = answers
                 return [
-                    Reply("dialog.collected", {"count": len(collected)}),
+                    Reply(step.collected, {"count": len(collected)}),
                     await self._prompt(ctx, state, step),
                 ]
         answers[step.name] = value

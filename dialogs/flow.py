@@ -79,6 +79,7 @@ class Step:
     prefill: Callable[[Context, Answers], Awaitable[Any]] | None = None
     optional: bool = False  # offers "skip"; the answer is then None
     many: bool = False  # collects answers (photos) into a list until "done"
+    collected: str = "dialog.collected"  # what is said after each answer of a `many` step
     request_contact: bool = False
 
     def applies(self, answers: Answers) -> bool:

@@ -8,18 +8,33 @@ Adding a feature is one line here.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, tzinfo
 from types import ModuleType
+
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dialogs.engine import Command, Handler, JobWork, Router, Sweep
 from dialogs.flow import Flow
+from handlers.context import Context
 from handlers.messages import Choice
+
+# Called once at start with (session, now, time zone).
+Startup = Callable[[AsyncSession, datetime, tzinfo], Awaitable[None]]
 
 FEATURES = (
     "dialogs.repair",
     "dialogs.my",
     "dialogs.tasks",
     "dialogs.people",
+    "dialogs.arrears",
+    "dialogs.binding",
+    "dialogs.fees",
+    "dialogs.slip",
+    "dialogs.supervisor",
+    "dialogs.complaint",
+    "dialogs.question",
+    "dialogs.intent",
 )
 
 
@@ -56,17 +71,32 @@ def all_sweeps() -> list[Sweep]:
 
 
 def intent_router() -> Router | None:
-    """Free text at the menu routed to a flow (set by the intent feature when present)."""
-    for module in _features():
-        router = getattr(module, "ROUTER", None)
-        if router is not None:
-            return router  # type: ignore[no-any-return]
-    return None
+    """Free text at the menu routed to a flow: each feature's `ROUTER` in `FEATURES` order
+    (an invitation code before the keyword scoring), the first that knows wins."""
+    routers: list[Router] = [
+        module.ROUTER for module in _features() if getattr(module, "ROUTER", None) is not None
+    ]
+    if not routers:
+        return None
+
+    async def route(ctx: Context, text: str) -> tuple[str, str] | None:
+        for router in routers:
+            routed = await router(ctx, text)
+            if routed is not None:
+                return routed
+        return None
+
+    return route
 
 
 def menu_extras() -> list[Choice]:
     """Menu entries that are not flows (e.g. "my tickets")."""
     return [c for module in _features() for c in getattr(module, "MENU", [])]
+
+
+def all_startup() -> list[Startup]:
+    """What each feature needs in the store before the first round (e.g. a daily job)."""
+    return [hook for module in _features() for hook in getattr(module, "STARTUP", [])]
 
 
 def start_hook() -> Handler | None:

@@ -9,6 +9,7 @@ from handlers.cards import card_updates, where
 from handlers.context import Context
 from handlers.directory import bound_units, community_of
 from handlers.messages import Reply, Text
+from handlers.rules.complaint import hits
 from handlers.rules.escalation import target_due
 from handlers.rules.warranty import is_paid
 from storage import tickets
@@ -87,6 +88,8 @@ async def submit(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
             "location": answers.get("location", ""),
             "photos": photos,
         },
+        # Damage happening now (a gas smell, someone stuck in a lift) is pushed at once.
+        urgent=hits(answers["description"], ctx.catalogs.words("complaint.words.urgent")) > 0,
         due_at=target_due(ctx.now, ctx.settings.repair_targets_hours.get(answers["category"])),
         paid=is_paid(
             category=answers["category"],

@@ -189,6 +189,7 @@ class Ticket(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("community_id", "number"),
         Index("ix_ticket_community_created", "community_id", "created_at"),
+        Index("ix_ticket_created", "created_at"),  # company-wide figures
         Index("ix_ticket_status", "status"),
     )
     id: int | None = Field(default=None, primary_key=True)

@@ -111,7 +111,9 @@ async def record_change(
     if to_status is not None:
         ticket.status = str(to_status)
         stamp = _STAMPS.get(TicketStatus(to_status))
-        if stamp is not None:
+        # Time to accept counts from the first acceptance; a reopened job keeps it.
+        # Done and closed take the latest time: rework moves the finish.
+        if stamp is not None and not (stamp == "accepted_at" and ticket.accepted_at):
             setattr(ticket, stamp, now)
         session.add(ticket)
     change = TicketEvent(

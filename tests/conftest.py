@@ -14,9 +14,9 @@ import getpass
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from handlers.i18n import LOCALES, Catalogs, load_po_dir
+from handlers.rules.stats import HISTORY_ACTIONS
 from handlers.rules.warranty import CATEGORIES
 from storage.models import Department, StaffRole, TicketKind, TicketStatus
 
@@ -53,6 +54,17 @@ def dynamic_keys() -> set[str]:
     keys |= {f"people.role.{r.value}" for r in StaffRole}
     keys |= {f"revisit.score.{n}" for n in range(1, 6)} | {"revisit.fixed.yes", "revisit.fixed.no"}
     keys |= {f"escalation.{r}" for r in ("supervisor", "director")}
+    keys |= {f"binding.role.{r}" for r in ("owner", "member", "tenant", "delegate")}
+    keys |= {f"binding.way.{w}" for w in ("code", "contact", "request")}
+    keys |= {f"fee.type.{t}" for t in ("dispute", "instalment", "collection")}
+    keys |= {f"fee.time.{w}" for w in ("weekday_am", "weekday_pm", "weekend")}
+    keys |= {f"slip.day.{n}" for n in range(3)}
+    keys |= {f"slip.window.{w}" for w in ("morning", "afternoon", "evening")}
+    keys |= {f"slip.status.{s}" for s in ("owner_pending", "desk_pending", "approved")}
+    keys |= {f"supervisor.action.{a}" for a in HISTORY_ACTIONS}
+    keys |= {f"slip.status.{s}" for s in ("denied", "used")}
+    keys |= {f"slip.verdict.{v}" for v in ("valid", "used", "not_yet", "expired")}
+    keys |= {f"slip.verdict.{v}" for v in ("pending", "denied")}
     return keys
 
 

@@ -133,8 +133,8 @@ async def test_cancel_mid_flow_submits_nothing(app):
     await resident.press("3栋2单元1201")
     said = await resident.say("取消")
     assert "已取消" in texts(said)
-    said = await resident.say("厨房漏水")  # back at the menu, not inside the flow
-    assert "哪一类" not in texts(said)
+    said = await resident.say("你好")  # back at the menu, not inside the flow
+    assert "哪一类" not in texts(said) and "请选择一项" in texts(said)
     async with app.db.transaction() as s:
         assert (await s.exec(select(Ticket))).all() == []
         state = await s.get(DialogState, ("console", "zw", "zw"))
@@ -175,6 +175,14 @@ async def test_bad_input_is_explained_and_earlier_answers_kept(app):
     assert "不像是有效的电话号码" in texts(said)
     said = await resident.say("139 1234 5678")
     assert "13912345678" in texts(said) and "厨房漏水" in texts(said)
+
+
+async def test_typed_number_of_cancel_cancels(app):
+    resident = Chat(app, "zw")
+    said = await resident.say("/repair")
+    cancel = next(i for i, b in enumerate(said[-1].buttons, 1) if b["label"] == "取消")
+    said = await resident.say(str(cancel))
+    assert "已取消" in texts(said)
 
 
 async def test_forged_or_stale_button_changes_nothing(app):

@@ -26,6 +26,9 @@ async def test_only_supervisors_bind_and_only_in_groups(demo_app):
     assert "没有权限" in texts(said)
     said = await Chat(demo_app, "zhou").say("/bind repair")
     assert "工作群里" in texts(said)
+    # in a resident's private chat, /bind is the resident's own binding flow
+    said = await Chat(demo_app, "newcomer").say("/bind")
+    assert "验证方式" in texts(said)
     said = await Chat(demo_app, "zhou", chat_id="group:x", kind="group").say("/bind plumbing")
     assert "用法" in texts(said)
 

@@ -267,3 +267,15 @@ async def test_quiet_hours_hold_pushes_until_morning(demo_app, clock):
     assert held.not_before.astimezone(ZoneInfo("Asia/Shanghai")).hour == 7
     clock.set(datetime(2026, 11, 27, 7, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
     assert "R-261126-0001" in texts(await wang.inbox())
+
+
+async def test_an_urgent_repair_goes_out_at_night(demo_app, clock):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    clock.set(datetime(2026, 11, 26, 23, 30, tzinfo=ZoneInfo("Asia/Shanghai")))
+    resident = Chat(demo_app, "resident")
+    await file_repair(resident, "燃气", "厨房里有很重的煤气味")
+    wang = repair_group(demo_app, "wang")
+    assert "煤气味" in texts(await wang.inbox())
+    assert (await ticket(demo_app)).urgent is True

@@ -1,0 +1,67 @@
+"""Free text at the main menu goes to the flow it is about (`厨房水管漏水了` starts a repair).
+
+The router scores the message against keyword lists kept in the catalogs (one list per
+intent and language, merged, so mixed-language messages work) and starts the flow with
+the message as its first answer. When unsure, or when the flow is not offered here, the
+resident sees the menu. `frontdesk intent "TEXT"` shows the scores for tuning the lists.
+"""
+
+from __future__ import annotations
+
+from handlers.context import Context
+from handlers.i18n import Catalogs
+from handlers.rules.intent import Decision, decide, residue
+
+KEYWORDS = {
+    "repair": "intent.words.repair",
+    "complaint": "intent.words.complaint",
+    "fee": "intent.words.fee",
+    "slip": "intent.words.slip",
+    "question": "intent.words.question",
+    "bind": "intent.words.bind",
+    "my": "intent.words.my",
+}
+FILLER = "intent.filler"
+# The flow each intent starts; flows of other features may not be installed.
+INTENT_FLOWS = {
+    "repair": "repair",
+    "complaint": "complaint",
+    "fee": "fees",
+    "slip": "slip",
+    "question": "question",
+    "bind": "bind",
+    "my": "my",
+}
+# Less than this left after filler words (`我要报修`) is no description worth keeping.
+MIN_RESIDUE = 2
+
+
+def keyword_lists(catalogs: Catalogs) -> dict[str, set[str]]:
+    """Each intent's keywords, every language's together."""
+    return {intent: catalogs.words(key) for intent, key in KEYWORDS.items()}
+
+
+def classify(catalogs: Catalogs, text: str) -> Decision:
+    return decide(text, keyword_lists(catalogs))
+
+
+def initial_text(catalogs: Catalogs, text: str) -> str:
+    """The message as the flow's first answer, or "" when it only names the flow."""
+    left = residue(text, catalogs.words(FILLER))
+    return text.strip() if len(left) >= MIN_RESIDUE else ""
+
+
+async def route(ctx: Context, text: str) -> tuple[str, str] | None:
+    """The flow to start and its initial text; None for the menu."""
+    from dialogs.registry import all_flows  # the registry imports this module
+
+    decision = classify(ctx.catalogs, text)
+    if decision.intent is None:
+        return None
+    flow = INTENT_FLOWS[decision.intent]
+    if flow not in {f.name for f in all_flows()}:
+        return None
+    return flow, initial_text(ctx.catalogs, text)
+
+
+ROUTER = route

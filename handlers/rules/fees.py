@@ -1,0 +1,163 @@
+"""Property fees (物业费): the monthly charge, a unit's statement, and how a payment is applied.
+
+Money is `Decimal` rounded to the fen (0.01 yuan), each component on its own, as the
+bills are issued. A payment pays the oldest unpaid months first and only whole months:
+the office does not split a month's bill between two receipts. What is left over is the
+unit's credit (预存余额). It is not stored in a column of its own: it is always the sum of
+the unit's payments less the bills those payments paid, so it can never drift from the
+receipts. The next payment adds it to its own amount before paying months.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
+
+CENT = Decimal("0.01")
+# A dispute or an instalment request is answered by the service desk within this time.
+REPLY_WITHIN = timedelta(days=2)
+# The largest single payment a staff member may type (a typo guard, not a policy).
+MAX_PAYMENT = Decimal("1000000")
+
+
+class BillLike(Protocol):
+    """One month's bill, as stored (`storage.models.Bill` fits)."""
+
+    @property
+    def month(self) -> str: ...  # "2026-09"
+    @property
+    def management(self) -> Decimal: ...
+    @property
+    def energy(self) -> Decimal: ...
+    @property
+    def collected(self) -> Decimal: ...
+    @property
+    def paid_at(self) -> datetime | None: ...
+
+
+@dataclass(frozen=True)
+class DueMonth:
+    month: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Statement:
+    """What a unit owes on a day: months due (oldest first) and the total."""
+
+    paid_through: str | None  # the last month of an unbroken run of paid months
+    due: tuple[DueMonth, ...]
+    arrears: tuple[DueMonth, ...]  # the due months before the current one (欠费)
+
+    @property
+    def total_due(self) -> Decimal:
+        return sum((d.amount for d in self.due), Decimal("0"))
+
+    @property
+    def total_arrears(self) -> Decimal:
+        return sum((d.amount for d in self.arrears), Decimal("0"))
+
+    @property
+    def has_arrears(self) -> bool:
+        return bool(self.arrears)
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """A payment applied to bills: the months it paid and the credit left over."""
+
+    months: tuple[str, ...]
+    applied: Decimal
+    credit: Decimal
+
+
+def fen(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def management_fee(rate: Decimal, area: Decimal) -> Decimal:
+    return fen(rate * area)
+
+
+def energy_fee(energy_rate: Decimal, area: Decimal) -> Decimal:
+    return fen(energy_rate * area)
+
+
+def monthly_charge(rate: Decimal, area: Decimal, energy_rate: Decimal, extra: Decimal) -> Decimal:
+    """Management rate × m² + public energy rate × m² + collected-on-behalf items."""
+    return management_fee(rate, area) + energy_fee(energy_rate, area) + fen(extra)
+
+
+def bill_total(bill: BillLike) -> Decimal:
+    return fen(bill.management + bill.energy + bill.collected)
+
+
+def month_of(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def statement(bills: Iterable[BillLike], today: date) -> Statement:
+    """A unit's statement on `today`: bills of later months are not due yet."""
+    current = month_of(today)
+    ordered = sorted(bills, key=lambda b: b.month)
+    paid_through: str | None = None
+    for bill in ordered:
+        if bill.paid_at is None:
+            break
+        paid_through = bill.month
+    due = tuple(
+        DueMonth(b.month, bill_total(b))
+        for b in ordered
+        if b.paid_at is None and b.month <= current
+    )
+    return Statement(
+        paid_through=paid_through,
+        due=due,
+        arrears=tuple(d for d in due if d.month < current),
+    )
+
+
+def allocate(unpaid: Sequence[DueMonth], amount: Decimal, credit: Decimal) -> Allocation:
+    """Pay whole months, oldest first, from the amount plus earlier credit."""
+    available = fen(amount + credit)
+    months: list[str] = []
+    applied = Decimal("0")
+    for bill in sorted(unpaid, key=lambda d: d.month):
+        if bill.amount > available - applied:
+            break
+        months.append(bill.month)
+        applied += bill.amount
+    return Allocation(months=tuple(months), applied=applied, credit=available - applied)
+
+
+def parse_amount(text: str) -> Decimal | None:
+    """A positive amount in yuan with at most two decimals (`500`, `¥1,234.50`, `500元`)."""
+    cleaned = text.strip().replace(",", "").replace("，", "").replace("¥", "").replace("￥", "")
+    cleaned = cleaned.removesuffix("元").removesuffix("yuan").strip()
+    try:
+        value = Decimal(cleaned)
+    except ArithmeticError:
+        return None
+    if not value.is_finite() or value <= 0 or value > MAX_PAYMENT:
+        return None
+    if value != value.quantize(CENT):
+        return None
+    return fen(value)
+
+
+def reply_due(now: datetime) -> datetime:
+    """When the service desk has promised to answer a fee request."""
+    return now + REPLY_WITHIN
+
+
+_RECEIPT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{3,49}$")
+
+
+def normalise_receipt(text: str) -> str | None:
+    """A receipt number (收费票据号) such as `SJ20261127001`, upper-cased; None if malformed."""
+    cleaned = text.strip().upper()
+    return cleaned if _RECEIPT.match(cleaned) else None

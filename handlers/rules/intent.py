@@ -1,0 +1,141 @@
+"""What a free-text message at the menu is about: a score per intent from keyword lists.
+
+Each keyword found adds its weight: one per Chinese character, two per English word, so
+a longer, more specific keyword counts for more (`报修进度` outweighs `报修`); a weak cue
+can be given its own weight in the list (`吗=0.5`). English
+typos are met halfway: a word of five letters or more within one edit of a keyword
+(`compliant`, `leakking`) counts for a part of its weight. Chinese typos are mostly
+homophones from the input method (`保修`, `物业废`), which no edit distance predicts, so
+the catalogs list the common ones. The keyword lists live in the catalogs, one per intent
+and language; they are passed in, so this stays a plain function over data.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Collection, Mapping
+from typing import NamedTuple
+
+THRESHOLD = 1.5  # one two-character word (`漏水`), one English word (`leak`) or its typo
+FUZZY_EN = 0.8  # a typo'd word alone still passes the threshold
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+
+
+class Decision(NamedTuple):
+    intent: str | None  # the best one when sure; None: show the menu
+    best: str | None
+    score: float
+    runner_up: str | None
+    runner_up_score: float
+
+
+def normalise(text: str) -> str:
+    """Lower case, full-width letters and digits made plain, spaces collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+
+
+def weight(keyword: str) -> float:
+    cjk = len(_CJK.findall(keyword))
+    return cjk + 2 * len(_WORD.findall(keyword))
+
+
+def parse_keyword(entry: str) -> tuple[str, float]:
+    """`漏水` weighs what its length says; `吗=0.5` sets the weight of a weak cue."""
+    word, sep, given = entry.rpartition("=")
+    if sep and word.strip():
+        try:
+            return normalise(word), float(given)
+        except ValueError:
+            pass
+    plain = normalise(entry)
+    return plain, weight(plain)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether `a` and `b` differ by at most one insertion, deletion, change or swap."""
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+        if len(diff) == 1:
+            return True
+        return (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and a[diff[0]] == b[diff[1]]
+            and a[diff[1]] == b[diff[0]]
+        )
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+def _spans(text: str, words: list[tuple[int, int, str]], keyword: str) -> list[tuple[int, int]]:
+    """Where `keyword` occurs in `text`: Chinese anywhere, English at a word's start."""
+    if _CJK.search(keyword):
+        return [(m.start(), m.end()) for m in re.finditer(re.escape(keyword), text)]
+    exact = re.finditer(r"(?<![a-z])" + re.escape(keyword), text)
+    return [(m.start(), m.end()) for m in exact]
+
+
+def _fuzzy(text: str, words: list[tuple[int, int, str]], keyword: str) -> list[tuple[int, int]]:
+    """Words one typo away from an English keyword (`compliant`, `leakking`)."""
+    if " " in keyword or len(keyword) < 5 or not keyword.isalpha():
+        return []
+    return [
+        (start, end)
+        for start, end, word in words
+        if _one_edit(word, keyword)
+        or (len(word) > len(keyword) and _one_edit(word[: len(keyword)], keyword))
+    ]
+
+
+def _score(text: str, words: list[tuple[int, int, str]], keywords: Collection[str]) -> float:
+    # Longest keywords first, and no character counted twice: `可以吗` counts once, not
+    # with `可以` and `吗` again; a keyword repeated in the text counts once. Exact
+    # matches go before typo matches, so `parcel` is not taken for a typo of `parcels`.
+    covered: set[int] = set()
+    total = 0.0
+    weights = dict(parse_keyword(k) for k in keywords if k.strip())
+    ordered = sorted(weights, key=len, reverse=True)
+    for factor, find in ((1.0, _spans), (FUZZY_EN, _fuzzy)):
+        for keyword in ordered:
+            free = [s for s in find(text, words, keyword) if not covered.intersection(range(*s))]
+            if free:
+                covered.update(range(*free[0]))
+                total += factor * weights[keyword]
+    return total
+
+
+def scores(text: str, keywords: Mapping[str, Collection[str]]) -> dict[str, float]:
+    """Every intent's score for `text`."""
+    plain = normalise(text)
+    words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(plain)]
+    return {intent: _score(plain, words, listed) for intent, listed in keywords.items()}
+
+
+def decide(
+    text: str, keywords: Mapping[str, Collection[str]], threshold: float = THRESHOLD
+) -> Decision:
+    """The intent with the best score; None when below `threshold` or tied."""
+    ranked = sorted(scores(text, keywords).items(), key=lambda item: -item[1])
+    if not ranked:
+        return Decision(None, None, 0.0, None, 0.0)
+    best, best_score = ranked[0]
+    second, second_score = ranked[1] if len(ranked) > 1 else (None, 0.0)
+    sure = best_score >= threshold and best_score > second_score
+    return Decision(best if sure else None, best, best_score, second, second_score)
+
+
+def residue(text: str, fillers: Collection[str]) -> str:
+    """What is left of `text` without filler words (`我要`, `报修`, `i want to`) and marks."""
+    plain = normalise(text)
+    for filler in sorted({normalise(f) for f in fillers if f.strip()}, key=len, reverse=True):
+        if _CJK.search(filler):
+            plain = plain.replace(filler, " ")
+        else:
+            plain = re.sub(r"(?<![a-z])" + re.escape(filler) + r"(?![a-z])", " ", plain)
+    return "".join(ch for ch in plain if ch.isalnum())

@@ -1,0 +1,448 @@
+"""Release slips: the request, the owner's consent, the desk's decision, the gate.
+
+The demo (today 2026-11-26 09:00): 张伟 ("resident") owns 3栋2单元1201 with no arrears and
+李娜 is a household member there; 赵敏 owns 1栋1单元302, three months unpaid; 刘洋
+("tenant") rents 3栋2单元1202 (one month unpaid) from 王芳, who has no chat yet. Staff:
+李敏 ("li", service desk), 赵强 ("zhao", security), 王师傅 ("wang", repair).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlmodel import select
+
+from handlers.rules import slip as rules
+from storage.models import (
+    AuditLog,
+    Bill,
+    ChatIdentity,
+    Person,
+    ReleaseSlip,
+    Ticket,
+    TicketEvent,
+    Unit,
+)
+from tests.harness import Chat, texts
+
+SERVICE = "group:XFL:service"
+SECURITY = "group:XFL:security"
+
+
+@pytest.fixture(autouse=True)
+def _workdir(tmp_path, monkeypatch):
+    """QR images go to data/slips/ under the working directory: keep them in tmp."""
+    monkeypatch.chdir(tmp_path)
+
+
+# ---- helpers -------------------------------------------------------------------------
+
+
+async def chat_as(app, user_id: str, name: str, locale: str | None = None) -> Chat:
+    async with app.db.transaction() as s:
+        person = (await s.exec(select(Person).where(Person.name == name))).one()
+        s.add(
+            ChatIdentity(
+                channel="console",
+                external_user_id=user_id,
+                person_id=person.id,
+                display_name=name,
+                locale=locale,
+            )
+        )
+    return Chat(app, user_id)
+
+
+LABELS = {
+    "zh": {"done": "完成", "skip": "跳过", "morning": "上午", "submit": "确认提交"},
+    "en": {"done": "Done", "skip": "Skip", "morning": "Morning", "submit": "Submit"},
+}
+
+
+async def ask_for_slip(
+    chat: Chat,
+    items: str = "沙发1张，冰箱1台",
+    plate: str | None = "浙A12345",
+    day: str = "明天",
+    lang: str = "zh",
+) -> list:
+    """The whole request, answered as a resident would; returns what submitting said."""
+    label = LABELS[lang]
+    await chat.say("/slip")
+    await chat.say(items)
+    await chat.press(label["done"])
+    await (chat.say(plate) if plate else chat.press(label["skip"]))
+    await chat.say(day)
+    said = await chat.press(label["morning"])
+    assert (plate or "") in texts(said)
+    return await chat.press(label["submit"])
+
+
+async def the_slip(app) -> ReleaseSlip:
+    async with app.db.transaction() as s:
+        return (await s.exec(select(ReleaseSlip).order_by(ReleaseSlip.id.desc()))).first()
+
+
+async def events(app, slip: ReleaseSlip) -> list[str]:
+    async with app.db.transaction() as s:
+        rows = await s.exec(
+            select(TicketEvent)
+            .where(TicketEvent.ticket_id == slip.ticket_id)
+            .order_by(TicketEvent.id)
+        )
+        return [e.action for e in rows.all()]
+
+
+async def audited(app, code: str) -> list[str]:
+    async with app.db.transaction() as s:
+        rows = await s.exec(select(AuditLog).where(AuditLog.target == code).order_by(AuditLog.id))
+        return [e.action for e in rows.all()]
+
+
+async def ticket_of(app, slip: ReleaseSlip) -> Ticket:
+    async with app.db.transaction() as s:
+        return await s.get(Ticket, slip.ticket_id)
+
+
+def is_png(path: str) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+# ---- rules ---------------------------------------------------------------------------
+
+
+def test_items_are_read_with_their_quantities():
+    assert rules.parse_items("沙发1张，冰箱1台") == [
+        {"name": "沙发", "qty": 1, "measure": "张"},
+        {"name": "冰箱", "qty": 1, "measure": "台"},
+    ]
+    assert rules.parse_items("两个纸箱、床垫一张") == [
+        {"name": "纸箱", "qty": 2, "measure": "个"},
+        {"name": "床垫", "qty": 1, "measure": "张"},
+    ]
+    assert [i["qty"] for i in rules.parse_items("2 chairs, fridge x1 and 12 boxes")] == [2, 1, 12]
+    # a numeral that belongs to the name stays in it
+    assert rules.parse_items("三人沙发") == [{"name": "三人沙发", "qty": 1, "measure": ""}]
+    with pytest.raises(rules.Invalid) as error:
+        rules.parse_items("纸箱0个")
+    assert error.value.key == "slip.error.quantity"
+    with pytest.raises(rules.Invalid):
+        rules.parse_items("椅子", already=rules.MAX_ITEMS)
+
+
+def test_plates_days_codes_and_verdicts():
+    assert rules.parse_plate("浙A 12345") == "浙A12345"
+    assert rules.parse_plate("浙ad12345") == "浙AD12345"  # new energy, 8 characters
+    assert rules.parse_plate("浙A12345F") == "浙A12345F"
+    for bad in ("浙A1234", "浙AI2345", "ZA12345", "浙A123456", "浙AX12345"):
+        assert rules.parse_plate(bad) is None, bad
+    today = date(2026, 11, 26)
+    assert rules.parse_day("后天", today) == date(2026, 11, 28)
+    assert rules.parse_day("Tomorrow", today) == date(2026, 11, 27)
+    assert rules.parse_day("12/1", today) == date(2026, 12, 1)
+    assert rules.parse_day("2026年11月30日", today) == date(2026, 11, 30)
+    assert rules.parse_day("1/2", date(2026, 12, 30)) == date(2027, 1, 2)
+    for past in ("昨天", "2026-11-25", "11/1"):
+        with pytest.raises(rules.Invalid) as error:
+            rules.parse_day(past, today)
+        assert error.value.key == "slip.error.past_date", past
+    code = rules.new_code(lambda n: n - 1)
+    assert code == "999999" and all(c in rules.ALPHABET for c in code)
+    assert not set("0O1IL") & set(rules.ALPHABET)
+    assert rules.normalise_code(" fdslip:k7qw2m ") == "K7QW2M"
+    assert rules.verdict("approved", today, today) == "valid"
+    assert rules.verdict("approved", date(2026, 11, 27), today) == "not_yet"
+    assert rules.verdict("approved", date(2026, 11, 25), today) == "expired"
+    assert rules.verdict("used", today, today) == "used"
+    assert rules.verdict("desk_pending", today, today) == "pending"
+
+
+def test_who_decides():
+    assert rules.first_status("owner", owner_reachable=False, arrears=False) == "approved"
+    assert rules.first_status("owner", owner_reachable=False, arrears=True) == "desk_pending"
+    for role in ("tenant", "member", "delegate"):
+        assert rules.first_status(role, True, False) == "owner_pending"
+        assert rules.first_status(role, False, False) == "desk_pending"
+    assert rules.after_owner_consent(arrears=True) == "desk_pending"
+    assert rules.after_owner_consent(arrears=False) == "approved"
+
+
+# ---- an owner without arrears --------------------------------------------------------
+
+
+async def test_an_owner_without_arrears_gets_the_slip_at_once(demo_app):
+    resident = Chat(demo_app, "resident")
+    said = await ask_for_slip(resident)
+    [approved] = said
+    slip = await the_slip(demo_app)
+    assert slip.status == "approved" and len(slip.code) == 6
+    assert f"放行码 {slip.code}" in approved.text and "沙发 1张、冰箱 1台" in approved.text
+    assert "2026年11月27日" in approved.text and "仅限当天使用一次" in approved.text
+    assert is_png(approved.payload["photo"])
+    assert slip.items == [
+        {"name": "沙发", "qty": 1, "measure": "张"},
+        {"name": "冰箱", "qty": 1, "measure": "台"},
+    ]
+    assert slip.plate == "浙A12345" and slip.day == date(2026, 11, 27)
+    assert (await ticket_of(demo_app, slip)).status == "accepted"
+    assert await events(demo_app, slip) == ["created", "auto_approved"]
+    assert await audited(demo_app, slip.code) == ["slip_auto_approved"]
+
+    guards = Chat(demo_app, "zhao", chat_id=SECURITY, kind="group")
+    [card] = await guards.inbox()
+    assert slip.code in card.text and "3栋2单元1201" in card.text and "浙A12345" in card.text
+    assert await Chat(demo_app, "li", chat_id=SERVICE, kind="group").inbox() == []
+
+
+async def test_an_owner_gets_the_slip_in_english(demo_app):
+    resident = Chat(demo_app, "resident")
+    await resident.say("/lang en")
+    said = await ask_for_slip(
+        resident, items="sofa x1, 3 boxes", plate=None, day="tomorrow", lang="en"
+    )
+    slip = await the_slip(demo_app)
+    text = texts(said)
+    assert f"Your release slip is approved. Code: {slip.code}" in text
+    assert "sofa × 1, boxes × 3" in text and "no vehicle" in text and "Nov 27, 2026" in text
+    assert is_png(said[0].payload["photo"])
+
+
+# ---- arrears: the service desk decides -----------------------------------------------
+
+
+async def test_with_arrears_the_service_desk_decides(demo_app):
+    owner = await chat_as(demo_app, "zhaomin", "赵敏")
+    said = await ask_for_slip(owner)
+    assert "未缴物业费" in texts(said) and "放行码" not in texts(said)
+    slip = await the_slip(demo_app)
+    assert slip.status == "desk_pending"
+
+    desk = Chat(demo_app, "li", chat_id=SERVICE, kind="group")
+    [card] = await desk.inbox()
+    assert "放行条待审核" in card.text and slip.code in card.text
+    assert "欠费 2026年08月、2026年09月、2026年10月，合计 ¥852.60" in card.text
+    assert "业主未在线绑定" not in card.text
+    assert [b["label"] for b in card.buttons] == ["批准", "不批准"]
+
+    # a resident or a guard pressing the desk's button changes nothing
+    said = await owner.send(option=f"act:slip_desk_ok:{slip.id}")
+    assert "没有权限" in texts(said)
+    said = await Chat(demo_app, "zhao").send(option=f"act:slip_desk_ok:{slip.id}")
+    assert "没有权限" in texts(said)
+    assert (await the_slip(demo_app)).status == "desk_pending"
+
+    said = await desk.press("批准")
+    assert "处理人：李敏" in texts(said) and "已批准" in texts(said)
+    [approved] = await owner.inbox()
+    assert f"放行码 {slip.code}" in approved.text and is_png(approved.payload["photo"])
+    [gate] = await Chat(demo_app, "zhao", chat_id=SECURITY, kind="group").inbox()
+    assert slip.code in gate.text
+    assert await events(demo_app, slip) == ["created", "sent_to_desk", "desk_approved"]
+    assert await audited(demo_app, slip.code) == ["slip_desk_approved"]
+
+    said = await desk.send(option=f"act:slip_desk_no:{slip.id}")
+    assert "已经处理过了" in texts(said) and "已批准" in texts(said)
+
+
+async def test_the_desk_may_refuse(demo_app):
+    owner = await chat_as(demo_app, "zhaomin", "赵敏", locale="en")
+    await ask_for_slip(owner, lang="en", day="today")
+    desk = Chat(demo_app, "li", chat_id=SERVICE, kind="group")
+    await desk.inbox()
+    await desk.press("不批准")
+    said = await owner.inbox()
+    assert "was not approved" in texts(said)
+    slip = await the_slip(demo_app)
+    assert slip.status == "denied" and (await ticket_of(demo_app, slip)).status == "cannot_do"
+    assert await Chat(demo_app, "zhao", chat_id=SECURITY, kind="group").inbox() == []
+
+
+# ---- a household member or tenant: the owner confirms --------------------------------
+
+
+async def test_a_household_members_slip_waits_for_the_owner(demo_app):
+    member = await chat_as(demo_app, "lina", "李娜")
+    said = await ask_for_slip(member)
+    assert "需要业主确认" in texts(said)
+    slip = await the_slip(demo_app)
+    assert slip.status == "owner_pending"
+
+    owner = Chat(demo_app, "resident")
+    [ask] = await owner.inbox()
+    assert "李娜（家庭成员）" in ask.text and "沙发 1张、冰箱 1台" in ask.text
+    assert [b["label"] for b in ask.buttons] == ["同意", "不同意"]
+
+    # the tenant of the next door flat, and the service desk, cannot answer for the owner
+    for someone in (Chat(demo_app, "tenant"), Chat(demo_app, "li")):
+        said = await someone.send(option=f"act:slip_owner_ok:{slip.id}")
+        assert "没有权限" in texts(said)
+    assert (await the_slip(demo_app)).status == "owner_pending"
+
+    said = await owner.press("同意")
+    assert "您已同意" in texts(said)
+    [approved] = await member.inbox()
+    assert f"放行码 {slip.code}" in approved.text and is_png(approved.payload["photo"])
+    [gate] = await Chat(demo_app, "zhao", chat_id=SECURITY, kind="group").inbox()
+    assert slip.code in gate.text and "李娜" in gate.text
+    assert await events(demo_app, slip) == ["created", "sent_to_owner", "owner_approved"]
+    assert await audited(demo_app, slip.code) == ["slip_owner_approved"]
+    said = await owner.send(option=f"act:slip_owner_no:{slip.id}")
+    assert "已经处理过了" in texts(said)
+
+
+async def test_the_owner_may_decline(demo_app):
+    member = await chat_as(demo_app, "lina", "李娜")
+    await ask_for_slip(member)
+    owner = Chat(demo_app, "resident")
+    await owner.inbox()
+    said = await owner.press("不同意")
+    assert "已记录您不同意" in texts(said)
+    assert "业主未同意" in texts(await member.inbox())
+    slip = await the_slip(demo_app)
+    assert slip.status == "denied"
+    assert await events(demo_app, slip) == ["created", "sent_to_owner", "owner_denied"]
+
+
+async def test_a_tenant_with_no_owner_in_chat_goes_to_the_desk(demo_app):
+    tenant = Chat(demo_app, "tenant")
+    said = await ask_for_slip(tenant)
+    assert "无法在线联系到业主" in texts(said)
+    [card] = await Chat(demo_app, "li", chat_id=SERVICE, kind="group").inbox()
+    assert "刘洋（租户）" in card.text
+    assert "业主未在线绑定" in card.text and "欠费 2026年10月，合计 ¥265.60" in card.text
+
+
+async def test_a_tenant_in_arrears_needs_the_owner_and_then_the_desk(demo_app):
+    owner = await chat_as(demo_app, "wangfang", "王芳")
+    tenant = Chat(demo_app, "tenant")
+    await ask_for_slip(tenant)
+    desk = Chat(demo_app, "li", chat_id=SERVICE, kind="group")
+    assert await desk.inbox() == []
+    await owner.inbox()
+    await owner.press("同意")
+    said = await tenant.inbox()
+    assert "未缴物业费" in texts(said)
+    [card] = await desk.inbox()
+    assert "欠费 2026年10月" in card.text and "业主未在线绑定" not in card.text
+    await desk.press("批准")
+    slip = await the_slip(demo_app)
+    assert f"放行码 {slip.code}" in texts(await tenant.inbox())
+    assert await events(demo_app, slip) == [
+        "created",
+        "sent_to_owner",
+        "owner_approved",
+        "sent_to_desk",
+        "desk_approved",
+    ]
+
+
+# ---- at the gate -----------------------------------------------------------------------
+
+
+async def test_the_guard_checks_the_slip_on_its_day_and_lets_it_out_once(demo_app, clock):
+    resident = Chat(demo_app, "resident")
+    await ask_for_slip(resident, day="明天")
+    slip = await the_slip(demo_app)
+    guard = Chat(demo_app, "zhao", chat_id=SECURITY, kind="group")
+    await guard.inbox()
+
+    said = await guard.say(f"/slip {slip.code}")
+    text = texts(said)
+    assert "3栋2单元1201" in text and "沙发 1张、冰箱 1台" in text and "浙A12345" in text
+    assert "还没到日期" in text and said[-1].buttons == []
+
+    clock.advance(days=1)
+    said = await guard.say(f"/slip fdslip:{slip.code.lower()}")  # as scanned from the QR
+    assert "有效" in texts(said)
+    said = await guard.press("确认放行")
+    assert "已放行" in texts(said)
+    assert "已在门岗核验放行" in texts(await resident.inbox())
+    used = await the_slip(demo_app)
+    assert used.status == "used" and used.used_at == clock.now()
+    assert (await ticket_of(demo_app, used)).status == "done"
+    assert await audited(demo_app, slip.code) == ["slip_auto_approved", "slip_used"]
+
+    said = await guard.send(option=f"act:slip_use:{slip.id}")  # pressed again
+    assert "不能使用" in texts(said) and "不能重复使用" in texts(said)
+    said = await guard.say(f"/slip {slip.code}")
+    assert "已使用" in texts(said) and said[-1].buttons == []
+
+
+async def test_a_slip_is_refused_on_another_day(demo_app, clock):
+    resident = Chat(demo_app, "resident")
+    await ask_for_slip(resident, day="今天")
+    slip = await the_slip(demo_app)
+    clock.advance(days=1)
+    guard = Chat(demo_app, "zhao")
+    said = await guard.say(f"/slip {slip.code}")
+    assert "已过期" in texts(said) and said[-1].buttons == []
+    said = await guard.send(option=f"act:slip_use:{slip.id}")
+    assert "已过期" in texts(said)
+    assert (await the_slip(demo_app)).status == "approved"
+
+
+async def test_only_security_and_supervisors_check_slips(demo_app):
+    resident = Chat(demo_app, "resident")
+    await ask_for_slip(resident, day="今天")
+    slip = await the_slip(demo_app)
+    for who in ("resident", "wang", "li"):
+        said = await Chat(demo_app, who).say(f"/slip {slip.code}")
+        assert "没有权限" in texts(said), who
+    said = await resident.send(option=f"act:slip_use:{slip.id}")
+    assert "没有权限" in texts(said)
+    assert (await the_slip(demo_app)).status == "approved"
+    said = await Chat(demo_app, "zhou").say(f"/slip {slip.code}")
+    assert "有效" in texts(said)
+    said = await Chat(demo_app, "zhao").say("/slip ZZZZZZ")
+    assert "没有找到放行码 ZZZZZZ" in texts(said)
+    said = await Chat(demo_app, "zhao", chat_id=SECURITY, kind="group").say("/slip")
+    assert "/slip 放行码" in texts(said)
+
+
+# ---- bad answers -------------------------------------------------------------------------
+
+
+async def test_a_bad_plate_and_a_past_date_are_refused_politely(demo_app):
+    resident = Chat(demo_app, "resident")
+    await resident.say("/slip")
+    said = await resident.say("   ")
+    assert "不能为空" in texts(said)
+    await resident.say("书桌1张")
+    said = await resident.say("衣柜两个")
+    assert "目前已登记：书桌 1张、衣柜 2个" in texts(said)
+    await resident.press("完成")
+    said = await resident.say("浙A1234")
+    assert "「浙A1234」不像是有效的车牌号" in texts(said) and "车牌号" in said[-1].text
+    said = await resident.say("浙AD12345")
+    assert "哪天搬出" in texts(said)
+    said = await resident.say("2026-11-20")
+    assert "已经过去了" in texts(said) and "哪天搬出" in said[-1].text
+    said = await resident.say("下周")
+    assert "没看懂「下周」是哪一天" in texts(said)
+    await resident.say("11/28")
+    said = await resident.press("上午")
+    summary = texts(said)
+    assert "书桌 1张、衣柜 2个" in summary and "浙AD12345" in summary
+    assert "2026年11月28日" in summary
+
+    await resident.say("/lang en")
+    await resident.say("/cancel")
+    await resident.say("/slip")
+    await resident.say("sofa x1")
+    await resident.press("Done")
+    said = await resident.say("ABC-123")
+    assert "does not look like a valid plate" in texts(said)
+    await resident.press("Skip")
+    said = await resident.say("yesterday")
+    assert "has already passed" in texts(said)
+
+
+async def test_an_unbound_chat_is_asked_to_bind_first(demo_app):
+    said = await Chat(demo_app, "stranger").say("/slip")
+    assert "绑定房屋" in texts(said)
+    async with demo_app.db.transaction() as s:
+        assert (await s.exec(select(ReleaseSlip))).all() == []
+        assert (await s.exec(select(Bill).where(Bill.id == -1))).all() == []
+        assert (await s.exec(select(Unit).where(Unit.id == -1))).all() == []
