@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from handlers import repair
+from handlers.cards import card_choices
 from handlers.context import Context
 from handlers.directory import community_of, department_chats, people_with_role
 from handlers.messages import Choice, Recipient, Reply, Text
@@ -31,7 +32,7 @@ from handlers.rules.complaint import (
 from handlers.rules.phone import mask_phone
 from handlers.staffauth import acting_member
 from storage import audit, tickets
-from storage.models import Department, Photo, Ticket, TicketKind, Unit
+from storage.models import Department, Photo, StaffMember, Ticket, TicketKind, Unit
 
 CLASS_WORDS = {
     "urgent": "complaint.words.urgent",
@@ -231,6 +232,9 @@ async def card_params(ctx: Context, ticket: Ticket) -> dict[str, Any]:
         return Text("complaint.card.confirmed" if field in confirmed else "complaint.card.proposed")
 
     own = d.get("own_deadline")
+    assignee = (
+        await ctx.session.get(StaffMember, ticket.assignee_id) if ticket.assignee_id else None
+    )
     return {
         "number": ticket.number,
         "status": Text(f"status.{ticket.status}"),
@@ -252,6 +256,7 @@ async def card_params(ctx: Context, ticket: Ticket) -> dict[str, Any]:
         "escalate_by": _moment(d.get("escalate_by")),
         "answer_by": _moment(d.get("answer_by")),
         "solve_by": _moment(d.get("solve_by")),
+        "assignee": assignee.name if assignee else Text("card.nobody"),
     }
 
 
@@ -277,7 +282,9 @@ def card_buttons(ticket: Ticket) -> tuple[Choice, ...]:
         )
         for severity in SEVERITIES
     ]
-    return (*kinds, *severities)
+    # The usual task buttons (accept, start, done …) come first: a complaint is worked
+    # like any other ticket, and the outcome goes back to the resident.
+    return (*card_choices(ticket), *kinds, *severities)
 
 
 async def recipients(ctx: Context, ticket: Ticket) -> list[tuple[Recipient, bool]]:

@@ -3,7 +3,7 @@ the escalation ladder (handlers/rules/escalation.py), one step at a time, each s
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
@@ -54,6 +54,41 @@ async def watch_deadlines(ctx: Context) -> list[Reply]:
             )
         if sent != ticket.details.get("escalated", []):
             ticket.details = {**ticket.details, "escalated": sent}
+    return replies + await _unanswered_complaints(ctx)
+
+
+async def _unanswered_complaints(ctx: Context) -> list[Reply]:
+    """A complaint nobody has taken up by its answer-by time (major: 2 days) goes up."""
+    query = select(Ticket).where(Ticket.kind == "complaint", Ticket.status == "new")
+    if ctx.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    replies: list[Reply] = []
+    for ticket in (await ctx.session.exec(query.limit(BATCH))).all():
+        answer_by = ticket.details.get("answer_by")
+        sent = ticket.details.get("escalated", [])
+        if not answer_by or "unanswered" in sent or datetime.fromisoformat(answer_by) > ctx.now:
+            continue
+        if ticket.due_at is not None and datetime.fromisoformat(answer_by) >= ticket.due_at:
+            continue  # answering and solving fall due together: the ladder covers it
+        params = {
+            "number": ticket.number,
+            "due": datetime.fromisoformat(answer_by),
+            "department": Text(f"department.{ticket.department}"),
+        }
+        chats = await department_chats(ctx.session, ticket.community_id, ticket.department)
+        chats += await people_with_role(ctx.session, ticket.community_id, "supervisor")
+        if ticket.details.get("severity") == "major":
+            chats += await people_with_role(ctx.session, ticket.community_id, "director")
+        replies += [Reply("escalation.unanswered", params, to=chat, urgent=True) for chat in chats]
+        ticket.details = {**ticket.details, "escalated": [*sent, "unanswered"]}
+        await tickets.record_change(
+            ctx.session,
+            ticket,
+            actor="system",
+            action="escalated",
+            now=ctx.now,
+            data={"step": "unanswered"},
+        )
     return replies
 
 

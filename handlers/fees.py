@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.arrears_cases import leave_if_paid
 from handlers.binding import require_binding
+from handlers.cards import card_choices
 from handlers.context import Context
 from handlers.directory import bound_units, department_chats, person_chats, unit_by_label
 from handlers.messages import Choice, Money, Reply, Text
@@ -278,7 +279,7 @@ async def submit_request(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
             "fee.request.created",
             {"number": ticket.number, "type": _type_text(kind), "due": ticket.due_at},
         ),
-        *await _to_desk(ctx, unit, "fee.staff.request", push, ticket.id),
+        *await _to_desk(ctx, unit, "fee.staff.request", push, ticket),
     ]
 
 
@@ -305,7 +306,7 @@ async def submit_visit(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
             "fee.collection.created",
             {"number": ticket.number, "time": time, "amount": Money(amount)},
         ),
-        *await _to_desk(ctx, unit, "fee.staff.collection", push, ticket.id),
+        *await _to_desk(ctx, unit, "fee.staff.collection", push, ticket),
     ]
 
 
@@ -330,10 +331,14 @@ def _push_params(ticket: Ticket, unit: Unit, statement: rules.Statement) -> dict
 
 
 async def _to_desk(
-    ctx: Context, unit: Unit, key: str, params: dict[str, Any], ticket_id: int | None
+    ctx: Context, unit: Unit, key: str, params: dict[str, Any], ticket: Ticket
 ) -> list[Reply]:
+    """The request as a task card for the service desk, with the usual task buttons."""
     chats = await department_chats(ctx.session, unit.community_id, Department.service)
-    return [Reply(key, params, to=chat, card=f"ticket:{ticket_id}") for chat in chats]
+    return [
+        Reply(key, params, to=chat, card=f"ticket:{ticket.id}", choices=card_choices(ticket))
+        for chat in chats
+    ]
 
 
 def _ticket_fields(ctx: Context, unit: Unit) -> dict[str, Any]:

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import ColumnElement
 from sqlmodel import col, or_, select
 
-from handlers.cards import card_updates, where
+from handlers.cards import where
+from handlers.cardsync import refreshed_cards
 from handlers.context import Context
 from handlers.directory import department_chats
 from handlers.messages import Choice, Reply, Text
@@ -158,7 +159,7 @@ async def cancel(ctx: Context, argument: str) -> list[Reply]:
     )
     return [
         Reply("my.cancel.done", {"number": ticket.number}),
-        *await card_updates(ctx.session, ticket),
+        *await refreshed_cards(ctx, ticket),
     ]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from handlers.cards import card_updates
+from handlers.cardsync import refreshed_cards
 from handlers.context import Context
 from handlers.directory import department_chats, private_chat, ticket_resident
 from handlers.messages import Choice, Reply
@@ -31,7 +31,8 @@ def _key(kind: str, ticket: Ticket) -> str:
 
 async def schedule_revisit(ctx: Context, ticket: Ticket) -> datetime | None:
     """(Re)schedule the one revisit of a finished repair; None while it awaits a leak test."""
-    if ticket.kind != "repair" or ticket.done_at is None:
+    # Repairs by the rules; complaints too, after the outcome ("then revisit").
+    if ticket.kind not in ("repair", "complaint") or ticket.done_at is None:
         return None
     leak = ticket.details.get("leak_test_at")
     due = revisit_due(
@@ -183,7 +184,7 @@ async def record(ctx: Context, ticket: Ticket, answers: dict[str, Any], by: str)
                 to=private_chat(assignee),
             )
         )
-    return [*rework, *await card_updates(ctx.session, ticket)]
+    return [*rework, *await refreshed_cards(ctx, ticket)]
 
 
 async def resident_fixed(ctx: Context, argument: str) -> list[Reply]:
@@ -206,7 +207,7 @@ async def resident_fixed(ctx: Context, argument: str) -> list[Reply]:
         return [Reply("revisit.confirm.late", {"number": ticket.number})]
     return [
         Reply("revisit.confirm.thanks", {"number": ticket.number}),
-        *await card_updates(ctx.session, ticket),
+        *await refreshed_cards(ctx, ticket),
     ]
 
 
@@ -237,6 +238,6 @@ async def resident_not_yet(ctx: Context, argument: str) -> list[Reply]:
     )
     return [
         Reply("revisit.confirm.reopened", {"number": ticket.number}),
-        *await card_updates(ctx.session, ticket),
+        *await refreshed_cards(ctx, ticket),
         *told,
     ]

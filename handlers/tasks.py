@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from handlers.cards import card_updates, where
+from handlers.cards import where
+from handlers.cardsync import refreshed_cards
 from handlers.context import Context
 from handlers.directory import department_chats, people_with_role, private_chat, ticket_resident
 from handlers.messages import Choice, Money, Reply, Text
@@ -112,7 +113,7 @@ async def accept(ctx: Context, argument: str) -> list[Reply]:
     ticket.assignee_id = member.id
     await move(ctx, ticket, "accept", f"staff:{member.id}")
     return [
-        *await card_updates(ctx.session, ticket),
+        *await refreshed_cards(ctx, ticket),
         await private_details(ctx, ticket, member),
         *await tell_resident(ctx, ticket, "task.resident.accepted", name=member.name),
     ]
@@ -130,7 +131,7 @@ async def start(ctx: Context, argument: str) -> list[Reply]:
     except Forbidden:
         return _refused(ticket)
     return [
-        *await card_updates(ctx.session, ticket),
+        *await refreshed_cards(ctx, ticket),
         *await tell_resident(ctx, ticket, "task.resident.started", name=member.name),
     ]
 
@@ -193,7 +194,7 @@ async def hand_to(ctx: Context, argument: str) -> list[Reply]:
     except Forbidden:
         return _refused(ticket)
     ticket.assignee_id = colleague.id
-    return [*await card_updates(ctx.session, ticket), await private_details(ctx, ticket, colleague)]
+    return [*await refreshed_cards(ctx, ticket), await private_details(ctx, ticket, colleague)]
 
 
 async def transfer(ctx: Context, argument: str) -> list[Reply]:
@@ -244,7 +245,7 @@ async def move_to(ctx: Context, argument: str) -> list[Reply]:
         )
         for chat in await department_chats(ctx.session, ticket.community_id, old)
     ]
-    return [*notice, *await card_updates(ctx.session, ticket)]
+    return [*notice, *await refreshed_cards(ctx, ticket)]
 
 
 async def record_leak_test(ctx: Context, argument: str) -> list[Reply]:
@@ -266,7 +267,7 @@ async def record_leak_test(ctx: Context, argument: str) -> list[Reply]:
         due = await schedule_revisit(ctx, ticket)
         if due is not None:
             replies.append(Reply("task.revisit_scheduled", {"number": ticket.number, "due": due}))
-    return [*replies, *await card_updates(ctx.session, ticket)]
+    return [*replies, *await refreshed_cards(ctx, ticket)]
 
 
 async def finish(
@@ -317,7 +318,7 @@ async def finish(
             {"number": ticket.number, "due": due if due else Text("task.after_leak_test")},
         )
     ]
-    return [*mine, *await card_updates(ctx.session, ticket), *told]
+    return [*mine, *await refreshed_cards(ctx, ticket), *told]
 
 
 async def give_up(ctx: Context, ticket_id: int, reason: str) -> list[Reply]:
@@ -340,7 +341,7 @@ async def give_up(ctx: Context, ticket_id: int, reason: str) -> list[Reply]:
     ]
     return [
         Reply("task.cannot.ok", {"number": ticket.number}),
-        *await card_updates(ctx.session, ticket),
+        *await refreshed_cards(ctx, ticket),
         *await tell_resident(ctx, ticket, "task.resident.cannot", reason=reason),
         *managers,
     ]

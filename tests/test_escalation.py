@@ -91,3 +91,75 @@ async def test_finished_tickets_stop_climbing(demo_app, clock):
     async with demo_app.db.transaction() as s:
         ticket = (await s.exec(select(Ticket))).one()
         assert "escalated" not in ticket.details
+
+
+async def file_complaint(app, severity: str) -> Ticket:
+    """The demo resident's noise complaint (minor, own date 2026-11-30), then the desk sets
+    the severity with the card's button, as a supervisor would confirm it."""
+    from tests.test_complaint import file_noise_complaint
+
+    await file_noise_complaint(Chat(app, "resident"))
+    async with app.db.transaction() as s:
+        ticket = (await s.exec(select(Ticket))).one()
+    if severity != "minor":
+        desk = Chat(app, "li", chat_id="group:XFL:service", kind="group")
+        await desk.send(option=f"act:cmp_sev:{ticket.id}:{severity}")
+    async with app.db.transaction() as s:
+        return (await s.exec(select(Ticket))).one()
+
+
+async def climb(app, clock, until, who: Chat, marker: str) -> None:
+    """Move the clock to `until`, sweep, and check `who` was told (once)."""
+    clock.set(until)
+    await sweep(app)
+    assert marker in texts(await who.inbox())
+
+
+async def test_minor_complaint_climbs_from_the_residents_own_date(demo_app, clock):
+    ticket = await file_complaint(demo_app, "minor")
+    due = ticket.due_at
+    desk = Chat(demo_app, "li", chat_id="group:XFL:service", kind="group")
+    zhou, chen = Chat(demo_app, "zhou"), Chat(demo_app, "chen")
+    await desk.inbox(), await zhou.inbox(), await chen.inbox()
+    await climb(demo_app, clock, due - timedelta(hours=2), desk, "即将超时")
+    # Due at 23:59, inside the quiet hours: not urgent, so the group hears at 07:00.
+    clock.set(due)
+    await sweep(demo_app)
+    assert await desk.inbox() == []
+    clock.set(due + timedelta(hours=3))
+    await sweep(demo_app)
+    assert await desk.inbox() == [] and await zhou.inbox() == []
+    await climb(demo_app, clock, due + timedelta(hours=7, minutes=2), desk, "已超时")
+    assert "请主管跟进" in texts(await zhou.inbox())  # 4 hours after the deadline, then held
+    await climb(demo_app, clock, due + timedelta(hours=31, minutes=2), chen, "请主任关注")
+
+
+async def test_important_complaint_reaches_the_supervisor_at_once_and_solved_in_3_days(
+    demo_app, clock
+):
+    zhou = Chat(demo_app, "zhou")
+    ticket = await file_complaint(demo_app, "important")
+    assert "C-261126-0001" in texts(await zhou.inbox())  # within the hour: at once
+    assert ticket.due_at == ticket.created_at + timedelta(days=3)
+    desk = Chat(demo_app, "li", chat_id="group:XFL:service", kind="group")
+    await desk.inbox()
+    await climb(demo_app, clock, ticket.due_at, desk, "已超时")
+    await climb(demo_app, clock, ticket.due_at + timedelta(hours=4), zhou, "请主管跟进")
+
+
+async def test_major_complaint_director_same_day_answer_in_2_days_solved_in_10(demo_app, clock):
+    chen, zhou = Chat(demo_app, "chen"), Chat(demo_app, "zhou")
+    ticket = await file_complaint(demo_app, "major")
+    assert "C-261126-0001" in texts(await chen.inbox())  # the director, the same day
+    assert ticket.due_at == ticket.created_at + timedelta(days=10)
+    await zhou.inbox()
+    clock.set(ticket.created_at + timedelta(days=2) - timedelta(minutes=1))
+    await sweep(demo_app)
+    assert await chen.inbox() == []
+    await climb(demo_app, clock, ticket.created_at + timedelta(days=2), chen, "未答复")
+    assert "未答复" in texts(await zhou.inbox())
+    await sweep(demo_app)
+    assert await chen.inbox() == []  # once
+    desk = Chat(demo_app, "li", chat_id="group:XFL:service", kind="group")
+    await desk.inbox()
+    await climb(demo_app, clock, ticket.due_at, desk, "已超时")
