@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dialogs.flow import Answer, Flow, InputError, Step, chosen
 from handlers import handoff
@@ -117,14 +118,7 @@ class Engine:
             return rows
 
     async def _context(self, session: Any, msg: Incoming) -> Context:
-        identity = (
-            await session.exec(
-                select(ChatIdentity).where(
-                    ChatIdentity.channel == msg.channel,
-                    ChatIdentity.external_user_id == msg.user_id,
-                )
-            )
-        ).first()
+        identity = await identity_of(session, msg.channel, msg.user_id)
         if identity is None:
             identity = ChatIdentity(
                 channel=msg.channel, external_user_id=msg.user_id, display_name=msg.user_name[:100]
@@ -604,14 +598,7 @@ class Engine:
             ).all()
             for state in stale:
                 state.mode = "paused"
-                identity = (
-                    await session.exec(
-                        select(ChatIdentity).where(
-                            ChatIdentity.channel == state.channel,
-                            ChatIdentity.external_user_id == state.user_id,
-                        )
-                    )
-                ).first()
+                identity = await identity_of(session, state.channel, state.user_id)
                 locale = (identity.locale if identity else None) or self.settings.default_locale
                 await outbox.enqueue(
                     session,
@@ -631,6 +618,15 @@ class Engine:
             ).all():
                 _reset(state)
         return told
+
+
+async def identity_of(session: AsyncSession, channel: str, user_id: str) -> ChatIdentity | None:
+    found = await session.exec(
+        select(ChatIdentity).where(
+            ChatIdentity.channel == channel, ChatIdentity.external_user_id == user_id
+        )
+    )
+    return found.first()
 
 
 def _reset(state: DialogState) -> None:

@@ -9,6 +9,7 @@ from sqlmodel import select
 from dialogs.registry import all_sweeps
 from handlers.rules.escalation import Ladder, steps_due
 from storage.models import Ticket, TicketEvent
+from tests.conversations import file_repair
 from tests.harness import Chat, texts
 
 
@@ -33,16 +34,7 @@ async def sweep(app) -> None:
 
 
 async def test_a_late_repair_climbs_step_by_step(demo_app, clock):
-    resident = Chat(demo_app, "resident")
-    await resident.say("/repair")
-    await resident.press("3栋2单元1201")
-    await resident.press("电路")  # electrical: 24 hours to finish
-    await resident.say("客厅插座没电")
-    await resident.press("跳过")
-    await resident.press("明天上午")
-    await resident.press("张伟")
-    await resident.press("13800000001")
-    await resident.press("确认提交")
+    await file_repair(Chat(demo_app, "resident"))  # electrical: 24 hours to finish
     group = Chat(demo_app, "wang", chat_id="group:XFL:repair", kind="group")
     await group.inbox()
     await group.press("接单")
@@ -74,15 +66,7 @@ async def test_a_late_repair_climbs_step_by_step(demo_app, clock):
 
 async def test_finished_tickets_stop_climbing(demo_app, clock):
     resident = Chat(demo_app, "resident")
-    await resident.say("/repair")
-    await resident.press("3栋2单元1201")
-    await resident.press("电路")
-    await resident.say("客厅插座没电")
-    await resident.press("跳过")
-    await resident.press("明天上午")
-    await resident.press("张伟")
-    await resident.press("13800000001")
-    await resident.press("确认提交")
+    await file_repair(resident)
     await resident.say("/my")
     await resident.press("R-261126-0001")
     await resident.press("取消工单")

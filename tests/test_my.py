@@ -6,20 +6,13 @@ from sqlmodel import select
 
 from storage import tickets
 from storage.models import Photo, Ticket, TicketEvent
+from tests.conversations import file_repair as file_water_repair
 from tests.harness import Chat, texts
 
 
 async def file_repair(resident: Chat, text: str = "厨房水槽下水管漏水") -> None:
-    await resident.say("/repair")
-    await resident.press("3栋2单元1201")
-    await resident.press("水管")
-    await resident.say(text)
-    await resident.press("跳过")
-    await resident.press("明天上午")
-    await resident.press("张伟")
-    await resident.press("13800000001")
-    said = await resident.press("确认提交")
-    assert "R-261126-" in texts(said)
+    await file_water_repair(resident, "水管", text)
+    assert "R-261126-" in texts(resident.last)
 
 
 async def ticket_of(app) -> Ticket:

@@ -7,28 +7,13 @@ import asyncio
 from sqlmodel import select
 
 from storage.models import Job, Ticket, TicketEvent
+from tests.conversations import file_repair, repair_group
 from tests.harness import Chat, texts
-
-
-async def file_repair(resident: Chat, category: str = "电路", text: str = "客厅插座没电") -> None:
-    await resident.say("/repair")
-    await resident.press("3栋2单元1201")
-    await resident.press(category)
-    await resident.say(text)
-    await resident.press("跳过")
-    await resident.press("明天上午")
-    await resident.press("张伟")
-    await resident.press("13800000001")
-    await resident.press("确认提交")
 
 
 async def ticket(app) -> Ticket:
     async with app.db.transaction() as s:
         return (await s.exec(select(Ticket))).one()
-
-
-def repair_group(app, user: str) -> Chat:
-    return Chat(app, user, chat_id="group:XFL:repair", kind="group")
 
 
 async def test_card_accept_start_done_confirm_and_revisit(demo_app, clock):

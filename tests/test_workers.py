@@ -11,29 +11,13 @@ from bot.demo import seed_demo
 from bot.settings import Settings
 from bot.workers import run_once
 from storage.models import Outbox
+from tests.conversations import file_repair, finish_repair
 from tests.harness import Chat, texts
 
 
 async def finished_repair(app: App) -> None:
-    resident = Chat(app, "resident")
-    await resident.say("/repair")
-    await resident.press("3栋2单元1201")
-    await resident.press("电路")
-    await resident.say("客厅插座没电")
-    await resident.press("跳过")
-    await resident.press("明天上午")
-    await resident.press("张伟")
-    await resident.press("13800000001")
-    await resident.press("确认提交")
-    group = Chat(app, "wang", chat_id="group:XFL:repair", kind="group")
-    await group.inbox()
-    await group.press("接单")
-    await group.press("开始处理")
-    await group.press("完成")
-    await group.say("更换了插座")
-    await group.press("跳过")
-    await group.say("30")
-    await group.press("确认提交")
+    await file_repair(Chat(app, "resident"))
+    await finish_repair(app)
 
 
 async def test_two_workers_send_the_revisit_once(pg_database, clock):
