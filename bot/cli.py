@@ -98,6 +98,7 @@ def run() -> None:
 
     async def work() -> None:
         from bot.channels.console import chat
+        from bot.http import serve_http
         from bot.workers import run_workers
 
         app = await _start(settings)
@@ -106,7 +107,11 @@ def run() -> None:
         try:
             if names:
                 log.info("starting channels: %s", ", ".join(names))
-                await asyncio.gather(*(channels.serve(name, app, stop) for name in names))
+                tasks = [channels.serve(name, app, stop) for name in names]
+                routes = channels.http_routes(names, app)
+                if routes:
+                    tasks.append(serve_http(app, routes, stop))
+                await asyncio.gather(*tasks)
             else:
                 await chat(app, run_jobs=False)
         except channels.ChannelUnavailable as exc:

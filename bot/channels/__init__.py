@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from aiohttp.web import AbstractRouteDef
+
     from bot.app import App
     from bot.settings import Settings
 
@@ -32,10 +35,10 @@ def configured(settings: Settings) -> list[str]:
     return [name for name, field in SWITCHES.items() if getattr(settings, field, None)]
 
 
-async def serve(name: str, app: App, stop: asyncio.Event) -> None:
-    """Run one network channel until `stop` is set."""
+def module_of(name: str) -> ModuleType:
+    """The module of a configured channel; `ChannelUnavailable` if it is not installed."""
     try:
-        module = importlib.import_module(f"bot.channels.{name}")
+        return importlib.import_module(f"bot.channels.{name}")
     except ModuleNotFoundError as exc:
         if exc.name != f"bot.channels.{name}":
             raise
@@ -43,4 +46,18 @@ async def serve(name: str, app: App, stop: asyncio.Event) -> None:
         raise ChannelUnavailable(
             f"{setting} is set but the {name} channel is not available in this installation"
         ) from None
-    await module.serve(app, stop)
+
+
+async def serve(name: str, app: App, stop: asyncio.Event) -> None:
+    """Run one network channel's own work (polling, delivery) until `stop` is set."""
+    await module_of(name).serve(app, stop)
+
+
+def http_routes(names: list[str], app: App) -> list[AbstractRouteDef]:
+    """The HTTP routes of the configured channels that are called over HTTP."""
+    found: list[AbstractRouteDef] = []
+    for name in names:
+        routes = getattr(module_of(name), "routes", None)
+        if routes is not None:
+            found.extend(routes(app))
+    return found
