@@ -12,6 +12,7 @@ and language; they are passed in, so this stays a plain function over data.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from collections.abc import Collection, Mapping
@@ -45,10 +46,8 @@ def parse_keyword(entry: str) -> tuple[str, float]:
     """`漏水` weighs what its length says; `吗=0.5` sets the weight of a weak cue."""
     word, sep, given = entry.rpartition("=")
     if sep and word.strip():
-        try:
+        with contextlib.suppress(ValueError):  # `a=b` that is no weight is a plain keyword
             return normalise(word), float(given)
-        except ValueError:
-            pass
     plain = normalise(entry)
     return plain, weight(plain)
 
