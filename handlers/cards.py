@@ -19,11 +19,15 @@ def where(ticket: Ticket, unit: Unit | None) -> Any:
     return Text("card.common_area", {"place": ticket.details.get("location", "")})
 
 
+def visit_time(window: str) -> Any:
+    """The convenient time: a chosen window (`time:tomorrow_am`) by its label, else as typed."""
+    return Text(f"repair.{window.replace(':', '.')}") if window.startswith("time:") else window
+
+
 async def card_params(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
     """What a staff group sees of a ticket; the resident's phone is masked."""
     unit = await session.get(Unit, ticket.unit_id) if ticket.unit_id else None
     assignee = await session.get(StaffMember, ticket.assignee_id) if ticket.assignee_id else None
-    time_window = ticket.details.get("time", "")
     return {
         "number": ticket.number,
         "kind": Text(f"kind.{ticket.kind}"),
@@ -33,9 +37,7 @@ async def card_params(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
         "description": ticket.description,
         "name": ticket.contact_name,
         "phone": mask_phone(ticket.contact_phone),
-        "time": Text(f"repair.{time_window.replace(':', '.')}")
-        if time_window.startswith("time:")
-        else time_window,
+        "time": visit_time(str(ticket.details.get("time", ""))),
         "paid": Text("card.paid" if ticket.paid else "card.free"),
         "photos": len(ticket.details.get("photos", [])),
         "due": ticket.due_at,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from handlers.cards import card_updates, where
+from handlers.cards import card_updates, visit_time, where
 from handlers.context import Context
 from handlers.directory import bound_units, community_of
 from handlers.messages import Reply, Text
@@ -39,11 +39,6 @@ async def _unit(ctx: Context, answers: Mapping[str, Any]) -> Unit | None:
     return await ctx.session.get(Unit, unit_id) if unit_id in allowed else None
 
 
-def _time(answers: Mapping[str, Any]) -> Any:
-    value = str(answers.get("time", ""))
-    return Text(f"repair.{value.replace(':', '.')}") if value.startswith("time:") else value
-
-
 async def summarize(ctx: Context, answers: Mapping[str, Any]) -> dict[str, Any]:
     unit = await _unit(ctx, answers)
     return {
@@ -53,7 +48,7 @@ async def summarize(ctx: Context, answers: Mapping[str, Any]) -> dict[str, Any]:
         "category": Text(f"repair.category.{answers['category']}"),
         "description": answers["description"],
         "photos": len(answers.get("photos") or []),
-        "time": _time(answers),
+        "time": visit_time(str(answers.get("time", ""))),
         "name": answers["name"],
         "phone": answers["phone"],
     }

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from handlers.cards import where
+from handlers.cards import visit_time, where
 from handlers.cardsync import refreshed_cards
 from handlers.context import Context
 from handlers.directory import department_chats, people_with_role, private_chat, ticket_resident
@@ -84,7 +84,7 @@ async def private_details(ctx: Context, ticket: Ticket, member: StaffMember) -> 
             "name": ticket.contact_name,
             "phone": ticket.contact_phone,
             "description": ticket.description,
-            "time": ticket.details.get("time", ""),
+            "time": visit_time(str(ticket.details.get("time", ""))),
         },
         to=private_chat(member),
     )
@@ -154,6 +154,8 @@ async def handover(ctx: Context, argument: str) -> list[Reply]:
             )
         )
     ).all()
+    # One person may be on several channels; offer each colleague once.
+    colleagues = list({c.name: c for c in reversed(colleagues)}.values())[::-1]
     if not colleagues:
         return [Reply("task.no_colleague", {"number": ticket.number})]
     choices = tuple(
