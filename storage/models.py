@@ -368,6 +368,7 @@ class ButtonToken(SQLModel, table=True):
     """A short opaque id standing for a button's action, so chat payloads carry no data."""
 
     __tablename__ = "button_token"
+    __table_args__ = (Index("ix_button_token_value", "channel", "chat_id", "value"),)
     token: str = Field(primary_key=True, max_length=16)
     channel: str = Field(max_length=20)
     chat_id: str = Field(max_length=100)
