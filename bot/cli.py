@@ -512,6 +512,89 @@ def report(
         typer.echo(line)
 
 
+# ---- WeChat official account ----------------------------------------------------------
+
+
+@cli.command("wechat-menu")
+def wechat_menu(
+    show: Annotated[
+        bool, typer.Option("--show", help="Print the menu's JSON instead of publishing it.")
+    ] = False,
+) -> None:
+    """Publish the official account's menu: 报修 | 服务 (投诉, 缴费, 放行) | 我的."""
+    import json
+
+    import aiohttp
+
+    from bot.channels import wechat
+    from bot.channels.wechat_api import WeChatAPIError
+    from handlers.i18n import Catalogs
+
+    settings = _settings()
+    if show:
+        catalogs = Catalogs.load(settings.default_locale, settings.tz)
+        menu = wechat.menu_definition(catalogs, settings.default_locale)
+        typer.echo(json.dumps(menu, ensure_ascii=False, indent=2))
+        return
+    if not settings.wechat_appid or settings.wechat_secret is None:
+        raise fail("FRONTDESK_WECHAT_APPID and FRONTDESK_WECHAT_SECRET are needed to publish")
+
+    async def work() -> dict[str, Any]:
+        app = await _start(settings)
+        try:
+            return await wechat.publish_menu(app)
+        except WeChatAPIError as exc:
+            raise fail(f"WeChat refused the menu: {exc}", code=1) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise fail(f"could not reach WeChat: {type(exc).__name__}: {exc}", code=1) from None
+        finally:
+            await app.close()
+
+    typer.echo(f"menu published: {wechat.describe_menu(_run(work))}")
+
+
+@cli.command("wecom-group")
+def wecom_group(
+    community: Annotated[str, typer.Option(help="Community code, e.g. XFL.")],
+    department: Annotated[
+        str, typer.Option(help="repair, security, cleaning, greening or service.")
+    ],
+    to: Annotated[
+        str,
+        typer.Option(help="party:<department id>, tag:<tag id>, chat:<app chat id> or user:<id>."),
+    ],
+) -> None:
+    """Send a department's task cards to a WeCom department, tag or app group chat."""
+    from storage.models import Department
+
+    if department not in {d.value for d in Department}:
+        raise fail(f"--department must be one of {', '.join(d.value for d in Department)}")
+    settings = _settings()
+
+    async def work() -> str:
+        from bot.channels.wecom import address, bind_department
+        from storage.models import Community
+
+        if address(to) is None:
+            raise fail("--to must be party:<id>, tag:<id>, chat:<id> or user:<id>")
+        app = await _start(settings)
+        try:
+            async with app.db.transaction() as session:
+                found = (
+                    await session.exec(select(Community).where(Community.code == community))
+                ).first()
+                if found is None:
+                    raise fail(f"--community: no community with code {community!r}")
+                await bind_department(
+                    session, found, department, to, actor="cli", now=app.clock.now()
+                )
+                return f"{community} {department}: task cards go to WeCom {to}"
+        finally:
+            await app.close()
+
+    typer.echo(_run(work))
+
+
 def main() -> None:
     cli()
 

@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     wechat_aes_key: SecretStr | None = None
     wechat_api_url: str | None = None
     wechat_supervisors: str = ""
+    # Template messages for residents outside the 48-hour window: catalog-key prefix -> id.
+    wechat_templates: dict[str, str] = Field(default_factory=dict)
     wecom_corp_id: str | None = None
     wecom_secret: SecretStr | None = None
     wecom_agent_id: str | None = None

@@ -65,6 +65,7 @@ def dynamic_keys() -> set[str]:
     keys |= {f"slip.status.{s}" for s in ("denied", "used")}
     keys |= {f"slip.verdict.{v}" for v in ("valid", "used", "not_yet", "expired")}
     keys |= {f"slip.verdict.{v}" for v in ("pending", "denied")}
+    keys |= {f"wechat.link.{n}" for n in ("photo", "document")}
     return keys
 
 

@@ -1,0 +1,600 @@
+"""The Telegram channel: updates in through aiogram (long polling or a webhook), replies out
+through the outbox (`bot.channels.telegram_send`).
+
+Each update becomes a neutral `Incoming` (`to_incoming`, `callback_incoming`) and is handed
+to the engine, which stores it under `tg:<update_id>` (so a redelivered update is a no-op)
+and writes its replies to the outbox in one transaction. Only then is the update
+acknowledged: in polling mode by the next getUpdates offset, in webhook mode by the HTTP
+answer. Updates are handled one at a time, so one chat's updates are handled in order.
+
+Button presses carry short tokens (`telegram_buttons`); a token that is unknown or belongs
+to another chat gets a "no longer valid" answer and changes nothing. A contact is taken only
+when it is the sender's own. A group that adds the bot before it is bound to a department
+is told how a supervisor binds it.
+
+Staff groups: the bot must read all group messages (BotFather → Group Privacy off, or make
+it an administrator), or it sees staff notes typed in a group only as replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import weakref
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiogram import Bot, Dispatcher, Router
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
+from aiogram.enums import ChatMemberStatus
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramUnauthorizedError
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    CallbackQuery,
+    ChatMemberUpdated,
+    Message,
+    Update,
+)
+from aiogram.types.bot_command_scope_union import BotCommandScopeUnion
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+from sqlmodel import col, select
+
+from bot.channels import ChannelUnavailable, telegram_buttons
+from bot.channels.telegram_send import Pacer, run_delivery
+from handlers.messages import Incoming, Reply
+from handlers.staffauth import MANAGERS
+from storage import inbound, outbox
+from storage.models import ChatIdentity, StaffGroup, StaffMember
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+WEBHOOK_PATH = "/telegram"
+POLLING_TIMEOUT = 25  # seconds a getUpdates waits for news before asking again
+GROUP_TYPES = ("group", "supergroup")
+PRESENT = (
+    ChatMemberStatus.CREATOR,
+    ChatMemberStatus.ADMINISTRATOR,
+    ChatMemberStatus.MEMBER,
+    ChatMemberStatus.RESTRICTED,
+)
+# `/cmd@somebot`: in a group a command may be addressed to another bot.
+ADDRESSED = re.compile(r"^(/\w+)@(\w+)")
+RETRY_MAX = 60.0  # seconds between attempts while the database or Telegram is away
+
+# Command menus: (command, catalog key of its description).
+RESIDENT_COMMANDS = (
+    ("start", "telegram.cmd.start"),
+    ("repair", "telegram.cmd.repair"),
+    ("complaint", "telegram.cmd.complaint"),
+    ("fees", "telegram.cmd.fees"),
+    ("slip", "telegram.cmd.slip"),
+    ("my", "telegram.cmd.my"),
+    ("bind", "telegram.cmd.bind"),
+    ("lang", "telegram.cmd.lang"),
+    ("help", "telegram.cmd.help"),
+    ("human", "telegram.cmd.human"),
+)
+# `/ticket`, `/stats` … answer only in private, so a group's menu leaves them out.
+GROUP_COMMANDS = (
+    ("mytasks", "telegram.cmd.mytasks"),
+    ("answer", "telegram.cmd.answer"),
+    ("bind", "telegram.cmd.bind_group"),
+    ("help", "telegram.cmd.help"),
+)
+SUPERVISOR_COMMANDS = (
+    ("stats", "telegram.cmd.stats"),
+    ("overdue", "telegram.cmd.overdue"),
+    ("report", "telegram.cmd.report"),
+    ("ticket", "telegram.cmd.ticket"),
+    ("staff", "telegram.cmd.staff"),
+    ("mytasks", "telegram.cmd.mytasks"),
+    ("invite", "telegram.cmd.invite"),
+    ("paid", "telegram.cmd.paid"),
+    ("answer", "telegram.cmd.answer"),
+    ("reply", "telegram.cmd.reply"),
+    ("lang", "telegram.cmd.lang"),
+    ("help", "telegram.cmd.help"),
+)
+# The menus in each language: Telegram shows a user the one matching their app's
+# language, and the one without a language code to everybody else.
+MENU_LANGUAGES = (None, "zh", "en")
+
+
+def make_bot(settings: Settings) -> Bot:
+    """The aiogram Bot for the configured token and Bot API server (the public one by default)."""
+    if settings.telegram_token is None:
+        raise ChannelUnavailable("FRONTDESK_TELEGRAM_TOKEN is not set")
+    api = (
+        TelegramAPIServer.from_base(settings.telegram_api_url)
+        if settings.telegram_api_url
+        else PRODUCTION
+    )
+    return Bot(settings.telegram_token.get_secret_value(), session=AiohttpSession(api=api))
+
+
+# ---- platform → Incoming -----------------------------------------------------------------
+
+
+def _chat_kind(chat_type: str) -> str:
+    return "group" if chat_type in GROUP_TYPES else "private"
+
+
+def own_command(text: str, bot_username: str) -> str | None:
+    """`/cmd@ourbot args` → `/cmd args`; None for a command addressed to another bot."""
+    found = ADDRESSED.match(text)
+    if found is None:
+        return text
+    if found.group(2).lower() != bot_username.lower():
+        return None
+    return found.group(1) + text[found.end() :]
+
+
+def foreign_contact(message: Message) -> bool:
+    """A shared contact that is not the sender's own (forwarded from their address book)."""
+    contact, sender = message.contact, message.from_user
+    return contact is not None and (sender is None or contact.user_id != sender.id)
+
+
+def to_incoming(message: Message, update_id: int, bot_username: str = "") -> Incoming | None:
+    """The neutral message for a Telegram message; None when it is not for the bot."""
+    sender = message.from_user
+    if sender is None or sender.is_bot:
+        return None
+    text = message.text if message.text is not None else message.caption
+    if text is not None:
+        text = own_command(text, bot_username)
+        if text is None:
+            return None
+    contact = message.contact
+    return Incoming(
+        channel=CHANNEL,
+        chat_id=str(message.chat.id),
+        user_id=str(sender.id),
+        at=message.date,
+        message_id=f"tg:{update_id}",
+        text=text,
+        # Telegram lists a photo's sizes smallest first; the largest is kept.
+        photo=message.photo[-1].file_id if message.photo else None,
+        contact=contact.phone_number if contact and not foreign_contact(message) else None,
+        chat_kind=_chat_kind(message.chat.type),
+        user_name=sender.full_name,
+        language=sender.language_code,
+    )
+
+
+def callback_incoming(query: CallbackQuery, update_id: int, value: str, at: datetime) -> Incoming:
+    """The neutral message for a pressed button whose token resolved to `value`.
+
+    A callback query carries no time of its own, so `at` is when it arrived.
+    """
+    assert query.message is not None
+    return Incoming(
+        channel=CHANNEL,
+        chat_id=str(query.message.chat.id),
+        user_id=str(query.from_user.id),
+        at=at,
+        message_id=f"tg:{update_id}",
+        option=value,
+        chat_kind=_chat_kind(query.message.chat.type),
+        user_name=query.from_user.full_name,
+        language=query.from_user.language_code,
+    )
+
+
+# ---- updates ----------------------------------------------------------------------------
+
+
+class Updates:
+    """Handles each update (message, button, the bot added to a group) through the engine.
+
+    `patient`: in polling mode an update that cannot be stored (the database is down) is
+    tried again until it is, holding back the acknowledgement; in webhook mode the error
+    goes back to Telegram as a 500, and Telegram sends the update again later.
+    """
+
+    def __init__(
+        self, app: App, bot: Bot, wake: Callable[[], None], *, patient: bool = True
+    ) -> None:
+        self.app = app
+        self.bot = bot
+        self.wake = wake
+        self.patient = patient
+        # Webhook requests may overlap; one update at a time keeps a chat's order.
+        self._lock = asyncio.Lock()
+        self.router = Router(name="frontdesk")
+        self.router.message.register(self.on_message)
+        self.router.callback_query.register(self.on_callback)
+        self.router.my_chat_member.register(self.on_member)
+
+    def dispatcher(self) -> Dispatcher:
+        dispatcher = Dispatcher()
+        dispatcher.include_router(self.router)
+        return dispatcher
+
+    async def on_message(self, message: Message, event_update: Update) -> None:
+        await self._safely(event_update, lambda: self._message(message, event_update.update_id))
+
+    async def on_callback(self, query: CallbackQuery, event_update: Update) -> None:
+        await self._safely(event_update, lambda: self._callback(query, event_update.update_id))
+
+    async def on_member(self, event: ChatMemberUpdated, event_update: Update) -> None:
+        await self._safely(event_update, lambda: self._member(event, event_update.update_id))
+
+    async def _safely(self, update: Update, work: Callable[[], Awaitable[None]]) -> None:
+        """Do the work; if it fails, at least keep the update (unhandled) before it is acked."""
+        delay = 1.0
+        async with self._lock:
+            while True:
+                try:
+                    await work()
+                    return
+                except Exception:
+                    log.exception("telegram update %s could not be handled", update.update_id)
+                try:
+                    await self._keep(update)
+                    return
+                except Exception:
+                    if not self.patient:
+                        raise
+                    log.exception("telegram update %s could not be stored", update.update_id)
+                # Still unstored: not acknowledged, tried again; a shutdown cancels this
+                # sleep, and the update comes back after the restart.
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX)
+
+    async def _keep(self, update: Update) -> None:
+        """Store an update the engine failed on, unhandled, for someone to look at."""
+        async with self.app.db.transaction() as session:
+            await inbound.accept(
+                session,
+                channel=CHANNEL,
+                external_id=f"tg:{update.update_id}",
+                chat_id="",
+                payload=update.model_dump(mode="json", exclude_none=True),
+                now=self.app.clock.now(),
+            )
+
+    async def _message(self, message: Message, update_id: int) -> None:
+        if message.from_user is None:
+            return  # a channel post or an anonymous admin: nobody to answer
+        if foreign_contact(message):
+            await self._say(message, update_id, Reply("telegram.contact.not_yours"))
+            return
+        me = await self.bot.me()
+        msg = to_incoming(message, update_id, me.username or "")
+        if msg is None:
+            return
+        if msg.text is None and msg.photo is None and msg.contact is None:
+            # A sticker, a voice note, a location, a service message …
+            if msg.chat_kind == "private":
+                await self._say(message, update_id, Reply("telegram.unsupported"))
+            return
+        await self._handle(msg)
+
+    async def _callback(self, query: CallbackQuery, update_id: int) -> None:
+        answer: str | None = None
+        try:
+            shown = query.message
+            value = None
+            if shown is not None and query.data:
+                async with self.app.db.transaction() as session:
+                    value = await telegram_buttons.resolve(session, str(shown.chat.id), query.data)
+            if shown is None or value is None:
+                answer = await self._stale(query)
+                return
+            paging = telegram_buttons.parse_page(value)
+            if paging is not None:
+                if not await self._page(shown.chat.id, shown.message_id, *paging):
+                    answer = await self._stale(query)
+                return
+            await self._handle(callback_incoming(query, update_id, value, self.app.clock.now()))
+        finally:
+            # Always answered, or the user's button keeps spinning.
+            await self._answer(query, answer)
+
+    async def _page(self, chat_id: int, message_id: int, outbox_id: int, n: int) -> bool:
+        """Show another page of a long keyboard, in place; False when it is no longer shown."""
+        async with self.app.db.transaction() as session:
+            return await telegram_buttons.show_page(
+                self.bot, session, str(chat_id), message_id, outbox_id, n
+            )
+
+    async def _stale(self, query: CallbackQuery) -> str:
+        locale = await self._locale(str(query.from_user.id), query.from_user.language_code)
+        return self.app.catalogs.text(locale, "telegram.stale")
+
+    async def _answer(self, query: CallbackQuery, text: str | None) -> None:
+        try:
+            await self.bot.answer_callback_query(query.id, text=text)
+        except TelegramAPIError as exc:  # too old, already answered: nothing left to do
+            log.info("callback %s not answered: %s", query.id, exc)
+
+    async def _member(self, event: ChatMemberUpdated, update_id: int) -> None:
+        """The bot added to a group that no department owns yet: say how to bind it."""
+        if event.chat.type not in GROUP_TYPES:
+            return  # a private chat blocked or unblocked the bot
+        joined = (
+            event.old_chat_member.status not in PRESENT and event.new_chat_member.status in PRESENT
+        )
+        if not joined:
+            return
+        async with self.app.db.transaction() as session:
+            bound = (
+                await session.exec(
+                    select(StaffGroup).where(
+                        StaffGroup.channel == CHANNEL, StaffGroup.chat_id == str(event.chat.id)
+                    )
+                )
+            ).first()
+        if bound is None:
+            explain = Reply("telegram.group.unbound", {"company": self.app.settings.company_name})
+            await self._say(event, update_id, explain)
+
+    async def _handle(self, msg: Incoming) -> None:
+        if await self.app.engine.handle(msg):
+            self.wake()
+
+    async def _say(self, event: Message | ChatMemberUpdated, update_id: int, reply: Reply) -> None:
+        """Answer an update the engine does not see: stored, and the reply queued, at once."""
+        sender = event.from_user
+        assert sender is not None
+        chat_id = str(event.chat.id)
+        now = self.app.clock.now()
+        async with self.app.db.transaction() as session:
+            accepted = await inbound.accept(
+                session,
+                channel=CHANNEL,
+                external_id=f"tg:{update_id}",
+                chat_id=chat_id,
+                payload=event.model_dump(mode="json", exclude_none=True),
+                now=now,
+            )
+            if not accepted:
+                return  # redelivered: answered the first time
+            locale = await _locale_of(session, self.app, str(sender.id), sender.language_code)
+            await outbox.enqueue(
+                session,
+                channel=CHANNEL,
+                chat_id=chat_id,
+                payload=self.app.catalogs.render(reply, locale),
+                now=now,
+            )
+            await inbound.mark_handled(session, CHANNEL, f"tg:{update_id}", now)
+        self.wake()
+
+    async def _locale(self, user_id: str, language_code: str | None) -> str:
+        async with self.app.db.transaction() as session:
+            return await _locale_of(session, self.app, user_id, language_code)
+
+
+async def _locale_of(session: Any, app: App, user_id: str, language_code: str | None) -> str:
+    """The user's own choice of language, else their Telegram app's (as the engine does)."""
+    identity = (
+        await session.exec(
+            select(ChatIdentity).where(
+                ChatIdentity.channel == CHANNEL, ChatIdentity.external_user_id == user_id
+            )
+        )
+    ).first()
+    chosen: str | None = identity.locale if identity is not None else None
+    return chosen or app.catalogs.pick(language_code)
+
+
+# ---- commands -----------------------------------------------------------------------------
+
+
+async def register_commands(bot: Bot, app: App) -> None:
+    """setMyCommands per scope (residents, staff groups, each supervisor) and language."""
+    scopes: list[tuple[BotCommandScopeUnion, tuple[tuple[str, str], ...]]] = [
+        (BotCommandScopeDefault(), RESIDENT_COMMANDS),
+        (BotCommandScopeAllPrivateChats(), RESIDENT_COMMANDS),
+        (BotCommandScopeAllGroupChats(), GROUP_COMMANDS),
+    ]
+    scopes += [
+        (BotCommandScopeChat(chat_id=chat_id), SUPERVISOR_COMMANDS)
+        for chat_id in await _manager_chats(app)
+    ]
+    for scope, commands in scopes:
+        for language in MENU_LANGUAGES:
+            locale = app.catalogs.pick(language)
+            menu = [
+                BotCommand(command=name, description=app.catalogs.text(locale, key))
+                for name, key in commands
+            ]
+            await bot.set_my_commands(menu, scope=scope, language_code=language)
+
+
+async def _manager_chats(app: App) -> list[int]:
+    """Private chats of Telegram supervisors and directors (those from settings included)."""
+    async with app.db.transaction() as session:
+        members = (
+            await session.exec(
+                select(StaffMember).where(
+                    StaffMember.channel == CHANNEL,
+                    col(StaffMember.role).in_(MANAGERS),
+                    col(StaffMember.active).is_(True),
+                )
+            )
+        ).all()
+    chats: list[int] = []
+    for member in members:
+        try:
+            chat_id = int(member.external_user_id)
+        except ValueError:
+            log.warning("telegram supervisor %r is not a numeric user id", member.external_user_id)
+            continue
+        if chat_id not in chats:
+            chats.append(chat_id)
+    return chats
+
+
+# ---- running ----------------------------------------------------------------------------
+
+
+class _Running:
+    """What `serve` set up for one App: the bot, the update handling and its dispatcher."""
+
+    def __init__(self, app: App, bot: Bot, wake: Callable[[], None], *, patient: bool) -> None:
+        self.updates = Updates(app, bot, wake, patient=patient)
+        self.dispatcher = self.updates.dispatcher()
+        secret = app.settings.telegram_webhook_secret
+        self.webhook = SimpleRequestHandler(
+            self.dispatcher,
+            bot,
+            # Answer only after the update is stored and handled: the HTTP answer is the ack.
+            handle_in_background=False,
+            secret_token=secret.get_secret_value() if secret else None,
+        )
+
+
+# The running channel of each App, so the shared HTTP listener (`routes`) reaches the
+# webhook that `serve` set up. Weak: the entry goes when `serve` ends.
+_RUNNING: weakref.WeakValueDictionary[int, _Running] = weakref.WeakValueDictionary()
+
+
+def routes(app: App) -> list[web.AbstractRouteDef]:
+    """The webhook route for the process's HTTP listener (none in polling mode)."""
+    if not app.settings.telegram_webhook_url:
+        return []
+
+    async def webhook(request: web.Request) -> web.StreamResponse:
+        running = _RUNNING.get(id(app))
+        if running is None:
+            # Starting or stopping: Telegram keeps the update and sends it again.
+            return web.Response(status=503, text="not ready")
+        return await running.webhook.handle(request)
+
+    return [web.post(WEBHOOK_PATH, webhook)]
+
+
+async def serve(app: App, stop: asyncio.Event, *, pacer: Pacer | None = None) -> None:
+    """Run the Telegram channel until `stop` is set: updates in, outbox deliveries out.
+
+    In webhook mode the updates arrive on the process's HTTP listener (`routes`).
+    `pacer` replaces Telegram's flood limits (tests with an emulator that has none).
+    """
+    settings = app.settings
+    webhook = bool(settings.telegram_webhook_url)
+    if webhook and settings.telegram_webhook_secret is None:
+        raise ChannelUnavailable(
+            "FRONTDESK_TELEGRAM_WEBHOOK_URL needs FRONTDESK_TELEGRAM_WEBHOOK_SECRET, "
+            "or anyone could post updates"
+        )
+    bot = make_bot(settings)
+    done = asyncio.Event()  # ends the delivery loop, also when this channel fails alone
+    nudge = asyncio.Event()
+    running = _Running(app, bot, nudge.set, patient=not webhook)
+    delivery = asyncio.create_task(run_delivery(app, bot, done, nudge, pacer=pacer))
+    try:
+        await _retrying("setMyCommands", lambda: register_commands(bot, app), stop)
+        if webhook:
+            await _serve_webhook(app, bot, running, stop)
+        else:
+            await _poll(bot, running.dispatcher, stop)
+    finally:
+        done.set()
+        with contextlib.suppress(Exception):
+            await delivery
+        await bot.session.close()
+
+
+async def _retrying(what: str, call: Callable[[], Awaitable[Any]], stop: asyncio.Event) -> None:
+    """A start-up call, tried again while Telegram is out of reach; a refusal stops the channel."""
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            await call()
+            return
+        except TelegramUnauthorizedError:
+            raise ChannelUnavailable(
+                "FRONTDESK_TELEGRAM_TOKEN: Telegram refused the token"
+            ) from None
+        except TelegramBadRequest as exc:
+            raise ChannelUnavailable(f"telegram {what} refused: {exc.message}") from None
+        except TelegramAPIError as exc:  # network, 5xx, flood control
+            log.warning("telegram: %s failed (%s); trying again in %.0f s", what, exc, delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        delay = min(delay * 2, RETRY_MAX)
+
+
+async def _serve_webhook(app: App, bot: Bot, running: _Running, stop: asyncio.Event) -> None:
+    settings = app.settings
+    assert settings.telegram_webhook_url and settings.telegram_webhook_secret
+    url, secret = settings.telegram_webhook_url, settings.telegram_webhook_secret
+    _RUNNING[id(app)] = running
+    try:
+        await _retrying(
+            "setWebhook",
+            lambda: bot.set_webhook(
+                url,
+                secret_token=secret.get_secret_value(),
+                allowed_updates=running.dispatcher.resolve_used_update_types(),
+                # One update at a time, so one chat's updates are handled in order.
+                max_connections=1,
+            ),
+            stop,
+        )
+        log.info("telegram: webhook set, updates arrive on %s", WEBHOOK_PATH)
+        # The webhook stays set when we stop: Telegram keeps the updates until we are back.
+        await stop.wait()
+    finally:
+        _RUNNING.pop(id(app), None)
+
+
+async def _poll(bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
+    """Long polling. Updates are handled one after another (`handle_as_tasks=False`): the
+    offset that acknowledges an update is sent with the next getUpdates, only after the
+    engine stored and handled it, so a crash loses none and a chat's updates stay in order."""
+    # getUpdates is refused while a webhook is set (e.g. after switching modes).
+    await _retrying("deleteWebhook", lambda: bot.delete_webhook(drop_pending_updates=False), stop)
+
+    async def stop_when_asked(**_: Any) -> None:
+        async def watch() -> None:
+            await stop.wait()
+            await dispatcher.stop_polling()
+
+        # Started from the startup hook: stop_polling works only once polling is running.
+        watchers.add(asyncio.create_task(watch()))
+
+    watchers: set[asyncio.Task[None]] = set()
+    dispatcher.startup.register(stop_when_asked)
+    try:
+        await dispatcher.start_polling(
+            bot,
+            polling_timeout=POLLING_TIMEOUT,
+            handle_as_tasks=False,
+            handle_signals=False,  # the CLI owns the signals and sets `stop`
+            close_bot_session=False,  # the delivery loop still uses the bot
+        )
+    finally:
+        for watcher in watchers:
+            watcher.cancel()
+
+
+# ---- files ----------------------------------------------------------------------------------
+
+
+async def download_photo(bot: Bot, file_id: str, path: Path) -> Path:
+    """Fetch a photo kept by its file id (getFile, then the file itself) into `path`."""
+    found = await bot.get_file(file_id)
+    if not found.file_path:
+        raise FileNotFoundError(f"telegram has no file for {file_id}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    await bot.download_file(found.file_path, destination=path)
+    return path

@@ -1,0 +1,848 @@
+"""The WeChat official-account channel (公众号): residents write to the account.
+
+In: WeChat posts each message to `/wechat` (plaintext or safe mode), signed with the
+token. Text, images (downloaded and kept: media ids expire after three days), voice
+(WeChat's recognition text), locations, the subscribe event and menu clicks become an
+`Incoming`. The answer must come within 5 seconds: when the engine is done in time the
+replies go back passively in the HTTP response; otherwise the response is `success` and
+the replies go out as customer-service messages. WeChat's retries of one message are one
+effect (the in-flight task is awaited again; the engine dedupes what it has seen).
+
+Out: choices are numbered lines (WeChat has no buttons); the resident answers with the
+number or the words. Customer-service messages are allowed only within 48 hours of the
+resident's last message and within a quota; outside, a template message goes out when
+one is configured for the message's catalog key, else the service desk is asked to phone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import re
+from collections.abc import Coroutine, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from hashlib import sha1
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import xmltodict
+from aiohttp import web
+from sqlalchemy import or_, update
+from sqlmodel import col, select
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.messages import BaseMessage
+from wechatpy.replies import TextReply
+
+from bot.channels import ChannelUnavailable
+from bot.channels.wechat_api import WeChatAPI, WeChatAPIError
+from bot.delivery import SendResult, deliver_pending
+from bot.http import MAX_BODY
+from handlers.directory import bound_units, department_chats
+from handlers.messages import Incoming, Reply
+from handlers.rules.quiet import release_time
+from storage import audit, outbox
+from storage.models import ChatIdentity, Community, Department, KeyValue, Outbox, Person
+from storage.upsert import insert
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.settings import Settings
+    from handlers.i18n import Catalogs
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "wechat"
+PATH = "/wechat"
+PASSIVE_BUDGET = 4.0  # seconds for a passive reply; WeChat gives up at 5
+PASSIVE_MAX_BYTES = 2048  # a passive text reply's limit
+WINDOW = timedelta(hours=48)  # customer-service messages after the resident's last message
+TEMPLATE_FIELD_MAX = 20  # characters per template field
+POLL_INTERVAL = 1.0  # seconds between outbox rounds when nothing was due
+# The rest of a passive reply waits this long, so that it arrives after the passive part.
+LEFTOVER_DELAY = 0.5
+SUCCESS = "success"  # "received, no reply now": WeChat neither retries nor complains
+
+# Customer-service send refused for this resident until they write again.
+OUT_OF_WINDOW = frozenset({45015, 45047})  # outside the 48 hours; quota used up
+UNREACHABLE = frozenset({40003, 43004})  # no such user here; unsubscribed
+TEMPLATE_REFUSED = frozenset({40003, 40037, 43004, 43101})  # user, template id, refusals
+RATE_LIMITED = 45009
+# Button values the engine does not resolve from a typed number (not a step's choices).
+NON_STEP = ("act:", "flow:", "ctl:")
+# Markup that lets an XML document expand or fetch entities; WeChat never sends it.
+FORBIDDEN_MARKUP = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+# The custom menu (at most 3 buttons, 5 under each): click key -> what the resident "said".
+MENU_KEYS = {
+    "flow:repair": "/repair",
+    "flow:complaint": "/complaint",
+    "flow:fees": "/fees",
+    "flow:slip": "/slip",
+    "cmd:my": "/my",
+}
+
+
+# ---- the callback: verify, unwrap, parse -------------------------------------------------------
+
+
+class Rejected(Exception):
+    """A callback request refused with an HTTP status and nothing stored."""
+
+    def __init__(self, status: int, why: str) -> None:
+        super().__init__(why)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """What the callback checks requests with."""
+
+    token: str
+    appid: str
+    aes_key: str | None = None
+
+    @classmethod
+    def of(cls, app: App) -> Secrets:
+        settings = app.settings
+        token = settings.wechat_token.get_secret_value() if settings.wechat_token else ""
+        aes = settings.wechat_aes_key.get_secret_value() if settings.wechat_aes_key else None
+        return cls(token=token, appid=settings.wechat_appid or "", aes_key=aes or None)
+
+    def crypto(self) -> WeChatCrypto:
+        assert self.aes_key is not None
+        return WeChatCrypto(self.token, self.aes_key, self.appid)
+
+
+def check_settings(settings: Settings) -> None:
+    """One line naming what is missing, before anything is served."""
+    missing = [
+        f"FRONTDESK_WECHAT_{name.upper()}"
+        for name in ("secret", "token")
+        if getattr(settings, f"wechat_{name}") is None
+    ]
+    if missing:
+        verb = "is" if len(missing) == 1 else "are"
+        raise ChannelUnavailable(
+            f"FRONTDESK_WECHAT_APPID is set but {' and '.join(missing)} {verb} missing"
+        )
+    if settings.wechat_aes_key is not None:
+        try:
+            WeChatCrypto("t", settings.wechat_aes_key.get_secret_value(), "a")
+        except Exception:
+            raise ChannelUnavailable(
+                "FRONTDESK_WECHAT_AES_KEY must be the account's 43-character EncodingAESKey"
+            ) from None
+
+
+def signed(token: str, query: Mapping[str, str]) -> bool:
+    """Whether the query's `signature` is WeChat's: sha1 of token, timestamp, nonce, sorted."""
+    parts = [token, query.get("timestamp", ""), query.get("nonce", "")]
+    expected = sha1("".join(sorted(parts)).encode()).hexdigest()
+    return bool(token) and hmac.compare_digest(expected, query.get("signature", ""))
+
+
+def unwrap(secrets: Secrets, query: Mapping[str, str], body: bytes) -> BaseMessage:
+    """The message in a callback body (decrypted in safe mode); `Rejected` when not WeChat's."""
+    if FORBIDDEN_MARKUP.search(body):
+        raise Rejected(400, "DOCTYPE or ENTITY in the body")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Rejected(400, "not UTF-8") from None
+    encrypted = query.get("encrypt_type") == "aes"
+    if secrets.aes_key is not None:
+        if not encrypted:
+            raise Rejected(403, "plaintext message while safe mode is on")
+        text = _decrypt(secrets, query, text)
+        if FORBIDDEN_MARKUP.search(text.encode()):
+            raise Rejected(400, "DOCTYPE or ENTITY in the message")
+    elif encrypted:
+        raise Rejected(400, "encrypted message but no FRONTDESK_WECHAT_AES_KEY")
+    return _parse(text)
+
+
+def _decrypt(secrets: Secrets, query: Mapping[str, str], text: str) -> str:
+    try:
+        return str(
+            secrets.crypto().decrypt_message(
+                text,
+                query.get("msg_signature", ""),
+                query.get("timestamp", ""),
+                query.get("nonce", ""),
+            )
+        )
+    except InvalidSignatureException:
+        raise Rejected(403, "bad msg_signature") from None
+    except InvalidAppIdException:
+        raise Rejected(403, "message for another app id") from None
+    except Exception as exc:  # base64, padding, XML envelope: whatever it is, it is not ours
+        raise Rejected(400, f"cannot decrypt: {type(exc).__name__}") from None
+
+
+def _parse(text: str) -> BaseMessage:
+    try:
+        fields = xmltodict.parse(text).get("xml")
+    except Exception as exc:  # expat errors and the like
+        raise Rejected(400, f"malformed XML: {type(exc).__name__}") from None
+    if not isinstance(fields, dict) or not fields.get("MsgType") or not fields.get("FromUserName"):
+        raise Rejected(400, "not a WeChat message")
+    try:
+        message: BaseMessage = parse_message(text)
+    except Exception as exc:
+        raise Rejected(400, f"unreadable message: {type(exc).__name__}") from None
+    return message
+
+
+# ---- rendering ---------------------------------------------------------------------------------
+
+
+def render_text(payload: Mapping[str, Any], catalogs: Catalogs) -> str:
+    """An outbox payload as one text: the message, numbered choices, hints WeChat needs."""
+    locale = str(payload.get("locale") or catalogs.default_locale)
+    lines = [str(payload.get("text", ""))]
+    for name in ("photo", "document"):
+        ref = str(payload.get(name) or "")
+        if ref.startswith(("http://", "https://")):
+            lines.append(catalogs.text(locale, f"wechat.link.{name}", {"url": ref}))
+        elif ref and name == "document":
+            lines.append(catalogs.text(locale, "wechat.document", {"name": Path(ref).name}))
+    if payload.get("request_contact"):
+        lines.append(catalogs.text(locale, "wechat.type_phone"))
+    buttons = payload.get("buttons") or []
+    if buttons:
+        numbered = [f"{n}. {b.get('label', '')}" for n, b in enumerate(buttons, start=1)]
+        lines.append(catalogs.text(locale, "wechat.choices") + "\n" + "\n".join(numbered))
+    return "\n\n".join(line for line in lines if line)
+
+
+def template_fields(text: str, count: int = 4, width: int = TEMPLATE_FIELD_MAX) -> list[str]:
+    """The text in at most `count` pieces of at most `width` characters, cut at clauses.
+
+    Template fields are short; whole clauses read better than a sentence cut anywhere.
+    """
+    clauses = [c for c in re.split(r"(?<=[，。；：！？,.;:!?\n])", text) if c.strip()]
+    pieces: list[str] = []
+    current = ""
+    for clause in (c.strip() for c in clauses):
+        while len(clause) > width:  # a clause too long for a field is split
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(clause[:width])
+            clause = clause[width:]
+        if len(current) + len(clause) > width:
+            pieces.append(current)
+            current = ""
+        current += clause
+    if current:
+        pieces.append(current)
+    if len(pieces) > count:
+        pieces = [*pieces[: count - 1], pieces[count - 1][: width - 1] + "…"]
+    return pieces
+
+
+def template_for(templates: Mapping[str, str], key: str) -> str | None:
+    """The template configured for a catalog key: the longest matching key prefix."""
+    matches = [prefix for prefix in templates if key.startswith(prefix)]
+    return templates[max(matches, key=len)] if matches else None
+
+
+def template_data(payload: Mapping[str, Any], catalogs: Catalogs) -> dict[str, str]:
+    """A template message's fields: `first`, `keyword1`…`keyword3`, `remark`, each short."""
+    locale = str(payload.get("locale") or catalogs.default_locale)
+    pieces = template_fields(str(payload.get("text", "")))
+    names = ("first", "keyword1", "keyword2", "keyword3")
+    data = dict(zip(names, pieces, strict=False))
+    data["remark"] = catalogs.text(locale, "wechat.template.remark")[:TEMPLATE_FIELD_MAX]
+    return data
+
+
+# ---- small shared state in the key-value table -------------------------------------------------
+
+
+async def _get(app: App, key: str) -> str | None:
+    async with app.db.transaction() as session:
+        row = await session.get(KeyValue, key)
+        return row.value if row is not None else None
+
+
+async def _put(app: App, key: str, value: str) -> None:
+    async with app.db.transaction() as session:
+        await session.exec(
+            insert(session, KeyValue)
+            .values(key=key, value=value)
+            .on_conflict_do_update(index_elements=["key"], set_={"value": value})
+        )
+
+
+def _choices_key(openid: str) -> str:
+    return f"wechat:choices:{openid}"
+
+
+async def remember_choices(app: App, openid: str, payload: Mapping[str, Any]) -> None:
+    """Keep the buttons just shown, so a typed number or label presses one of them."""
+    buttons = [
+        {"v": str(b.get("value", "")), "l": str(b.get("label", ""))}
+        for b in payload.get("buttons") or []
+    ]
+    value = json.dumps(buttons, ensure_ascii=False)
+    if len(value) > 4000:  # the column's width: keep the values, drop the labels
+        value = json.dumps([{"v": b["v"]} for b in buttons][:60], ensure_ascii=False)
+    await _put(app, _choices_key(openid), value)
+
+
+async def pressed(app: App, openid: str, text: str) -> str | None:
+    """The button value a typed number or label stands for, when the engine would not know.
+
+    A flow step's choices are resolved by the engine; the buttons of a card, a statement or
+    the language question (`act:`, `flow:`, `ctl:` values) only by the last message shown.
+    """
+    raw = await _get(app, _choices_key(openid))
+    if not raw or not text:
+        return None
+    buttons = json.loads(raw)
+    chosen: dict[str, str] | None = None
+    if text.isdigit() and 1 <= int(text) <= len(buttons):
+        chosen = buttons[int(text) - 1]
+    else:
+        low = text.lower()
+        chosen = next((b for b in buttons if b.get("l", "").strip().lower() == low), None)
+    if chosen is None or not chosen["v"].startswith(NON_STEP):
+        return None
+    return chosen["v"]
+
+
+# ---- sending ------------------------------------------------------------------------------------
+
+
+async def who(app: App, openid: str) -> tuple[ChatIdentity | None, Person | None]:
+    """A WeChat user's chat identity and, once bound, the person."""
+    async with app.db.transaction() as session:
+        identity = (
+            await session.exec(
+                select(ChatIdentity).where(
+                    ChatIdentity.channel == CHANNEL, ChatIdentity.external_user_id == openid
+                )
+            )
+        ).first()
+        person = None
+        if identity is not None and identity.person_id is not None:
+            person = await session.get(Person, identity.person_id)
+        return identity, person
+
+
+def templates_of(app: App) -> dict[str, str]:
+    """Template ids by catalog-key prefix (setting `wechat_templates`)."""
+    return dict(app.settings.wechat_templates)
+
+
+def api_of(app: App) -> WeChatAPI:
+    settings = app.settings
+    return WeChatAPI(
+        app.db,
+        app.clock,
+        appid=settings.wechat_appid or "",
+        secret=settings.wechat_secret.get_secret_value() if settings.wechat_secret else "",
+        base_url=settings.wechat_api_url,
+    )
+
+
+class WeChatSender:
+    """Delivers outbox rows to residents: customer service, else a template, else the desk."""
+
+    channel = CHANNEL
+
+    def __init__(self, app: App, api: WeChatAPI, templates: Mapping[str, str] | None = None):
+        self.app = app
+        self.api = api
+        self.templates = dict(templates if templates is not None else templates_of(app))
+
+    async def send(self, row: Outbox) -> SendResult:
+        openid, payload = row.chat_id, row.payload
+        identity, person = await who(self.app, openid)
+        if await self._may_write(openid, identity):
+            try:
+                await self._send_custom(openid, payload)
+            except WeChatAPIError as exc:
+                if exc.errcode == RATE_LIMITED:
+                    return SendResult.retry(str(exc), after=60)
+                if exc.errcode in OUT_OF_WINDOW:
+                    await self._block(openid, identity)
+                elif exc.errcode not in UNREACHABLE:
+                    return SendResult.retry(str(exc))
+                log.info("wechat: customer service to %s refused: %s", openid, exc)
+            else:
+                await remember_choices(self.app, openid, payload)
+                return SendResult.sent(f"custom:{row.id}")
+        template_id = template_for(self.templates, str(payload.get("key", "")))
+        if template_id is not None:
+            try:
+                data = template_data(payload, self.app.catalogs)
+                msgid = await self.api.send_template(openid, template_id, data)
+            except WeChatAPIError as exc:
+                if exc.errcode not in TEMPLATE_REFUSED:
+                    return SendResult.retry(str(exc))
+                log.warning("wechat: template %s to %s refused: %s", template_id, openid, exc)
+            else:
+                return SendResult.sent(f"template:{msgid}")
+        await self._tell_desk(row, identity, person)
+        return SendResult.permanent("not reachable on WeChat; the service desk was asked to phone")
+
+    async def _may_write(self, openid: str, identity: ChatIdentity | None) -> bool:
+        """Inside the 48 hours after the resident's last message, quota not used up."""
+        if identity is None or identity.last_seen_at is None:
+            return False
+        if self.app.clock.now() - identity.last_seen_at >= WINDOW:
+            return False
+        blocked = await _get(self.app, f"wechat:blocked:{openid}")
+        return blocked != identity.last_seen_at.isoformat()
+
+    async def _block(self, openid: str, identity: ChatIdentity | None) -> None:
+        """No more customer-service messages until the resident writes again."""
+        if identity is not None and identity.last_seen_at is not None:
+            await _put(self.app, f"wechat:blocked:{openid}", identity.last_seen_at.isoformat())
+
+    async def _send_custom(self, openid: str, payload: Mapping[str, Any]) -> None:
+        text = render_text(payload, self.app.catalogs)
+        if text:  # a photo alone has no text to send first
+            await self.api.send_text(openid, text)
+        photo = str(payload.get("photo") or "")
+        if photo and not photo.startswith(("http://", "https://")):
+            path = Path(photo)
+            if not await asyncio.to_thread(path.is_file):
+                log.warning("wechat: photo %s is not a file here; not sent", photo)
+                return
+            content = await asyncio.to_thread(path.read_bytes)
+            media_id = await self.api.upload_media("image", path.name, content)
+            await self.api.send_image(openid, media_id)
+
+    async def _tell_desk(
+        self, row: Outbox, identity: ChatIdentity | None, person: Person | None
+    ) -> None:
+        """Ask the resident's community's service desk to phone; recorded in the audit log."""
+        app, now = self.app, self.app.clock.now()
+        name = person.name if person else (identity.display_name if identity else "") or row.chat_id
+        text = str(row.payload.get("text", ""))
+        async with app.db.transaction() as session:
+            community_id = await _community_of(session, person)
+            chats = (
+                []
+                if community_id is None
+                else await department_chats(session, community_id, Department.service)
+            )
+            reply = Reply(
+                "wechat.unreachable",
+                {"name": name, "phone": person.phone if person else None, "text": text[:300]},
+            )
+            settings = app.settings
+            later = release_time(
+                now, settings.tz, settings.quiet_hours_start, settings.quiet_hours_end
+            )
+            for chat in chats:
+                await outbox.enqueue(
+                    session,
+                    channel=chat.channel,
+                    chat_id=chat.chat_id,
+                    payload=app.catalogs.render(reply, chat.locale or settings.default_locale),
+                    now=now,
+                    not_before=later,
+                    dedupe_key=f"wechat:unreachable:{row.id}:{chat.channel}:{chat.chat_id}"[:120],
+                )
+            await audit.record(
+                session,
+                actor="wechat",
+                action="wechat_unreachable",
+                target=row.chat_id,
+                detail={
+                    "outbox": row.id,
+                    "person": person.id if person else None,
+                    "key": row.payload.get("key"),
+                    "desk_chats": len(chats),
+                },
+                now=now,
+            )
+        if not chats:
+            log.warning("wechat: %s unreachable and no service desk group to tell", row.chat_id)
+
+
+async def _community_of(session: Any, person: Person | None) -> int | None:
+    """The resident's community (first bound unit), else the first community."""
+    if person is not None:
+        units = await bound_units(session, person.id)
+        if units:
+            return units[0][0].community_id
+    first = (await session.exec(select(Community).order_by(col(Community.id)))).first()
+    return first.id if first is not None else None
+
+
+# ---- the callback -------------------------------------------------------------------------------
+
+
+@dataclass
+class _InFlight:
+    """A message being handled, and how many requests (WeChat's retries) wait for it."""
+
+    task: asyncio.Task[list[Outbox]]
+    waiting: int = 0
+
+
+class WeChatCallback:
+    """Serves `/wechat`: URL verification, messages in, passive replies out."""
+
+    def __init__(self, app: App, budget: float = PASSIVE_BUDGET) -> None:
+        self.app = app
+        self.budget = budget
+        self.secrets = Secrets.of(app)
+        self.api = api_of(app)
+        self.sender = WeChatSender(app, self.api)
+        self._inflight: dict[str, _InFlight] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        return [web.get(PATH, self.handle), web.post(PATH, self.handle)]
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        # WeChat's 5 seconds run from when it sent the request, downloads included.
+        deadline = asyncio.get_running_loop().time() + self.budget
+        try:
+            if not signed(self.secrets.token, request.query):
+                raise Rejected(403, "bad signature")
+            if request.method == "GET":
+                return web.Response(text=request.query.get("echostr", ""))
+            message = unwrap(self.secrets, request.query, await self._body(request))
+        except Rejected as exc:
+            log.warning("wechat: callback refused (%s): %s", exc.status, exc)
+            return web.Response(status=exc.status, text=str(exc))
+        return await self._answer(request, message, deadline)
+
+    async def _body(self, request: web.Request) -> bytes:
+        if (request.content_length or 0) > MAX_BODY:
+            raise Rejected(413, "body too large")
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise Rejected(413, "body too large") from None
+        if len(body) > MAX_BODY:
+            raise Rejected(413, "body too large")
+        return body
+
+    # ---- one message ---------------------------------------------------------------------
+
+    async def _answer(
+        self, request: web.Request, message: BaseMessage, deadline: float
+    ) -> web.StreamResponse:
+        openid = str(message.source)
+        got = await self._incoming(message)
+        if got is None:
+            return web.Response(text=SUCCESS)
+        if isinstance(got, str):  # something we answer at once, without the engine
+            locale = await self._locale(openid)
+            return self._reply(request, message, self.app.catalogs.text(locale, got))
+        entry = self._inflight.get(got.message_id)
+        if entry is None:
+            entry = _InFlight(asyncio.create_task(self._process(got, message)))
+            self._inflight[got.message_id] = entry
+            entry.task.add_done_callback(
+                lambda task: self._finished(got.message_id, openid, entry, task)
+            )
+        entry.waiting += 1
+        try:
+            left = max(deadline - asyncio.get_running_loop().time(), 0.0)
+            rows = await asyncio.wait_for(asyncio.shield(entry.task), left)
+        except TimeoutError:
+            # Too slow for a passive reply: the outbox sends it as customer service.
+            log.info("wechat: %s not ready in %.1f s; answered later", got.message_id, self.budget)
+            return web.Response(text=SUCCESS)
+        except Exception:
+            # Nothing was stored (the transaction rolled back): let WeChat retry.
+            log.exception("wechat: handling %s failed", got.message_id)
+            return web.Response(status=500, text="error")
+        finally:
+            entry.waiting -= 1
+        text, leftover = await self._take_passive(rows, openid)
+        if leftover:
+            self._spawn(self._deliver(openid, after=LEFTOVER_DELAY))
+        if text is None:
+            return web.Response(text=SUCCESS)
+        return self._reply(request, message, text)
+
+    def _finished(
+        self, message_id: str, openid: str, entry: _InFlight, task: asyncio.Task[Any]
+    ) -> None:
+        self._inflight.pop(message_id, None)
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            if entry.waiting == 0:  # answered `success` already: WeChat will not send it again
+                log.error(
+                    "wechat: handling %s failed after the answer",
+                    message_id,
+                    exc_info=task.exception(),
+                )
+            return
+        if entry.waiting == 0:  # every request timed out: nobody will reply passively
+            self._spawn(self._deliver(openid))
+
+    async def _incoming(self, message: BaseMessage) -> Incoming | str | None:
+        """The neutral message; a catalog key to answer at once; None to ignore."""
+        openid = str(message.source)
+        fields: dict[str, Any] = {}
+        message_id = f"wx:{message.id}"
+        kind = message.type
+        if kind == "text":
+            text = str(message.content or "").strip()
+            option = await pressed(self.app, openid, text)
+            fields = {"option": option} if option else {"text": text}
+        elif kind == "image":
+            pass  # the photo is downloaded in `_process`, within the time budget
+        elif kind == "voice":
+            if not message.recognition:
+                return "wechat.voice.unrecognised"
+            fields = {"text": str(message.recognition).strip()}
+        elif kind == "location":
+            place = f"({message.location_x}, {message.location_y})"
+            fields = {"text": f"{message.label} {place}" if message.label else place}
+        elif kind == "event":
+            said = _event_text(message)
+            if said is None:
+                return None
+            fields, message_id = {"text": said}, f"wx:{openid}:{message.time}"
+        else:
+            return "wechat.unsupported"
+        return Incoming(
+            channel=CHANNEL,
+            chat_id=openid,
+            user_id=openid,
+            at=self.app.clock.now(),
+            message_id=message_id,
+            **fields,
+        )
+
+    async def _process(self, msg: Incoming, message: BaseMessage) -> list[Outbox]:
+        """Handle one message (the task WeChat's retries wait for); the outbox rows written."""
+        if message.type == "image":
+            path = await self._download(str(message.media_id))
+            if path is None:
+                return [await self._notice(msg.chat_id, "wechat.image.failed")]
+            msg = replace(msg, photo=path)
+        return await self.app.engine.handle(msg)
+
+    async def _notice(self, openid: str, key: str) -> Outbox:
+        """A message of the channel's own, queued like any reply."""
+        locale = await self._locale(openid)
+        async with self.app.db.transaction() as session:
+            row = await outbox.enqueue(
+                session,
+                channel=CHANNEL,
+                chat_id=openid,
+                payload=self.app.catalogs.render(Reply(key), locale),
+                now=self.app.clock.now(),
+            )
+        assert row is not None  # no dedupe key: always queued
+        return row
+
+    async def _download(self, media_id: str) -> str | None:
+        """Keep a resident's image: WeChat's media ids expire, our copy does not."""
+        safe = re.sub(r"[^A-Za-z0-9_-]", "_", media_id)[:100]
+        path = Path(self.app.settings.data_dir) / "wechat" / f"{safe}.jpg"
+        try:
+            content = await self.api.download_media(media_id)
+        except Exception as exc:  # expired id, network: the resident is asked to resend
+            log.warning("wechat: cannot download image %s: %s", media_id, exc)
+            return None
+
+        def write() -> None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+
+        await asyncio.to_thread(write)
+        return str(path)
+
+    async def _locale(self, openid: str) -> str:
+        identity, _ = await who(self.app, openid)
+        return (identity.locale if identity else None) or self.app.settings.default_locale
+
+    # ---- replies -------------------------------------------------------------------------
+
+    async def _take_passive(self, rows: Sequence[Outbox], openid: str) -> tuple[str | None, bool]:
+        """The text of the rows that fit one passive reply (marked sent); whether any are left.
+
+        A passive reply is one text of at most 2048 bytes: leading text rows are joined up
+        to the first that shows choices (their numbers must stay unambiguous). Rows with a
+        photo or document, and whatever does not fit, go out as customer-service messages.
+        """
+        now = self.app.clock.now()
+        mine = [r for r in rows if r.channel == CHANNEL and r.chat_id == openid]
+        chosen: list[Outbox] = []
+        parts: list[str] = []
+        size = 0
+        for row in mine:
+            payload = row.payload
+            if payload.get("photo") or payload.get("document") or row.not_before > now:
+                break
+            text = render_text(payload, self.app.catalogs)
+            extra = len(text.encode()) + (2 if parts else 0)
+            if size + extra > PASSIVE_MAX_BYTES:
+                break
+            chosen.append(row)
+            parts.append(text)
+            size += extra
+            if payload.get("buttons"):
+                break
+        taken = await self._mark_passive([r.id for r in chosen if r.id is not None], now)
+        # Only an unbroken run from the start keeps the order; the rest goes the other way.
+        run = 0
+        while run < len(chosen) and chosen[run].id in taken:
+            run += 1
+        await self._release(taken - {r.id for r in chosen[:run]})
+        if run == 0:
+            return None, bool(mine)
+        await remember_choices(self.app, openid, chosen[run - 1].payload)
+        return "\n\n".join(parts[:run]), len(mine) > run
+
+    async def _mark_passive(self, ids: list[int], now: datetime) -> set[int]:
+        """Mark rows sent as a passive reply, unless a delivery loop holds them already."""
+        if not ids:
+            return set()
+        async with self.app.db.transaction() as session:
+            result = await session.exec(
+                update(Outbox)
+                .where(
+                    col(Outbox.id).in_(ids),
+                    col(Outbox.sent_at).is_(None),
+                    col(Outbox.failed_at).is_(None),
+                    or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now),
+                )
+                .values(sent_at=now, claimed_until=None, external_message_id="passive")
+                .returning(col(Outbox.id))
+            )
+            return {int(i) for i in result.scalars().all()}
+
+    async def _release(self, ids: set[int]) -> None:
+        """Give back rows marked for a passive reply that cannot keep the order."""
+        if not ids:
+            return
+        async with self.app.db.transaction() as session:
+            await session.exec(
+                update(Outbox)
+                .where(col(Outbox.id).in_(list(ids)))
+                .values(sent_at=None, external_message_id=None)
+            )
+
+    def _reply(self, request: web.Request, message: BaseMessage, text: str) -> web.Response:
+        xml = TextReply(message=message, content=text).render()
+        if self.secrets.aes_key is not None:
+            timestamp = str(int(self.app.clock.now().timestamp()))
+            xml = self.secrets.crypto().encrypt_message(
+                xml, request.query.get("nonce", ""), timestamp
+            )
+        return web.Response(text=xml, content_type="application/xml")
+
+    # ---- after the response ----------------------------------------------------------------
+
+    async def _deliver(self, openid: str, after: float = 0.0) -> None:
+        """Send what is due for one resident now, rather than at the loop's next round."""
+        await asyncio.sleep(after)
+        try:
+            await deliver_pending(self.app.db, self.sender, self.app.clock, chat_ids=[openid])
+        except Exception:
+            log.exception("wechat: delivering to %s failed; the delivery loop will retry", openid)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def idle(self) -> None:
+        """Wait for work still running after its response (tests; shutdown)."""
+        while self._inflight or self._background:
+            pending = [e.task for e in self._inflight.values()] + list(self._background)
+            await asyncio.wait(pending)
+
+
+def _event_text(message: BaseMessage) -> str | None:
+    """What a resident "said" with an event; None for events that ask nothing."""
+    event = getattr(message, "event", "")
+    if event == "subscribe":
+        return "/start"
+    if event in ("subscribe_scan", "scan"):  # an invitation QR code: `/start CODE`
+        scene = str(getattr(message, "scene_id", "") or "").strip()
+        return f"/start {scene}" if scene else "/start"
+    if event == "click":
+        return MENU_KEYS.get(str(getattr(message, "key", "")))
+    return None  # unsubscribe, view, location reports, template receipts …
+
+
+# ---- the custom menu ---------------------------------------------------------------------------
+
+
+def menu_definition(catalogs: Catalogs, locale: str) -> dict[str, Any]:
+    """报修 | 服务 (投诉, 缴费, 放行) | 我的: WeChat shows at most three buttons in a row."""
+
+    def click(key: str, label: str) -> dict[str, str]:
+        return {"type": "click", "name": catalogs.text(locale, label), "key": key}
+
+    return {
+        "button": [
+            click("flow:repair", "wechat.menu.repair"),
+            {
+                "name": catalogs.text(locale, "wechat.menu.services"),
+                "sub_button": [
+                    click("flow:complaint", "wechat.menu.complaint"),
+                    click("flow:fees", "wechat.menu.fees"),
+                    click("flow:slip", "wechat.menu.slip"),
+                ],
+            },
+            click("cmd:my", "wechat.menu.my"),
+        ]
+    }
+
+
+def describe_menu(menu: Mapping[str, Any]) -> str:
+    """`报修 | 服务 (投诉, 缴费, 放行) | 我的`"""
+    parts = []
+    for button in menu["button"]:
+        subs = button.get("sub_button")
+        subs_text = f" ({', '.join(s['name'] for s in subs)})" if subs else ""
+        parts.append(button["name"] + subs_text)
+    return " | ".join(parts)
+
+
+async def publish_menu(app: App) -> dict[str, Any]:
+    """Publish the custom menu in the default language; returns what was published."""
+    menu = menu_definition(app.catalogs, app.settings.default_locale)
+    async with api_of(app) as api:
+        await api.create_menu(menu)
+    return menu
+
+
+# ---- the channel's entry points ----------------------------------------------------------------
+
+
+def routes(app: App, budget: float = PASSIVE_BUDGET) -> list[web.AbstractRouteDef]:
+    """`/wechat` on the process's HTTP listener."""
+    check_settings(app.settings)
+    return WeChatCallback(app, budget).routes()
+
+
+async def serve(app: App, stop: asyncio.Event) -> None:
+    """The delivery loop: outbox rows for WeChat residents, until `stop` is set."""
+    check_settings(app.settings)
+    async with api_of(app) as api:
+        sender = WeChatSender(app, api)
+        while not stop.is_set():
+            try:
+                sent = await deliver_pending(app.db, sender, app.clock)
+            except Exception:  # the database is away: try again next round
+                log.exception("wechat: delivery round failed")
+                sent = 0
+            if not sent:
+                try:
+                    await asyncio.wait_for(stop.wait(), POLL_INTERVAL)
+                except TimeoutError:
+                    pass
