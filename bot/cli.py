@@ -30,6 +30,8 @@ db_cli = typer.Typer(help="The database.", no_args_is_help=True)
 staff_cli = typer.Typer(help="Staff members, supervisors and directors.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(staff_cli, name="staff")
+resident_cli = typer.Typer(help="Residents' personal data: export, forget.", no_args_is_help=True)
+cli.add_typer(resident_cli, name="resident")
 
 T = TypeVar("T")
 log = logging.getLogger("bot.cli")
@@ -57,12 +59,9 @@ def _logging(settings: Settings, chatting: bool) -> None:
         raise fail(f"bad setting: FRONTDESK_LOG_LEVEL: unknown level {settings.log_level!r}")
     if chatting and level > logging.DEBUG:
         level = logging.WARNING  # the conversation is on stdout; keep the terminal readable
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
+    from bot import logs
+
+    logs.setup(settings, level, sys.stderr)  # JSON lines, phones masked, secrets removed
     if level > logging.DEBUG:
         logging.getLogger("alembic").setLevel(logging.WARNING)  # per-start chatter
 
@@ -97,6 +96,7 @@ def run() -> None:
     _logging(settings, chatting=not names)  # the console takes the terminal: quieter logs
 
     async def work() -> None:
+        from bot import ops
         from bot.channels.console import chat
         from bot.http import serve_http
         from bot.workers import run_workers
@@ -105,15 +105,18 @@ def run() -> None:
         stop = asyncio.Event()
         workers = asyncio.create_task(run_workers(app, stop))
         try:
+            # /health and /metrics always; a busy port is fatal only when a channel needs it.
+            routes = channels.http_routes(names, app)
+            listener = serve_http(app, [*routes, *ops.routes(app)], stop)
+            listen = listener if routes else ops.optional_listener(listener, settings)
             if names:
                 log.info("starting channels: %s", ", ".join(names))
-                tasks = [channels.serve(name, app, stop) for name in names]
-                routes = channels.http_routes(names, app)
-                if routes:
-                    tasks.append(serve_http(app, routes, stop))
-                await asyncio.gather(*tasks)
+                await asyncio.gather(listen, *(channels.serve(name, app, stop) for name in names))
             else:
+                http = asyncio.create_task(listen)
                 await chat(app, run_jobs=False)
+                stop.set()
+                await http
         except channels.ChannelUnavailable as exc:
             raise fail(str(exc)) from None
         finally:
@@ -593,6 +596,127 @@ def wecom_group(
             await app.close()
 
     typer.echo(_run(work))
+
+
+# ---- personal data, backup and restore ----------------------------------------------------
+
+
+PhoneOption = Annotated[str | None, typer.Option("--phone", help="The person's phone number.")]
+PersonOption = Annotated[int | None, typer.Option("--person-id", help="The person's id.")]
+
+
+def _person_wanted(phone: str | None, person_id: int | None) -> None:
+    if (phone is None) == (person_id is None):
+        raise fail("name the person with exactly one of --phone or --person-id")
+
+
+@resident_cli.command("export")
+def resident_export(
+    phone: PhoneOption = None,
+    person_id: PersonOption = None,
+    out: Annotated[str | None, typer.Option(help="Write the JSON here, not to stdout.")] = None,
+) -> None:
+    """Everything held about one person, as JSON (PIPL access request)."""
+    import json
+    from pathlib import Path
+
+    _person_wanted(phone, person_id)
+    settings = _settings()
+
+    async def work() -> dict[str, Any]:
+        from handlers import privacy
+        from storage import audit
+
+        app = await _start(settings)
+        try:
+            async with app.db.transaction() as session:
+                try:
+                    person = await privacy.find_person(session, phone=phone, person_id=person_id)
+                except privacy.PersonNotFound as exc:
+                    raise fail(str(exc), code=1) from None
+                data = await privacy.export_person(session, person)
+                await audit.record(
+                    session,
+                    actor="cli",
+                    action="person_export",
+                    target=f"person:{person.id}",
+                    now=app.clock.now(),
+                )
+                return data
+        finally:
+            await app.close()
+
+    text = json.dumps(_run(work), ensure_ascii=False, indent=2)
+    if out is None:
+        typer.echo(text)
+    else:
+        Path(out).write_text(text + "\n", encoding="utf-8")
+        typer.echo(f"written to {out}")
+
+
+@resident_cli.command("forget")
+def resident_forget(phone: PhoneOption = None, person_id: PersonOption = None) -> None:
+    """Erase a person's personal data; their tickets stay, anonymised, in the figures."""
+    from pathlib import Path
+
+    _person_wanted(phone, person_id)
+    settings = _settings()
+
+    async def work() -> Any:
+        from handlers import privacy
+
+        app = await _start(settings)
+        try:
+            async with app.db.transaction() as session:
+                try:
+                    person = await privacy.find_person(session, phone=phone, person_id=person_id)
+                except privacy.PersonNotFound as exc:
+                    raise fail(str(exc), code=1) from None
+                return await privacy.forget_person(
+                    session, person, actor="cli", now=app.clock.now()
+                )
+        finally:
+            await app.close()
+
+    done = _run(work)
+    for stored in done.files:  # photos kept on disk, only after the commit
+        Path(stored).unlink(missing_ok=True)
+    typer.echo(
+        f"person {done.person_id} forgotten: {done.tickets} tickets anonymised, "
+        f"{done.identities} chat accounts unlinked, {len(done.files)} stored photos deleted"
+    )
+
+
+@cli.command("backup")
+def backup(out: Annotated[str, typer.Option(help="The backup file to write.")]) -> None:
+    """A consistent copy of the SQLite store, also while the bot runs."""
+    from pathlib import Path
+
+    from bot import ops
+
+    settings = _settings()
+    try:
+        written = _run(lambda: ops.backup(settings.database_url, Path(out)))
+    except ops.OpsError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"backup written to {written}")
+
+
+@cli.command("restore")
+def restore(
+    file: Annotated[str, typer.Argument(help="A file made by `frontdesk backup`.")],
+) -> None:
+    """Replace the SQLite store with a backup; stop the bot first."""
+    from pathlib import Path
+
+    from bot import ops
+
+    settings = _settings()
+    try:
+        target = _run(lambda: ops.restore(settings.database_url, Path(file)))
+    except ops.OpsError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"restored {file} into {target}")
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ class SendResult:
     external_message_id: str | None = None
     retry_after: float | None = None  # seconds; set for a temporary failure
     error: str = ""
+    rate_limited: bool = False  # the platform said "wait": not a failure, never given up
 
     @classmethod
     def sent(cls, external_message_id: str | None = None) -> SendResult:
@@ -42,6 +43,11 @@ class SendResult:
     def retry(cls, error: str, after: float = 0.0) -> SendResult:
         """A temporary failure (rate limit, network); `after` is the platform's own hint."""
         return cls(error=error, retry_after=max(after, 0.0))
+
+    @classmethod
+    def wait(cls, error: str, after: float) -> SendResult:
+        """Rate limited (Telegram's 429): send again after exactly `after` seconds."""
+        return cls(error=error, retry_after=max(after, 0.0), rate_limited=True)
 
     @classmethod
     def permanent(cls, error: str) -> SendResult:
@@ -83,6 +89,11 @@ async def deliver_pending(
         if result.ok:
             await outbox.mark_sent(db, row.id, now, result.external_message_id)
             sent += 1
+            continue
+        if result.rate_limited:
+            # Waiting is what the platform asked for: it costs no attempt and loses nothing.
+            until = now + timedelta(seconds=result.retry_after or 0)
+            await outbox.postpone(db, row.id, until, result.error)
             continue
         if result.retry_after is None or row.attempts + 1 >= MAX_ATTEMPTS:
             log.warning("%s: giving up outbox row %s: %s", sender.channel, row.id, result.error)

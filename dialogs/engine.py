@@ -25,6 +25,7 @@ from handlers import handoff
 from handlers.clock import Clock
 from handlers.context import Context
 from handlers.i18n import LOCALES, Catalogs
+from handlers.ids import number
 from handlers.messages import Choice, Incoming, Reply, Text
 from handlers.rules.quiet import release_time
 from storage import inbound, jobs, outbox
@@ -438,8 +439,9 @@ class Engine:
     def _match_choice(self, ctx: Context, choices: Sequence[Choice], text: str) -> str | None:
         """A typed number (`2`) or label (in either language) picks a choice."""
         text = text.strip()
-        if text.isdigit() and 1 <= int(text) <= len(choices):
-            return choices[int(text) - 1].value
+        typed = number(text)
+        if typed is not None and 1 <= typed <= len(choices):
+            return choices[typed - 1].value
         low = text.lower()
         for choice in choices:
             for locale in LOCALES:

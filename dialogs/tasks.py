@@ -11,6 +11,7 @@ from dialogs.engine import Command
 from dialogs.flow import Answer, Answers, Flow, InputError, Step, bounded_text, chosen
 from handlers import escalation, revisits, tasks
 from handlers.context import Context
+from handlers.ids import row_id
 from handlers.messages import Choice, Reply, Text
 from handlers.my import own_ticket
 from handlers.revisits import REVISITABLE
@@ -34,7 +35,8 @@ def amount(answer: Answer, ctx: Context, answers: Answers) -> str:
 async def _task_start(
     ctx: Context, initial: str | None, status: str
 ) -> dict[str, Any] | list[Reply]:
-    ticket = await ctx.session.get(Ticket, int(initial)) if initial and initial.isdigit() else None
+    ref = row_id(initial or "")
+    ticket = await ctx.session.get(Ticket, ref) if ref else None
     if ticket is None:
         return [Reply("dialog.stale")]
     member = acting_member(ctx, ticket.community_id, ticket.department)
@@ -129,7 +131,8 @@ async def _resident_revisit_start(
 
 
 async def _staff_revisit_start(ctx: Context, initial: str | None) -> dict[str, Any] | list[Reply]:
-    ticket = await ctx.session.get(Ticket, int(initial)) if initial and initial.isdigit() else None
+    ref = row_id(initial or "")
+    ticket = await ctx.session.get(Ticket, ref) if ref else None
     if ticket is None:
         return [Reply("dialog.stale")]
     if acting_member(ctx, ticket.community_id, Department.service) is None:

@@ -23,6 +23,7 @@ from handlers.directory import (
     people_with_role,
     unit_by_label,
 )
+from handlers.ids import row_id
 from handlers.messages import Choice, Recipient, Reply, Text
 from handlers.rules.binding import CODE_LIFETIME, code_refusal, new_code, normalise_code, parse_role
 from handlers.rules.phone import mask_phone, normalise_phone
@@ -485,7 +486,8 @@ async def reject(ctx: Context, argument: str) -> list[Reply]:
 
 
 async def _decide(ctx: Context, argument: str, *, approved: bool) -> list[Reply]:
-    ticket = await ctx.session.get(Ticket, int(argument)) if argument.isdigit() else None
+    ref = row_id(argument)
+    ticket = await ctx.session.get(Ticket, ref) if ref else None
     if ticket is None or ticket.kind != TicketKind.binding or ticket.unit_id is None:
         return [Reply("dialog.stale")]
     member = acting_member(ctx, ticket.community_id, Department.service)

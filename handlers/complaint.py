@@ -18,6 +18,7 @@ from handlers import repair
 from handlers.cards import card_choices
 from handlers.context import Context
 from handlers.directory import community_of, department_chats, people_with_role
+from handlers.ids import row_id
 from handlers.messages import Choice, Recipient, Reply, Text
 from handlers.rules.complaint import (
     DEFAULT_DEPARTMENT,
@@ -104,10 +105,10 @@ def labelled(value: Any, prefix: str, labels: Mapping[str, str]) -> Any:
 
 async def _unit(ctx: Context, answers: Mapping[str, Any]) -> Unit | None:
     value = str(answers.get("where", ""))
-    if not value.startswith("unit:") or not value[5:].isdigit():
+    unit_id = row_id(value[5:]) if value.startswith("unit:") else None
+    if unit_id is None:
         return None
     allowed = {unit.id for unit in await repair.units_for(ctx)}
-    unit_id = int(value[5:])
     return await ctx.session.get(Unit, unit_id) if unit_id in allowed else None
 
 
@@ -344,7 +345,8 @@ async def _reclassify(
     ctx: Context, argument: str, field: str, allowed: tuple[str, ...]
 ) -> list[Reply]:
     ticket_id, _, value = argument.partition(":")
-    ticket = await ctx.session.get(Ticket, int(ticket_id)) if ticket_id.isdigit() else None
+    ref = row_id(ticket_id)
+    ticket = await ctx.session.get(Ticket, ref) if ref else None
     if ticket is None or ticket.kind != TicketKind.complaint or value not in allowed:
         return [Reply("dialog.stale")]
     member = acting_member(ctx, ticket.community_id, Department.service)

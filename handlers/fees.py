@@ -27,6 +27,7 @@ from handlers.binding import require_binding
 from handlers.cards import card_choices
 from handlers.context import Context
 from handlers.directory import bound_units, department_chats, person_chats, unit_by_label
+from handlers.ids import row_id
 from handlers.messages import Choice, Money, Reply, Text
 from handlers.rules import fees as rules
 from handlers.rules.phone import mask_phone
@@ -82,9 +83,10 @@ async def units_for(ctx: Context) -> list[Unit]:
 
 async def own_unit(ctx: Context, unit_id: str) -> Unit | None:
     """The unit with this id if the sender is bound to it; a forged id finds nothing."""
-    if not unit_id.isdigit():
+    ref = row_id(unit_id)
+    if ref is None:
         return None
-    return next((unit for unit in await units_for(ctx) if unit.id == int(unit_id)), None)
+    return next((unit for unit in await units_for(ctx) if unit.id == ref), None)
 
 
 async def chosen_unit(ctx: Context, answers: Mapping[str, Any]) -> Unit | None:
@@ -217,7 +219,7 @@ async def begin_request(ctx: Context, initial: str | None) -> dict[str, Any] | l
 
 
 async def begin_visit(ctx: Context, initial: str | None) -> dict[str, Any] | list[Reply]:
-    unit_id = initial if initial and initial.isdigit() else None
+    unit_id = initial if initial and row_id(initial) else None
     return await begin_with_unit(ctx, unit_id, {})
 
 

@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from handlers.context import Context
 from handlers.directory import community_of, department_chats, people_with_role
 from handlers.messages import Recipient, Reply
+from handlers.staffauth import acting_member
 from storage import audit, tickets
 from storage.models import Department, Ticket, TicketKind, TicketStatus
 
@@ -110,9 +111,19 @@ async def reply_command(ctx: Context, argument: str) -> list[Reply]:
     number, _, text = argument.strip().partition(" ")
     if not number or not text.strip():
         return [Reply("handoff.reply.usage")]
-    community_ids = {m.community_id for m in ctx.staff}
-    ticket = (await ctx.session.exec(select(Ticket).where(Ticket.number == number.upper()))).first()
-    if ticket is None or (None not in community_ids and ticket.community_id not in community_ids):
+    # Numbers are unique per community: take the one this service-desk member works for.
+    candidates = await ctx.session.exec(
+        select(Ticket).where(Ticket.number == number.upper(), Ticket.kind == TicketKind.handoff)
+    )
+    ticket = next(
+        (
+            t
+            for t in candidates.all()
+            if acting_member(ctx, t.community_id, Department.service) is not None
+        ),
+        None,
+    )
+    if ticket is None:
         return [Reply("handoff.reply.unknown", {"number": number})]
     await tickets.record_change(
         ctx.session, ticket, actor=ctx.actor, action="answered", now=ctx.now, note=text[:2000]

@@ -12,6 +12,7 @@ from handlers.cards import where
 from handlers.cardsync import refreshed_cards
 from handlers.context import Context
 from handlers.directory import department_chats
+from handlers.ids import row_id
 from handlers.messages import Choice, Reply, Text
 from handlers.rules.lifecycle import FINISHED, allowed, next_status
 from storage import tickets
@@ -39,9 +40,10 @@ async def own_tickets(ctx: Context) -> list[Ticket]:
 
 async def own_ticket(ctx: Context, argument: str) -> Ticket | None:
     """One of the sender's tickets by id; None for anybody else's (crafted buttons)."""
-    if not argument.isdigit():
+    ref = row_id(argument)
+    if ref is None:
         return None
-    ticket = await ctx.session.get(Ticket, int(argument))
+    ticket = await ctx.session.get(Ticket, ref)
     if ticket is None:
         return None
     if ctx.person is not None and ticket.person_id == ctx.person.id:

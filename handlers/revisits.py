@@ -14,11 +14,12 @@ from typing import Any
 from handlers.cardsync import refreshed_cards
 from handlers.context import Context
 from handlers.directory import department_chats, private_chat, ticket_resident
+from handlers.ids import row_id
 from handlers.messages import Choice, Reply
 from handlers.rules.lifecycle import Forbidden, next_status
 from handlers.rules.revisit import is_bad, revisit_due
 from handlers.staffauth import acting_member
-from storage import jobs, tickets
+from storage import audit, jobs, tickets
 from storage.models import Department, Job, StaffMember, Ticket, TicketStatus
 
 ASK, PHONE = "revisit_ask", "revisit_phone"
@@ -108,7 +109,8 @@ async def phone(ctx: Context, job: Job) -> list[Reply]:
 
 async def take_phone_revisit(ctx: Context, argument: str) -> list[Reply]:
     """A service-desk member takes the phone revisit: the number comes to them in private."""
-    ticket = await ctx.session.get(Ticket, int(argument)) if argument.isdigit() else None
+    ref = row_id(argument)
+    ticket = await ctx.session.get(Ticket, ref) if ref else None
     if ticket is None:
         return [Reply("dialog.stale")]
     member = acting_member(ctx, ticket.community_id, Department.service)
@@ -116,6 +118,14 @@ async def take_phone_revisit(ctx: Context, argument: str) -> list[Reply]:
         return [Reply("dialog.not_allowed")]
     if _revisited(ticket) or ticket.status not in REVISITABLE:
         return [Reply("revisit.already", {"number": ticket.number})]
+    # The resident's full phone number goes to this member: a privileged look-up.
+    await audit.record(
+        ctx.session,
+        actor=f"staff:{member.id}",
+        action="revisit_take",
+        target=ticket.number,
+        now=ctx.now,
+    )
     return [
         Reply(
             "revisit.call",
@@ -154,6 +164,10 @@ async def record(ctx: Context, ticket: Ticket, answers: dict[str, Any], by: str)
         note=result["comment"],
         data=result,
     )
+    if ctx.staff:  # recorded by the service desk from a phone call
+        await audit.record(
+            ctx.session, actor=ctx.actor, action=action, target=ticket.number, now=ctx.now
+        )
     if not bad:
         return []
     ticket.reopen_count += 1

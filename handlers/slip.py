@@ -25,6 +25,7 @@ from handlers import fees
 from handlers.binding import require_binding, role_text
 from handlers.context import Context
 from handlers.directory import bound_units, department_chats, people_with_role, person_chats
+from handlers.ids import row_id
 from handlers.messages import Choice, Money, Recipient, Reply, Text
 from handlers.rules import slip as rules
 from handlers.rules.fees import Statement
@@ -320,9 +321,10 @@ async def qr_image(code: str, directory: Path) -> Path:
 
 
 async def _slip(ctx: Context, argument: str) -> tuple[ReleaseSlip, Ticket] | None:
-    if not argument.isdigit():
+    ref = row_id(argument)
+    if ref is None:
         return None
-    slip = await ctx.session.get(ReleaseSlip, int(argument))
+    slip = await ctx.session.get(ReleaseSlip, ref)
     ticket = await ctx.session.get(Ticket, slip.ticket_id) if slip else None
     return (slip, ticket) if slip and ticket else None
 

@@ -15,6 +15,7 @@ from handlers.cards import visit_time, where
 from handlers.cardsync import refreshed_cards
 from handlers.context import Context
 from handlers.directory import department_chats, people_with_role, private_chat, ticket_resident
+from handlers.ids import row_id
 from handlers.messages import Choice, Money, Reply, Text
 from handlers.revisits import schedule_revisit
 from handlers.rules.lifecycle import Forbidden, next_status
@@ -25,10 +26,10 @@ from storage.models import Department, Photo, StaffMember, Ticket, TicketStatus,
 
 async def locked_ticket(ctx: Context, argument: str) -> Ticket | None:
     """The ticket a button names, locked for this transaction (first press wins)."""
-    ref = argument.split(":", 1)[0]
-    if not ref.isdigit():
+    ref = row_id(argument.split(":", 1)[0])
+    if ref is None:
         return None
-    return await ctx.session.get(Ticket, int(ref), with_for_update=True)
+    return await ctx.session.get(Ticket, ref, with_for_update=True)
 
 
 async def _staff_ticket(ctx: Context, argument: str) -> tuple[Ticket, StaffMember] | list[Reply]:
@@ -53,7 +54,10 @@ async def move(
     note: str = "",
     data: dict[str, Any] | None = None,
 ) -> None:
-    """Apply a lifecycle action with its history row; raises `Forbidden` if not allowed."""
+    """Apply a lifecycle action with its history row; raises `Forbidden` if not allowed.
+
+    A staff member's action is also in the audit log, like every privileged action.
+    """
     to_status = next_status(ticket.status, action)
     await tickets.record_change(
         ctx.session,
@@ -65,6 +69,15 @@ async def move(
         note=note,
         data=data,
     )
+    if actor.startswith("staff:"):
+        await audit.record(
+            ctx.session,
+            actor=actor,
+            action=action,
+            target=ticket.number,
+            detail=data or {},
+            now=ctx.now,
+        )
 
 
 def _refused(ticket: Ticket) -> list[Reply]:
@@ -172,8 +185,8 @@ async def hand_to(ctx: Context, argument: str) -> list[Reply]:
     ticket, member = found
     parts = argument.split(":")
     colleague = (
-        await ctx.session.get(StaffMember, int(parts[1]))
-        if len(parts) == 2 and parts[1].isdigit()
+        await ctx.session.get(StaffMember, colleague_id)
+        if len(parts) == 2 and (colleague_id := row_id(parts[1]))
         else None
     )
     if (
@@ -230,14 +243,6 @@ async def move_to(ctx: Context, argument: str) -> list[Reply]:
     except Forbidden:
         return _refused(ticket)
     ticket.department, ticket.assignee_id = department, None
-    await audit.record(
-        ctx.session,
-        actor=f"staff:{member.id}",
-        action="transfer",
-        target=ticket.number,
-        detail={"from": old, "to": department},
-        now=ctx.now,
-    )
     notice = [
         Reply(
             "task.transferred",
@@ -263,6 +268,13 @@ async def record_leak_test(ctx: Context, argument: str) -> list[Reply]:
     ticket.details = {**ticket.details, "leak_test_at": ctx.now.isoformat()}
     await tickets.record_change(
         ctx.session, ticket, actor=f"staff:{member.id}", action="leak_test", now=ctx.now
+    )
+    await audit.record(
+        ctx.session,
+        actor=f"staff:{member.id}",
+        action="leak_test",
+        target=ticket.number,
+        now=ctx.now,
     )
     replies = [Reply("task.leak.recorded", {"number": ticket.number})]
     if ticket.status in (TicketStatus.done, TicketStatus.revisit):

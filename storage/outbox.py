@@ -120,6 +120,16 @@ async def mark_failed(
         await session.exec(update(Outbox).where(col(Outbox.id) == outbox_id).values(**values))
 
 
+async def postpone(db: Database, outbox_id: int, until: datetime, error: str) -> None:
+    """The platform asked us to wait (a 429): try again then, without counting a failure."""
+    async with db.transaction() as session:
+        await session.exec(
+            update(Outbox)
+            .where(col(Outbox.id) == outbox_id)
+            .values(not_before=until, claimed_until=None, error=error[:_ERROR_MAX])
+        )
+
+
 def _pending() -> Any:
     return (col(Outbox.sent_at).is_(None), col(Outbox.failed_at).is_(None))
 

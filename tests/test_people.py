@@ -60,3 +60,14 @@ async def test_in_english(demo_app):
     group = Chat(demo_app, "zhou", chat_id="group:g2", kind="group")
     said = await group.say("/bind greening")
     assert "Greening" in texts(said)
+
+
+async def test_the_service_desk_answers_a_chat_handed_to_a_person(demo_app):
+    resident = Chat(demo_app, "resident")
+    said = await resident.say("人工")
+    assert "H-261126-0001" in texts(said)
+    said = await Chat(demo_app, "wang").say("/reply H-261126-0001 我是维修部的")
+    assert "找不到单号" in texts(said)  # the repair team does not answer for the desk
+    said = await Chat(demo_app, "li").say("/reply H-261126-0001 您好，请问有什么可以帮您？")
+    assert "已发送给住户" in texts(said)
+    assert "请问有什么可以帮您" in texts(await resident.inbox())

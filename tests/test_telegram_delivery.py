@@ -320,7 +320,8 @@ async def test_a_429_is_honoured_and_the_message_then_delivered_once(
     await queue(demo_app, RESIDENT, "维修师傅将在今天下午上门。")
     assert await deliver(demo_app, sender) == 0
     failed = await row(demo_app, first)
-    assert failed.sent_at is None and failed.failed_at is None and failed.attempts == 1
+    # Waiting when asked to is not a failed attempt: a 429 never uses up the retries.
+    assert failed.sent_at is None and failed.failed_at is None and failed.attempts == 0
     assert "retry after 7" in (failed.error or "")
     assert failed.not_before >= clock.now() + timedelta(seconds=7)
     assert emulator.messages(RESIDENT) == []  # the second waited behind the first
@@ -334,6 +335,18 @@ async def test_a_429_is_honoured_and_the_message_then_delivered_once(
         "维修师傅将在今天下午上门。",
     ]
     assert sends(emulator) == 3 and emulator.too_many == 0
+
+
+async def test_many_429s_in_a_row_never_give_a_message_up(demo_app, emulator, sender, clock):
+    emulator.fail_next("sendMessage", retry_after=2, times=12)
+    first = await queue(demo_app, RESIDENT, "您的报修已受理。")
+    for _ in range(12):
+        assert await deliver(demo_app, sender) == 0
+        clock.advance(seconds=2)
+    assert await deliver(demo_app, sender) == 1
+    delivered = await row(demo_app, first)
+    assert delivered.failed_at is None and delivered.sent_at is not None
+    assert [m.text for m in emulator.messages(RESIDENT)] == ["您的报修已受理。"]
 
 
 async def test_a_blocked_chat_is_given_up_and_recorded(demo_app, emulator, sender, clock):

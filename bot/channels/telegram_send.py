@@ -184,12 +184,13 @@ class TelegramSender:
         if not row.chat_id.lstrip("-").isdigit():
             return SendResult.permanent(f"not a telegram chat id: {row.chat_id!r}")
         if (left := self.held(row.chat_id)) > timedelta(0):
-            return SendResult.retry("waiting behind an earlier message", left.total_seconds())
+            # Not a failure of this message: it keeps its place behind the earlier one.
+            return SendResult.wait("waiting behind an earlier message", left.total_seconds())
         try:
             message_id = await self._deliver(row)
         except TelegramRetryAfter as exc:
-            self._hold(row, exc.retry_after)
-            return SendResult.retry(exc.message, after=exc.retry_after)
+            self._held[row.chat_id] = self.clock.now() + timedelta(seconds=exc.retry_after)
+            return SendResult.wait(exc.message, after=exc.retry_after)
         except TelegramMigrateToChat as exc:
             return SendResult.permanent(f"the group is now chat {exc.migrate_to_chat_id}")
         except (TelegramForbiddenError, TelegramBadRequest, TelegramEntityTooLarge) as exc:

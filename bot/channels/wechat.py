@@ -43,6 +43,7 @@ from bot.channels.wechat_api import WeChatAPI, WeChatAPIError
 from bot.delivery import SendResult, deliver_pending
 from bot.http import MAX_BODY
 from handlers.directory import bound_units, department_chats
+from handlers.ids import number
 from handlers.messages import Incoming, Reply
 from handlers.rules.quiet import release_time
 from storage import audit, outbox
@@ -76,6 +77,8 @@ RATE_LIMITED = 45009
 NON_STEP = ("act:", "flow:", "ctl:")
 # Markup that lets an XML document expand or fetch entities; WeChat never sends it.
 FORBIDDEN_MARKUP = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+MAX_SENDER = 64
+MAX_NUMBER = 20  # digits of a MsgId (64 bits) or a CreateTime
 
 # The custom menu (at most 3 buttons, 5 under each): click key -> what the resident "said".
 MENU_KEYS = {
@@ -191,10 +194,17 @@ def _parse(text: str) -> BaseMessage:
         raise Rejected(400, f"malformed XML: {type(exc).__name__}") from None
     if not isinstance(fields, dict) or not fields.get("MsgType") or not fields.get("FromUserName"):
         raise Rejected(400, "not a WeChat message")
+    if not isinstance(fields["FromUserName"], str) or len(fields["FromUserName"]) > MAX_SENDER:
+        # An openid is 28 characters; a longer one is forged and fits no chat id column.
+        raise Rejected(400, "not a WeChat sender")
     try:
         message: BaseMessage = parse_message(text)
+        # Read now what is read later: a MsgId or CreateTime that is no number is forged.
+        numbers = (message.id, message.time)
     except Exception as exc:
         raise Rejected(400, f"unreadable message: {type(exc).__name__}") from None
+    if any(len(str(n)) > MAX_NUMBER for n in numbers):
+        raise Rejected(400, "not a WeChat message id")
     return message
 
 
@@ -307,8 +317,9 @@ async def pressed(app: App, openid: str, text: str) -> str | None:
         return None
     buttons = json.loads(raw)
     chosen: dict[str, str] | None = None
-    if text.isdigit() and 1 <= int(text) <= len(buttons):
-        chosen = buttons[int(text) - 1]
+    typed = number(text)
+    if typed is not None and 1 <= typed <= len(buttons):
+        chosen = buttons[typed - 1]
     else:
         low = text.lower()
         chosen = next((b for b in buttons if b.get("l", "").strip().lower() == low), None)

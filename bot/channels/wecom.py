@@ -60,6 +60,7 @@ from bot.channels import ChannelUnavailable
 from bot.channels.wecom_api import WeComAPI, WeComError, WeComUnavailable
 from bot.delivery import SendResult, deliver_pending
 from dialogs.engine import CONFIRM, SKIP, identity_of
+from handlers.ids import number
 from handlers.messages import Incoming, Reply, Text
 from storage import audit, inbound, outbox
 from storage.models import (
@@ -84,6 +85,8 @@ ANSWER_WITHIN = 4.0  # seconds; WeCom gives up (and retries) after 5
 IDLE_SLEEP = 1.0  # seconds the delivery loop waits when nothing is due
 # Markup WeChat never sends; with it an XML parser could be made to expand entities.
 FORBIDDEN_MARKUP = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+MAX_USER_ID = 64
+MAX_MESSAGE_ID = 100  # stored as `wecom:<id>` in a 120-character column
 NUMBER = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]-\d{6}-\d{4,})(?!\d)")
 TITLE_BYTES, CARD_BYTES, TEXT_BYTES = 128, 512, 2048  # WeCom's limits
 CARD_URL = "https://work.weixin.qq.com"  # a text card must link somewhere
@@ -193,11 +196,14 @@ def read_message(xml: str) -> Received:
     """The fields of a decrypted WeCom message; `Rejected` when it cannot be read."""
     try:
         message = parse_message(xml)
+        # MsgId and CreateTime convert when read: a value that is no number is forged.
+        raw_id = getattr(message, "id", None) or f"{message.source}:{message.create_time}"
     except Exception:
         raise Rejected(400, "unreadable message") from None
     if message is None or not getattr(message, "source", None):
         raise Rejected(400, "no sender")
-    raw_id = getattr(message, "id", None) or f"{message.source}:{message.create_time}"
+    if len(str(message.source)) > MAX_USER_ID or len(str(raw_id)) > MAX_MESSAGE_ID:
+        raise Rejected(400, "sender or message id too long")  # UserIDs have at most 64
     return Received(
         kind=str(message.type),
         user=str(message.source),
@@ -616,8 +622,9 @@ async def pressed(app: App, user: str, text: str) -> str | None:
     if last is None or last.payload.get("card"):
         return None
     buttons = last.payload.get("buttons") or []
-    if text.isdigit() and 1 <= int(text) <= len(buttons):
-        return str(buttons[int(text) - 1]["value"])
+    typed = number(text)
+    if typed is not None and 1 <= typed <= len(buttons):
+        return str(buttons[typed - 1]["value"])
     for button in buttons:
         if str(button.get("label", "")).strip().lower() == text.lower():
             return str(button["value"])

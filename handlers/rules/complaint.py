@@ -17,6 +17,8 @@ from collections.abc import Collection, Mapping
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import NamedTuple
 
+from handlers.ids import number
+
 KINDS = ("valid", "help_seeking", "inquiry", "venting")
 SEVERITIES = ("major", "important", "minor")
 DEPARTMENTS = ("repair", "security", "cleaning", "greening", "service")
@@ -142,8 +144,8 @@ _AROUND = re.compile(
 
 def _number(word: str) -> int | None:
     """`3`, `三`, `十五`, `两` or `three` as a number; None otherwise."""
-    if word.isdigit():
-        return int(word)
+    if (value := number(word)) is not None:
+        return value
     if word in _EN_NUMBERS:
         return _EN_NUMBERS[word]
     if word and all(ch in _CN_DIGITS or ch == "十" for ch in word):

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+from handlers.ids import number
+
 OWNER_PENDING, DESK_PENDING = "owner_pending", "desk_pending"
 APPROVED, DENIED, USED = "approved", "denied", "used"
 
@@ -78,8 +80,8 @@ class Invalid(ValueError):
 
 def chinese_number(text: str) -> int | None:
     """Digits, or 一 … 九十九 (`两`, `十二`, `二十`); None for anything else."""
-    if text.isdigit():
-        return int(text)
+    if (value := number(text)) is not None:
+        return value
     if "十" not in text:
         return _CN_DIGITS.get(text)
     tens, _, units = text.partition("十")
