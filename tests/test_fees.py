@@ -9,10 +9,7 @@ paid up; 赵敏 owns 1栋1单元302, three months unpaid, 35 yuan collected item
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -39,6 +36,7 @@ from storage.models import (
     TicketKind,
     Unit,
 )
+from tests.commandline import frontdesk
 from tests.harness import Chat, texts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -394,24 +392,6 @@ async def test_paid_explains_its_usage_and_bad_values(demo_app):
 
 
 # ---- the command line ------------------------------------------------------------------
-
-
-def frontdesk(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")}
-    environ.update(
-        FRONTDESK_DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'fd.db'}",
-        PYTHONPATH=str(ROOT),
-        PYTHONIOENCODING="utf-8",
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        cwd=workdir,
-        env=environ,
-        timeout=120,
-    )
 
 
 def test_the_paid_command_line_records_a_payment_once(tmp_path: Path):

@@ -5,9 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +28,7 @@ from storage.models import (
     Ticket,
     TicketEvent,
 )
+from tests.commandline import frontdesk
 from tests.conversations import file_repair, repair_group
 from tests.harness import Chat, texts
 from tests.test_supervisor import the_month
@@ -177,24 +175,6 @@ async def test_the_forgotten_chat_no_longer_sees_its_tickets(demo_app):
         kept = [u.payload for u in (await s.exec(select(InboundUpdate))).all()]
         kept += [o.payload for o in (await s.exec(select(Outbox))).all()]
         assert not any("王阿姨" in json.dumps(p, ensure_ascii=False) for p in kept)
-
-
-def frontdesk(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")}
-    environ.update(
-        FRONTDESK_DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'fd.db'}",
-        PYTHONPATH=str(ROOT),
-        PYTHONIOENCODING="utf-8",
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        cwd=workdir,
-        env=environ,
-        timeout=120,
-    )
 
 
 def test_the_resident_commands(tmp_path: Path):

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +16,7 @@ from sqlmodel import SQLModel, col, select
 from handlers.roster import RosterError, Summary, import_rows, parse, read_table
 from storage.db import Database
 from storage.models import Bill, Binding, Building, Person, Unit
+from tests.commandline import frontdesk
 from tests.factories import make_community
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -225,24 +223,6 @@ async def test_missing_columns_and_unreadable_files(tmp_path):
 
 
 # ---- the command line ------------------------------------------------------------------
-
-
-def frontdesk(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")}
-    environ.update(
-        FRONTDESK_DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'fd.db'}",
-        PYTHONPATH=str(ROOT),
-        PYTHONIOENCODING="utf-8",
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        cwd=workdir,
-        env=environ,
-        timeout=120,
-    )
 
 
 def test_import_and_invite_on_the_command_line(tmp_path):

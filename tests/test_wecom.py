@@ -155,8 +155,7 @@ class WeCom:
         await self.callback.settle()
 
     async def deliver(self) -> None:
-        while await deliver_pending(self.app.db, self.sender, self.app.clock):
-            pass
+        await drain(self.app, self.sender)
         self.unread += self.emulator.wecom_messages[self.read :]
         self.read = len(self.emulator.wecom_messages)
 
@@ -207,8 +206,7 @@ class Resident:
     async def pushed(self) -> str:
         """Customer-service messages that reached the resident since the last look."""
         before = len(self.emulator.custom)
-        while await deliver_pending(self.app.db, self.sender, self.app.clock):
-            pass
+        await drain(self.app, self.sender)
         return "\n".join(
             str(m.get("text", {}).get("content", ""))
             for m in self.emulator.custom[before:]
@@ -585,3 +583,10 @@ def test_the_command_line_sends_a_department_to_a_wecom_party(tmp_path: Path, mo
             await db.dispose()
 
     assert asyncio.run(stored()) == (["party:8"], 2)
+
+
+async def drain(app: Any, sender: Any) -> None:
+    """Deliver rounds until the outbox has nothing due for this sender."""
+    sent = await deliver_pending(app.db, sender, app.clock)
+    while sent:
+        sent = await deliver_pending(app.db, sender, app.clock)

@@ -17,6 +17,7 @@ one is configured for the message's catalog key, else the service desk is asked 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -853,7 +854,5 @@ async def serve(app: App, stop: asyncio.Event) -> None:
                 log.exception("wechat: delivery round failed")
                 sent = 0
             if not sent:
-                try:
+                with contextlib.suppress(TimeoutError):  # nothing to send: wait a moment
                     await asyncio.wait_for(stop.wait(), POLL_INTERVAL)
-                except TimeoutError:
-                    pass
