@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, Numeric, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -313,6 +314,8 @@ class Outbox(SQLModel, table=True):
     # payload["card"], copied out so a card's last sent message can be found and edited
     card: str | None = Field(default=None, max_length=120, index=True)
     urgent: bool = False
+    # An announcement to many residents: sent after the replies people are waiting for.
+    bulk: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )
