@@ -47,6 +47,9 @@ JobWork = Callable[[Context, Job], Awaitable[list[Reply]]]
 Sweep = Callable[[Context], Awaitable[list[Reply]]]
 
 CONTROLS = ("start", "cancel", "back", "menu", "help", "human", "lang")
+# How stale `ChatIdentity.last_seen_at` may get: writing it on every message would cost
+# a write per update for a time only read in hours (WeChat's 48-hour window).
+SEEN_GRAIN = timedelta(minutes=1)
 KEEP, SKIP, DONE = "=keep", "=skip", "=done"
 CONFIRM, RESUME, RESTART = "=confirm", "=resume", "=restart"
 
@@ -103,6 +106,8 @@ class Engine:
                 chat_id=msg.chat_id,
                 payload=_payload_of(msg),
                 now=self.clock.now(),
+                # Handled in this same transaction, or not stored at all.
+                handled=True,
             )
             if not accepted:
                 log.info("duplicate %s message %s ignored", msg.channel, external_id)
@@ -114,20 +119,30 @@ class Engine:
                 session.add(state)
             replies = await self._route(ctx, state)
             state.updated_at = ctx.now
-            rows = await self.deliver(ctx, replies)
-            await inbound.mark_handled(session, msg.channel, external_id, ctx.now)
-            return rows
+            return await self.deliver(ctx, replies)
 
     async def _context(self, session: Any, msg: Incoming) -> Context:
-        identity = await identity_of(session, msg.channel, msg.user_id)
+        # The chat account and its person in one query.
+        found = (
+            await session.exec(
+                select(ChatIdentity, Person)
+                .outerjoin(Person, col(Person.id) == col(ChatIdentity.person_id))
+                .where(
+                    ChatIdentity.channel == msg.channel,
+                    ChatIdentity.external_user_id == msg.user_id,
+                )
+            )
+        ).first()
+        identity, person = found if found is not None else (None, None)
         if identity is None:
             identity = ChatIdentity(
                 channel=msg.channel, external_user_id=msg.user_id, display_name=msg.user_name[:100]
             )
             session.add(identity)
-        if msg.chat_kind == "private":
-            identity.last_seen_at = self.clock.now()
-        person = await session.get(Person, identity.person_id) if identity.person_id else None
+        now = self.clock.now()
+        seen = identity.last_seen_at
+        if msg.chat_kind == "private" and (seen is None or now - seen >= SEEN_GRAIN):
+            identity.last_seen_at = now
         staff = list(
             (
                 await session.exec(

@@ -3,12 +3,17 @@
 SQLite runs in WAL mode with foreign keys on, and every transaction starts with
 `BEGIN IMMEDIATE`: writers queue on the busy timeout instead of failing when a
 reader tries to become a writer, which is what several coroutines do at once.
+
+`Database.batch` groups commits: inside it, each `transaction()` block of the same task
+joins one shared transaction, so a run of updates costs one commit.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
@@ -48,6 +53,22 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
+class BatchFailed(Exception):
+    """Work inside a `Database.batch` failed, so the whole batch was rolled back; the
+    caller does the batch's work again one unit at a time."""
+
+
+@dataclass
+class _Batch:
+    db: Database
+    session: AsyncSession
+    failed: BaseException | None = None
+
+
+# The batch the current task is in, if any.
+_batch: ContextVar[_Batch | None] = ContextVar("batch", default=None)
+
+
 class Database:
     """The engine plus a session factory; one per application."""
 
@@ -62,9 +83,46 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work commits at the end of the block, or rolls back."""
+        """A session whose work commits at the end of the block, or rolls back.
+
+        Inside `batch()` the block joins the batch's transaction; if it fails, the batch
+        is rolled back as a whole (`BatchFailed`) and nothing more is written in it.
+        """
+        shared = _batch.get()
+        if shared is not None and shared.db is self:
+            if shared.failed is not None:
+                raise BatchFailed() from shared.failed
+            try:
+                yield shared.session
+            except BaseException as exc:
+                shared.failed = exc
+                raise
+            return
         async with self.sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        """One transaction, one commit, for every `transaction()` block run inside it by
+        this task: group commit for a run of small units of work (the updates of a poll).
+
+        No savepoints (they cost two round trips a unit): if any block fails, the batch
+        rolls back and raises `BatchFailed`, and the caller redoes the units one by one,
+        each in its own transaction. Keep batches short: on SQLite one holds the write lock.
+        """
+        shared = _batch.get()
+        if shared is not None and shared.db is self:
+            yield  # already in one
+            return
+        async with self.sessions() as session, session.begin():
+            mine = _Batch(self, session)
+            token = _batch.set(mine)
+            try:
+                yield
+            finally:
+                _batch.reset(token)
+            if mine.failed is not None:
+                raise BatchFailed() from mine.failed  # leaving `begin()` rolls back
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -26,8 +26,13 @@ async def accept(
     chat_id: str,
     payload: dict[str, Any],
     now: datetime,
+    handled: bool = False,
 ) -> bool:
-    """Store the update; False when (channel, external_id) was seen before."""
+    """Store the update; False when (channel, external_id) was seen before.
+
+    `handled`: the caller handles it in the same transaction, so it is stored handled
+    (one write instead of an insert and an update).
+    """
     stmt = (
         insert(session, InboundUpdate)
         .values(
@@ -36,6 +41,7 @@ async def accept(
             chat_id=chat_id,
             payload=payload,
             received_at=now,
+            handled_at=now if handled else None,
         )
         .on_conflict_do_nothing(index_elements=["channel", "external_id"])
         # RETURNING tells "inserted" from "skipped" the same way on both drivers.

@@ -11,7 +11,7 @@ header, message ids are counted per chat, an edit with nothing changed is refuse
 callback data over 64 bytes is refused, a blocked user answers 403. With
 `enforce_limits` it answers 429 with `retry_after` past the flood limits (1 message/s
 per chat, 20/min per group, 30/s overall), counting those in `too_many`; injected
-faults (`fail_next`, `disconnect_next`) are not counted.
+faults (`fail_next`, `disconnect_next`, `flaky`) are not counted.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import contextlib
 import itertools
 import json
 import math
+import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -182,6 +183,10 @@ class BotAPIEmulator:
         self.files: dict[str, bytes] = {}
         self.file_names: dict[str, str] = {}
         self.too_many = 0
+        self.broken: list[str] = []  # which limit each counted 429 was for
+        self.injected_429 = 0  # answered by `flaky`, on top of the limits
+        self._flaky: dict[str, float] = {}
+        self._random = random.Random(7)
         self.webhook_url: str | None = None
         self.webhook_secret: str | None = None
         self.blocked: set[int] = set()
@@ -373,6 +378,12 @@ class BotAPIEmulator:
         """The next `times` calls of `method` lose their connection (a network error)."""
         self._faults.setdefault(method.lower(), deque()).append(_Fault(None, times))
 
+    def flaky(self, methods: set[str], share: float, seed: int = 7) -> None:
+        """From now on a `share` of the calls to `methods` answer 429 (retry after 1 s),
+        chosen at random (seeded), whatever the limits say: Telegram under load."""
+        self._flaky = {method.lower(): share for method in methods}
+        self._random = random.Random(seed)
+
     def block(self, chat_id: int) -> None:
         """The user blocked the bot: later messages to the chat get 403."""
         self.blocked.add(chat_id)
@@ -387,6 +398,7 @@ class BotAPIEmulator:
         try:
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")
+            self._take_flaky(method.lower())
             if self._take_fault(method.lower(), call):
                 # Drop the connection without an answer: the client sees a network error.
                 call.ok, call.error_code = False, 0
@@ -443,6 +455,12 @@ class BotAPIEmulator:
             raise fault.error
         return True
 
+    def _take_flaky(self, method: str) -> None:
+        share = self._flaky.get(method)
+        if share and self._random.random() < share:
+            self.injected_429 += 1
+            raise ApiError(429, "Too Many Requests: retry after 1", retry_after=1)
+
     async def _dispatch(self, method: str, params: dict[str, Any], uploads: dict[str, Any]) -> Any:
         if method in _COUNTED or method in _EDITS:
             chat_id = self._chat_id(params)
@@ -467,20 +485,25 @@ class BotAPIEmulator:
     def _check_limits(self, chat_id: int) -> None:
         now = asyncio.get_running_loop().time()
         waits: list[float] = []
+        broken: list[str] = []
         last = self._last_sent.get(chat_id)
         if last is not None and now - last < self.per_chat_gap - _GAP_TOLERANCE:
             waits.append(last + self.per_chat_gap - now)
+            broken.append(f"chat {chat_id}: {now - last:.3f} s after the last")
         window = self._group_sent.get(chat_id, deque())
         while window and window[0] <= now - self.group_window:
             window.popleft()
         if chat_id < 0 and len(window) >= self.group_limit:
             waits.append(window[0] + self.group_window - now)
+            broken.append(f"group {chat_id}: {len(window)} in the window")
         while self._all_sent and self._all_sent[0] <= now - 1:
             self._all_sent.popleft()
         if len(self._all_sent) >= self.overall_limit:
             waits.append(self._all_sent[0] + 1 - now)
+            broken.append(f"overall: {len(self._all_sent)} in the last second")
         if waits:
             self.too_many += 1
+            self.broken.extend(broken)
             after = max(1, math.ceil(max(waits)))
             raise ApiError(429, f"Too Many Requests: retry after {after}", retry_after=after)
 

@@ -26,13 +26,14 @@ import weakref
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
 from aiogram.enums import ChatMemberStatus
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramUnauthorizedError
+from aiogram.methods import GetUpdates
 from aiogram.types import (
     BotCommand,
     BotCommandScopeAllGroupChats,
@@ -54,6 +55,7 @@ from bot.channels.telegram_send import Pacer, run_delivery
 from handlers.messages import Incoming, Reply
 from handlers.staffauth import MANAGERS
 from storage import inbound, outbox
+from storage.db import BatchFailed
 from storage.models import ChatIdentity, StaffGroup, StaffMember
 
 if TYPE_CHECKING:
@@ -61,6 +63,7 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CHANNEL = "telegram"
 WEBHOOK_PATH = "/telegram"
@@ -75,6 +78,9 @@ PRESENT = (
 # `/cmd@somebot`: in a group a command may be addressed to another bot.
 ADDRESSED = re.compile(r"^(/\w+)@(\w+)")
 RETRY_MAX = 60.0  # seconds between attempts while the database or Telegram is away
+# Polled updates handled in one transaction at most: enough to share a commit, few enough
+# that the first one's reply is not held up long.
+BATCH_MAX = 20
 
 # Command menus: (command, catalog key of its description).
 RESIDENT_COMMANDS = (
@@ -216,6 +222,10 @@ class Updates:
         self.patient = patient
         # Webhook requests may overlap; one update at a time keeps a chat's order.
         self._lock = asyncio.Lock()
+        # While a batch of polled updates is handled, pressed buttons are answered after it
+        # commits (`send_answers`): no network call inside the transaction, and the button
+        # stops spinning once its work is saved. None: answer at once (webhook mode).
+        self.answers: list[tuple[CallbackQuery, str | None]] | None = None
         self.router = Router(name="frontdesk")
         self.router.message.register(self.on_message)
         self.router.callback_query.register(self.on_callback)
@@ -248,6 +258,8 @@ class Updates:
                 try:
                     await self._keep(update)
                     return
+                except BatchFailed:
+                    raise  # the batch is redone update by update, this one included
                 except Exception:
                     if not self.patient:
                         raise
@@ -305,7 +317,10 @@ class Updates:
             await self._handle(callback_incoming(query, update_id, value, self.app.clock.now()))
         finally:
             # Always answered, or the user's button keeps spinning.
-            await self._answer(query, answer)
+            if self.answers is not None:
+                self.answers.append((query, answer))
+            else:
+                await self._answer(query, answer)
 
     async def _page(self, chat_id: int, message_id: int, outbox_id: int, n: int) -> bool:
         """Show another page of a long keyboard, in place; False when it is no longer shown."""
@@ -317,6 +332,12 @@ class Updates:
     async def _stale(self, query: CallbackQuery) -> str:
         locale = await self._locale(str(query.from_user.id), query.from_user.language_code)
         return self.app.catalogs.text(locale, "telegram.stale")
+
+    async def send_answers(self) -> None:
+        """Answer the buttons pressed in the batch just committed, all at once."""
+        if self.answers:
+            pending, self.answers = self.answers, []
+            await asyncio.gather(*(self._answer(query, text) for query, text in pending))
 
     async def _answer(self, query: CallbackQuery, text: str | None) -> None:
         try:
@@ -505,7 +526,7 @@ async def serve(app: App, stop: asyncio.Event, *, pacer: Pacer | None = None) ->
         if webhook:
             await _serve_webhook(app, bot, running, stop)
         else:
-            await _poll(bot, running.dispatcher, stop)
+            await _poll(app, bot, running, stop)
     finally:
         done.set()
         with contextlib.suppress(Exception):
@@ -557,34 +578,91 @@ async def _serve_webhook(app: App, bot: Bot, running: _Running, stop: asyncio.Ev
         _RUNNING.pop(id(app), None)
 
 
-async def _poll(bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
-    """Long polling. Updates are handled one after another (`handle_as_tasks=False`): the
-    offset that acknowledges an update is sent with the next getUpdates, only after the
-    engine stored and handled it, so a crash loses none and a chat's updates stay in order."""
+async def _poll(app: App, bot: Bot, running: _Running, stop: asyncio.Event) -> None:
+    """Long polling with group commits.
+
+    The updates of one getUpdates are handled in order through aiogram's dispatcher, a few
+    at a time in one database transaction (`Database.batch`; each update a savepoint of
+    it). The offset that acknowledges them goes with the next getUpdates, only after they
+    are committed: a crash loses none, and a chat's updates stay in order.
+    """
     # getUpdates is refused while a webhook is set (e.g. after switching modes).
     await _retrying("deleteWebhook", lambda: bot.delete_webhook(drop_pending_updates=False), stop)
+    dispatcher = running.dispatcher
+    request = GetUpdates(
+        timeout=POLLING_TIMEOUT, allowed_updates=dispatcher.resolve_used_update_types()
+    )
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            polled = await _unless_stopped(
+                bot(request, request_timeout=POLLING_TIMEOUT + int(bot.session.timeout)), stop
+            )
+        except TelegramAPIError as exc:  # network, 5xx, flood control: ask again shortly
+            log.warning("telegram: getUpdates failed (%s); again in %.0f s", exc, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, RETRY_MAX)
+            continue
+        delay = 1.0
+        if polled is None:
+            return  # stopped
+        try:
+            await _handle_polled(app, bot, running, list(polled))
+        except Exception:  # the database is away: not acknowledged, so asked for again
+            log.exception("telegram: polled updates could not be handled; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RETRY_MAX / 12)
+            continue
+        if polled:
+            request.offset = polled[-1].update_id + 1
 
-    async def stop_when_asked(**_: Any) -> None:
-        async def watch() -> None:
-            await stop.wait()
-            await dispatcher.stop_polling()
 
-        # Started from the startup hook: stop_polling works only once polling is running.
-        watchers.add(asyncio.create_task(watch()))
+async def _handle_polled(app: App, bot: Bot, running: _Running, pending: list[Update]) -> None:
+    """Feed the updates to the dispatcher in order, committing every few (see `_poll`)."""
+    updates = running.updates
+    while pending:
+        chunk = _next_chunk(pending)
+        updates.answers = []
+        try:
+            async with app.db.batch():
+                for update in chunk:
+                    await running.dispatcher.feed_update(bot, update)
+        except BatchFailed:
+            # One of them failed and took the batch with it: each again in its own
+            # transaction, so the others are kept and the failing one is stored for a look.
+            log.warning("telegram: a batch of %d updates failed; one by one", len(chunk))
+            updates.answers = []
+            for update in chunk:
+                await running.dispatcher.feed_update(bot, update)
+        try:
+            updates.wake()
+            await updates.send_answers()
+        finally:
+            updates.answers = None
 
-    watchers: set[asyncio.Task[None]] = set()
-    dispatcher.startup.register(stop_when_asked)
+
+def _next_chunk(pending: list[Update]) -> list[Update]:
+    """Take the next updates to share a commit: the ones polled together, BATCH_MAX at most."""
+    chunk = pending[:BATCH_MAX]
+    del pending[:BATCH_MAX]
+    return chunk
+
+
+async def _unless_stopped(call: Awaitable[T], stop: asyncio.Event) -> T | None:
+    """The call's result, or None when `stop` is set first (the call is then cancelled)."""
+    task = asyncio.ensure_future(call)
+    stopping = asyncio.ensure_future(stop.wait())
     try:
-        await dispatcher.start_polling(
-            bot,
-            polling_timeout=POLLING_TIMEOUT,
-            handle_as_tasks=False,
-            handle_signals=False,  # the CLI owns the signals and sets `stop`
-            close_bot_session=False,  # the delivery loop still uses the bot
-        )
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for watcher in watchers:
-            watcher.cancel()
+        stopping.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return None
 
 
 # ---- files ----------------------------------------------------------------------------------

@@ -64,6 +64,41 @@ async def token_for(session: AsyncSession, chat_id: str, value: str) -> str:
             return row.token
 
 
+async def tokens_for(session: AsyncSession, chat_id: str, values: list[str]) -> dict[str, str]:
+    """`token_for` each value at once: one query for those the chat has, one insert for
+    the rest (a keyboard of ten buttons costs two statements, not twenty)."""
+    found: dict[str, str] = {}
+    rows = await session.exec(
+        select(ButtonToken.value, ButtonToken.token).where(
+            ButtonToken.channel == CHANNEL,
+            ButtonToken.chat_id == chat_id,
+            col(ButtonToken.value).in_(values),
+        )
+    )
+    for value, token in rows.all():
+        found.setdefault(value, token)
+    missing = list(dict.fromkeys(v for v in values if v not in found))
+    if missing:
+        new = [
+            ButtonToken(
+                token=secrets.token_urlsafe(TOKEN_BYTES), channel=CHANNEL, chat_id=chat_id, value=v
+            ).model_dump()
+            for v in missing
+        ]
+        stmt = (
+            insert(session, ButtonToken)
+            .values(new)
+            .on_conflict_do_nothing(index_elements=["token"])
+            .returning(col(ButtonToken.value), col(ButtonToken.token))
+        )
+        for value, token in (await session.exec(stmt)).all():
+            found[value] = token
+    for value in missing:
+        if value not in found:  # its random token clashed with another: mint it alone
+            found[value] = await token_for(session, chat_id, value)
+    return found
+
+
 async def resolve(session: AsyncSession, chat_id: str, token: str) -> str | None:
     """The value behind a pressed token; None when unknown or minted for another chat."""
     if not token or len(token) > 16:
@@ -101,11 +136,9 @@ async def page(session: AsyncSession, row: Outbox, n: int = 0) -> InlineKeyboard
     pages = page_count(row.payload)
     n = min(max(n, 0), pages - 1)
     shown = buttons[n * PAGE_SIZE : (n + 1) * PAGE_SIZE]
+    tokens = await tokens_for(session, row.chat_id, [str(b["value"]) for b in shown])
     keys = [
-        InlineKeyboardButton(
-            text=str(b["label"]),
-            callback_data=await token_for(session, row.chat_id, str(b["value"])),
-        )
+        InlineKeyboardButton(text=str(b["label"]), callback_data=tokens[str(b["value"])])
         for b in shown
     ]
     rows = _rows(keys)
