@@ -150,6 +150,12 @@ async def ticket_rows(
     return rows, total - len(rows)
 
 
+def _one(medians: stats.Medians, index: int) -> dict[str, float]:
+    """One end's medians by group, leaving out the groups where it was never set."""
+    found = {name: values[index] for name, values in medians.items()}
+    return {name: value for name, value in found.items() if value is not None}
+
+
 async def gather(
     session: AsyncSession,
     found: stats.Audience,
@@ -160,22 +166,20 @@ async def gather(
     listed: int = CHAT_LISTED,
 ) -> MonthData:
     where = stats.in_period(found.scope, period)
-    created = col(Ticket.created_at)
+    created, accepted, done = col(Ticket.created_at), col(Ticket.accepted_at), col(Ticket.done_at)
     repairs = [*where, col(Ticket.kind) == "repair"]
     rows, more = await ticket_rows(session, found.scope, period, listed)
+    by_category = await stats.medians(session, repairs, created, [done], col(Ticket.category))
+    by_department = await stats.medians(
+        session, where, created, [accepted, done], col(Ticket.department)
+    )
     return MonthData(
         title=title,
         period=period,
         figures=await stats.figures(session, found.scope, period, now),
-        finish_by_category=await stats.median_seconds(
-            session, repairs, created, col(Ticket.done_at), col(Ticket.category)
-        ),
-        accept_by_department=await stats.median_seconds(
-            session, where, created, col(Ticket.accepted_at), col(Ticket.department)
-        ),
-        finish_by_department=await stats.median_seconds(
-            session, where, created, col(Ticket.done_at), col(Ticket.department)
-        ),
+        finish_by_category=_one(by_category, 0),
+        accept_by_department=_one(by_department, 0),
+        finish_by_department=_one(by_department, 1),
         per_day=await per_day(session, found.scope, period, tz),
         tickets=rows,
         more=more,

@@ -1,20 +1,21 @@
 """Supervisors' figures: `/stats`, `/overdue` and `/ticket` (a ticket's full history).
 
 Counts come from one GROUP BY over the period's tickets (a few hundred rows at most,
-however many tickets there are); medians from a per-ticket duration query that
-PostgreSQL answers with `percentile_cont` and SQLite with ORDER BY/OFFSET. A
+however many tickets there are); medians from per-ticket durations that PostgreSQL
+takes with `percentile_cont` and SQLite with ORDER BY/OFFSET (see `medians`). A
 supervisor of one community sees that community; a company-wide one sees all, or
 the community named by its code (`/stats 2026-11 XFL`).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, extract, func
+from sqlalchemy import Float, case, cast, extract, func, literal
 from sqlalchemy import select as select_many
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
@@ -133,56 +134,102 @@ def _dialect(session: AsyncSession) -> str:
 def duration(session: AsyncSession, start: Any, end: Any) -> ColumnElement[Any]:
     """Seconds from `start` to `end` in SQL, on either backend."""
     if _dialect(session) == "postgresql":
-        return extract("epoch", end) - extract("epoch", start)
+        # As float: `extract` gives numeric, slower to sort and to read as Decimal.
+        return cast(extract("epoch", end) - extract("epoch", start), Float)
     # SQLite keeps times as text; julianday reads them, in days.
     return (func.julianday(end) - func.julianday(start)) * 86400.0
 
 
-async def median_seconds(
+Medians = dict[str, list[float | None]]  # group → one median per end, in seconds
+
+
+async def medians(
     session: AsyncSession,
     where: Sequence[ColumnElement[bool]],
     start: Any,
-    end: Any,
+    ends: Sequence[Any],
     group: Any = None,
-) -> dict[str, float]:
-    """The median of `end - start` over rows with `end` set, per `group` (or under "")."""
-    seconds = duration(session, start, end)
-    conditions = [*where, end.is_not(None)]
-    postgres = _dialect(session) == "postgresql"
-    measure = func.percentile_cont(0.5).within_group(seconds) if postgres else func.count()
+) -> Medians:
+    """Per `group` (all under "" without one), the median of `end - start` for each of
+    `ends`, over the rows where that end is set.
+
+    PostgreSQL takes them all in one scan (`percentile_cont` skips unset ends' NULLs).
+    SQLite has no percentile function: without a group, a count and then a sorted query
+    per end that reads only the middle rows, so a long `/stats` period costs no memory
+    here; per group (a `/report` month), one read of the durations, the middles taken
+    here, instead of a sorted query per group.
+    """
+    if _dialect(session) == "postgresql":
+        return await _percentiles(session, where, start, ends, group)
     if group is None:
-        # A single selected column comes back as scalars, not rows.
-        value = (await session.exec(select(measure).where(*conditions))).one()
-        rows: list[tuple[Any, Any]] = [("", value)]
-    else:
-        stmt = select(group, measure).where(*conditions).group_by(group)
-        rows = [(name, value) for name, value in (await session.exec(stmt)).all()]
-    if postgres:
-        return {name or "": float(value) for name, value in rows if value is not None}
-    medians: dict[str, float] = {}
-    for name, count in rows:
+        return {"": await _middles(session, where, start, ends)}
+    return await _read_medians(session, where, start, ends, group)
+
+
+async def _percentiles(
+    session: AsyncSession, where: Sequence[Any], start: Any, ends: Sequence[Any], group: Any
+) -> Medians:
+    measures = [
+        func.percentile_cont(0.5).within_group(duration(session, start, end)) for end in ends
+    ]
+    stmt = select_many(literal("") if group is None else group, *measures).where(*where)
+    if group is not None:
+        stmt = stmt.group_by(group)
+    connection = await session.connection()  # typed Core rows: any number of columns
+    return {
+        name or "": [None if value is None else float(value) for value in values]
+        for name, *values in (await connection.execute(stmt)).all()
+    }
+
+
+async def _middles(
+    session: AsyncSession, where: Sequence[Any], start: Any, ends: Sequence[Any]
+) -> list[float | None]:
+    connection = await session.connection()
+    counts = (
+        await connection.execute(select_many(*(func.count(end) for end in ends)).where(*where))
+    ).one()
+    found: list[float | None] = []
+    for end, count in zip(ends, counts, strict=True):
         if not count:
+            found.append(None)
             continue
         offset, take = rules.middle_offset(int(count))
-        only = [*conditions, group == name] if group is not None else conditions
+        seconds = duration(session, start, end)
         middle = (
             await session.exec(
-                select(seconds).where(*only).order_by(seconds).offset(offset).limit(take)
+                select(seconds)
+                .where(*where, end.is_not(None))
+                .order_by(seconds)
+                .offset(offset)
+                .limit(take)
             )
         ).all()
-        medians[name or ""] = sum(float(v) for v in middle) / len(middle)
-    return medians
+        found.append(sum(float(v) for v in middle) / len(middle))
+    return found
+
+
+async def _read_medians(
+    session: AsyncSession, where: Sequence[Any], start: Any, ends: Sequence[Any], group: Any
+) -> Medians:
+    durations = [duration(session, start, end) for end in ends]
+    values: dict[str, list[list[float]]] = defaultdict(lambda: [[] for _ in ends])
+    connection = await session.connection()
+    for name, *seconds in await connection.execute(select_many(group, *durations).where(*where)):
+        for index, value in enumerate(seconds):
+            if value is not None:
+                values[name or ""][index].append(float(value))
+    return {
+        name: [rules.median(sorted(one)) for one in per_end] for name, per_end in values.items()
+    }
 
 
 async def figures(session: AsyncSession, scope: Scope, period: Period, now: datetime) -> Figures:
     """Everything `/stats` says about tickets created in the period."""
     where = in_period(scope, period)
-    created = col(Ticket.created_at)
-    accept = await median_seconds(session, where, created, col(Ticket.accepted_at))
-    finish = await median_seconds(session, where, created, col(Ticket.done_at))
-    return rules.summarize(
-        await buckets(session, scope, period, now), accept.get(""), finish.get("")
-    )
+    ends = (col(Ticket.accepted_at), col(Ticket.done_at))
+    accept, finish = (await medians(session, where, col(Ticket.created_at), ends))[""]
+    return rules.summarize(await buckets(session, scope, period, now), accept, finish)
 
 
 async def overdue(
