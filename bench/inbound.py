@@ -401,6 +401,14 @@ async def run(quick: bool = False) -> Section:
     section.table(
         ["what", "database", "updates/s (backlog)", "steady load", "latency p50 / p99 ms"], rows
     )
+    section.target(
+        "2 workers on PostgreSQL ≥ 1.6× one: not measured. A bot has one stream of Telegram "
+        "updates (one getUpdates caller, or one webhook kept at max_connections=1 so a chat's "
+        "updates stay in order), handled by the worker that receives it; a second worker "
+        "shares delivery and scheduled jobs, not inbound. Spreading inbound needs workers "
+        "that take stored updates from the database chat by chat, which is not built.",
+        False,
+    )
 
     before = await rate_before(residents)
     if before is not None:

@@ -32,6 +32,7 @@ FEATURES = (
     "dialogs.fees",
     "dialogs.slip",
     "dialogs.supervisor",
+    "dialogs.announce",
     "dialogs.complaint",
     "dialogs.question",
     "dialogs.intent",

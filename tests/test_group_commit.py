@@ -21,7 +21,6 @@ from storage.models import Community, InboundUpdate
 from tests.telegram_emulator import BotAPIEmulator
 from tests.test_telegram import TOKEN, Scene, running, until
 
-
 RATE = Decimal("2.50")
 
 

@@ -329,7 +329,10 @@ async def test_a_429_is_honoured_and_the_message_then_delivered_once(
     clock.advance(seconds=6)
     assert await deliver(demo_app, sender) == 0 and sends(emulator) == 1
     clock.advance(seconds=1)
-    assert await deliver(demo_app, sender) == 2
+    assert await deliver(demo_app, sender) == 1  # the first, when Telegram said
+    # The second waited a little longer than the first, so the first is always due first.
+    clock.advance(seconds=0.5)
+    assert await deliver(demo_app, sender) == 1
     assert [m.text for m in emulator.messages(RESIDENT)] == [
         "您的报修已受理。",
         "维修师傅将在今天下午上门。",
@@ -522,20 +525,99 @@ async def test_the_21st_group_message_waits_for_the_group_window(demo_app):
     assert times[20] - times[0] >= 3.0  # the 21st waited for the window to move
 
 
+async def test_a_reply_overtakes_an_announcement_going_out(demo_app):
+    """300 announcement rows, paced at Telegram's 30 a second (10 s of sending), and a
+    resident who writes two seconds in, to whom the notice has not gone yet: the reply
+    reaches them within two seconds, before their own notice; no limit is broken."""
+    emulator = BotAPIEmulator(enforce_limits=True)
+    await emulator.start()
+    bot = make_bot(emulator)
+    now = demo_app.clock.now()
+    notice = {"text": "【幸福里通知】明天9-15点停水", "locale": "zh_CN"}
+    chats = [100_000 + n for n in range(300)]
+    async with demo_app.db.transaction() as session:
+        rows = [outbox.Message("telegram", str(chat), notice) for chat in chats]
+        assert await outbox.enqueue_many(session, rows, now=now, bulk=True) == 300
+    resident = chats[-1]  # the last in the announcement's queue
+    stop, nudge = asyncio.Event(), asyncio.Event()
+    loop = asyncio.create_task(run_delivery(demo_app, bot, stop, nudge, pacer=Pacer()))
+    try:
+        await asyncio.sleep(2)
+        queued_at = time.monotonic()
+        await queue(demo_app, resident, "您的报修已受理。")
+        nudge.set()  # as the channel does after handling an update
+        await wait_until_sent(demo_app, within=30)
+    finally:
+        stop.set()
+        await loop
+        await bot.session.close()
+        await emulator.stop()
+
+    assert emulator.too_many == 0
+    assert [m.text for m in emulator.messages(resident)] == ["您的报修已受理。", notice["text"]]
+    assert all(len(emulator.messages(chat)) == 1 for chat in chats[:-1])
+    sent = sorted(send_times(emulator).items(), key=lambda item: item[1][0])
+    waited = send_times(emulator)[resident][0] - queued_at
+    print(f"\nthe reply waited {waited:.2f} s behind a 300-row announcement")
+    assert waited < 2.0
+    behind = [chat for chat, times in sent if times[0] > queued_at + waited]
+    assert len(behind) > 100  # it did not wait for the announcement to finish
+
+
 async def test_the_pacer_books_every_budget() -> None:
     """The real limits on a pretend clock: 1 s per chat, 20 a minute per group, 30 a second."""
     now = [0.0]
-    pacer = Pacer(margin=0, clock=lambda: now[0])
+    pacer = Pacer(clock=lambda: now[0])
 
-    await pacer.acquire("42")
+    async with pacer.sending("42"):
+        assert pacer.delay("42") == 1.0  # not answered yet: a second after the answer at least
     assert pacer.delay("42") == 1.0 and pacer.delay("43") == 0
     for n in range(20):
         now[0] = 100.0 + n
-        await pacer.acquire("-1001")
+        async with pacer.sending("-1001"):
+            pass
     now[0] = 120.0
     assert pacer.delay("-1001") == pytest.approx(40.0)  # the first of the 20 leaves at 160 s
     for n in range(30):
-        await pacer.acquire(str(1000 + n))
+        async with pacer.sending(str(1000 + n)):
+            pass
     assert pacer.delay("2000") == pytest.approx(1.0)  # the 31st this second waits a second
     now[0] = 121.0
     assert pacer.delay("2000") == 0
+
+
+async def test_a_send_counts_from_its_answer() -> None:
+    """Telegram counts a request when it arrives, some time before it answers: the pacer
+    counts it from the answer, so however slow or uneven the trip, none arrives too early."""
+    now = [0.0]
+    pacer = Pacer(clock=lambda: now[0])
+    for n in range(30):
+        await pacer.acquire(str(n))
+    assert pacer.delay("99") == pytest.approx(1.0)  # 30 unanswered: their answers come later
+    now[0] = 0.3
+    for n in range(30):
+        pacer.release(str(n))
+    now[0] = 1.0
+    assert pacer.delay("99") == pytest.approx(0.3)  # a second after the answers, not the sends
+    assert pacer.delay("0") == pytest.approx(0.3)
+
+
+async def test_bulk_sends_give_way_to_a_reply() -> None:
+    """An announcement's sends wait for their turn; a reply that comes later goes first."""
+    pacer = Pacer(overall=1)  # one send a second, to see the order
+    async with pacer.sending("1"):
+        pass
+    order: list[str] = []
+
+    async def send(chat_id: str, bulk: bool) -> None:
+        async with pacer.sending(chat_id, bulk=bulk):
+            order.append(chat_id)
+
+    bulk = [asyncio.create_task(send(str(100 + n), bulk=True)) for n in range(3)]
+    await asyncio.sleep(0.1)
+    reply = asyncio.create_task(send("5001", bulk=False))
+    await reply
+    for task in bulk:
+        task.cancel()
+    await asyncio.gather(*bulk, return_exceptions=True)
+    assert order == ["5001"]

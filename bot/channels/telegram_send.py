@@ -7,8 +7,10 @@ chat is edited in place. It sorts failures into retry (429 with its retry_after,
 5xx) and permanent (bot blocked, chat not found, a request Telegram will never accept).
 
 `run_delivery` drains the outbox with one worker per chat, so a chat that must wait for
-its 1-message-a-second slot never holds up the others. A `Pacer` keeps the process
-within the per-chat, per-group and overall budgets; one process owns the bot's sending.
+its 1-message-a-second slot never holds up the others, and serves replies before
+announcements (bulk rows). A `Pacer` keeps the process within the per-chat, per-group
+and overall budgets, counting each send from Telegram's answer; one process owns the
+bot's sending.
 
 Never twice: a row is claimed under a lease, the API is called, and the row is marked
 sent right after (bot.delivery). The one remaining window is a crash, or a lost
@@ -20,10 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
+import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,7 +73,14 @@ TEXT_LIMIT = 4096  # characters in one message
 CAPTION_LIMIT = 1024  # characters under a photo or document
 CONTACT_LABEL = "telegram.keyboard.share_contact"
 WORKERS = 50  # chats sent to at the same time
+BULK_WORKERS = 10  # of those, for chats with only announcements: enough for 30/s, and
+# few, so a notice claimed ahead of a resident's reply in the same chat is sent soon
+SCAN = 200  # chats read from the outbox at a time
 IDLE = 1.0  # seconds between outbox scans when nothing nudges
+# The chat's later messages wait this much longer than the one to be retried, so that one
+# is due first: the row's retry time is set a moment after the hold, and in between a later
+# message could otherwise be taken first (the overload test caught it, 2 chats in 2,000).
+HOLD_SLACK = timedelta(seconds=0.5)
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 
@@ -80,9 +93,18 @@ def is_group(chat_id: str) -> bool:
 class Pacer:
     """Send budgets of one process: per chat (1/s), per group (20/min), overall (30/s).
 
-    `acquire` waits (asyncio.sleep) until a send to the chat fits every budget and books
-    it; the check and the booking happen without an await in between, so concurrent
-    senders never book the same slot.
+    A send holds its place in every budget from `acquire` until its answer is in
+    (`release`), and from then on counts as made at the moment of the answer. Telegram
+    received the request at some moment before it answered, so a send the budgets then
+    allow can never reach Telegram too early, however long or unevenly requests travel.
+    (Counting from the moment of sending needs a margin for that jitter: 50 ms was too
+    little on a busy machine, and the margin alone cost 5 % of the overall rate.)
+
+    Senders whose chat's own budget allows a message wait in line for the overall
+    budget: replies first, then bulk sends (announcements), first come first served
+    within each, so no chat starves behind newcomers and a reply never queues behind a
+    broadcast. The check and the booking happen without an await in between, so
+    concurrent senders never take the same slot.
     """
 
     def __init__(
@@ -92,7 +114,7 @@ class Pacer:
         group_window: float = 60.0,
         overall: int = 30,
         *,
-        margin: float = 0.05,  # requests reach Telegram with some jitter
+        margin: float = 0.0,  # extra seconds on every budget, should Telegram count later
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
@@ -103,31 +125,59 @@ class Pacer:
         self.margin = margin
         self._clock = clock
         self._sleep = sleep
-        self._last: dict[str, float] = {}
-        self._groups: dict[str, deque[float]] = {}
-        self._all: deque[float] = deque()
+        self._last: dict[str, float] = {}  # chat → when its last send was answered
+        self._groups: dict[str, deque[float]] = {}  # group → answers within its window
+        self._all: deque[float] = deque()  # answers within the last second
+        self._flying: dict[str, int] = {}  # chat → sends not answered yet
+        self._in_flight = 0
+        # The line for the overall budget: ((bulk, arrival), woken when first in line).
+        self._line: list[tuple[tuple[int, int], asyncio.Event]] = []
+        self._arrivals = itertools.count()
 
     def delay(self, chat_id: str) -> float:
         """Seconds until a message to the chat would fit every budget (0: now)."""
         now = self._clock()
-        waits = [0.0]
-        last = self._last.get(chat_id)
-        if last is not None:
-            waits.append(last + self.per_chat + self.margin - now)
-        if is_group(chat_id):
-            window = _trim(self._groups.get(chat_id), now - self.group_window)
-            if len(window) >= self.group_limit:
-                waits.append(window[-self.group_limit] + self.group_window + self.margin - now)
-        _trim(self._all, now - 1.0)
-        if len(self._all) >= self.overall:
-            waits.append(self._all[-self.overall] + 1.0 + self.margin - now)
-        return max(waits)
+        return max(self._chat_wait(chat_id, now), self._overall_wait(now))
 
-    async def acquire(self, chat_id: str) -> None:
-        """Wait for the chat's next slot and book it."""
-        while (wait := self.delay(chat_id)) > 0:
+    def chat_delay(self, chat_id: str) -> float:
+        """Seconds until the chat's own budgets (per chat, per group) allow a message."""
+        return self._chat_wait(chat_id, self._clock())
+
+    async def acquire(self, chat_id: str, *, bulk: bool = False) -> None:
+        """Wait until a send to the chat fits every budget, then hold its place in them
+        until `release`."""
+        while (wait := self.chat_delay(chat_id)) > 0:
             await self._sleep(wait)
+        ticket = (int(bulk), next(self._arrivals))
+        turn = asyncio.Event()
+        heapq.heappush(self._line, (ticket, turn))
+        try:
+            while True:
+                if self._line[0][0] != ticket:
+                    turn.clear()
+                    await turn.wait()  # until those ahead have their slots
+                elif (wait := self._overall_wait(self._clock())) > 0:
+                    await self._sleep(wait)
+                else:
+                    break
+        finally:
+            self._line.remove((ticket, turn))
+            heapq.heapify(self._line)
+            if self._line:
+                self._line[0][1].set()  # the next in line looks for its slot
+        self._flying[chat_id] = self._flying.get(chat_id, 0) + 1
+        self._in_flight += 1
+
+    def release(self, chat_id: str) -> None:
+        """Telegram answered a send to the chat (whatever it said): it counts from now."""
         now = self._clock()
+        left = self._flying.get(chat_id, 0) - 1
+        if left > 0:
+            self._flying[chat_id] = left
+        else:
+            self._flying.pop(chat_id, None)
+        self._in_flight = max(0, self._in_flight - 1)
+        # The clock only moves forward, so appending keeps every window in order.
         self._last[chat_id] = now
         self._all.append(now)
         if is_group(chat_id):
@@ -135,9 +185,48 @@ class Pacer:
         if len(self._last) > 10_000:  # forget chats whose budget is whole again
             self._forget(now)
 
+    @contextlib.asynccontextmanager
+    async def sending(self, chat_id: str, *, bulk: bool = False) -> AsyncIterator[None]:
+        """One request to the chat: its slot is taken before and counted from its answer."""
+        await self.acquire(chat_id, bulk=bulk)
+        try:
+            yield
+        finally:
+            self.release(chat_id)
+
+    def _chat_wait(self, chat_id: str, now: float) -> float:
+        flying = self._flying.get(chat_id, 0)
+        if flying:  # its answer can only come later than now
+            wait = self.per_chat + self.margin
+        else:
+            last = self._last.get(chat_id)
+            wait = 0.0 if last is None else last + self.per_chat + self.margin - now
+        if is_group(chat_id):
+            window = _trim(self._groups.get(chat_id), now - self.group_window)
+            span = self.group_window + self.margin
+            wait = max(wait, _window_wait(window, flying, self.group_limit, span, now))
+        return max(wait, 0.0)
+
+    def _overall_wait(self, now: float) -> float:
+        window = _trim(self._all, now - 1.0)
+        return _window_wait(window, self._in_flight, self.overall, 1.0 + self.margin, now)
+
     def _forget(self, now: float) -> None:
-        self._last = {c: t for c, t in self._last.items() if t > now - self.per_chat}
+        self._last = {
+            c: t for c, t in self._last.items() if t > now - self.per_chat or c in self._flying
+        }
         self._groups = {c: w for c, w in self._groups.items() if _trim(w, now - self.group_window)}
+
+
+def _window_wait(times: deque[float], flying: int, limit: int, window: float, now: float) -> float:
+    """Seconds until one more send fits `limit` per `window`, given the answered sends in
+    the window (`times`, oldest first) and `flying` sends whose answers, not in yet, can
+    only come later than now."""
+    if len(times) + flying < limit:
+        return 0.0
+    if flying >= limit:
+        return window
+    return times[len(times) + flying - limit] + window - now
 
 
 def _trim(times: deque[float] | None, before: float) -> deque[float]:
@@ -167,29 +256,33 @@ class TelegramSender:
         self.catalogs = catalogs
         self.clock = clock
         self.pacer = pacer or Pacer()
-        # chat → until when its later messages wait, because an earlier one is to be
-        # retried then; sending them first would change the order the user reads.
-        self._held: dict[str, datetime] = {}
+        # chat → (until when, the row to be retried): the chat's other messages wait,
+        # because sending them first would change the order the user reads.
+        self._held: dict[str, tuple[datetime, int | None]] = {}
 
-    def held(self, chat_id: str) -> timedelta:
-        """How much longer the chat's messages wait behind one that is to be retried."""
-        until = self._held.get(chat_id)
+    def held(self, chat_id: str, row_id: int | None = None) -> timedelta:
+        """How much longer the chat's messages wait behind one that is to be retried
+        (that one, `row_id`, does not wait behind itself)."""
+        until, holder = self._held.get(chat_id, (None, None))
         left = until - self.clock.now() if until is not None else timedelta(0)
         if left <= timedelta(0):
             self._held.pop(chat_id, None)
             return timedelta(0)
-        return left
+        return timedelta(0) if row_id is not None and row_id == holder else left
 
     async def send(self, row: Outbox) -> SendResult:
         if not row.chat_id.lstrip("-").isdigit():
             return SendResult.permanent(f"not a telegram chat id: {row.chat_id!r}")
-        if (left := self.held(row.chat_id)) > timedelta(0):
+        if (left := self.held(row.chat_id, row.id)) > timedelta(0):
             # Not a failure of this message: it keeps its place behind the earlier one.
             return SendResult.wait("waiting behind an earlier message", left.total_seconds())
+        if self._held.get(row.chat_id, (None, None))[1] == row.id:
+            del self._held[row.chat_id]  # the one the others waited for goes now
         try:
             message_id = await self._deliver(row)
         except TelegramRetryAfter as exc:
-            self._held[row.chat_id] = self.clock.now() + timedelta(seconds=exc.retry_after)
+            until = self.clock.now() + timedelta(seconds=exc.retry_after) + HOLD_SLACK
+            self._held[row.chat_id] = (until, row.id)
             return SendResult.wait(exc.message, after=exc.retry_after)
         except TelegramMigrateToChat as exc:
             return SendResult.permanent(f"the group is now chat {exc.migrate_to_chat_id}")
@@ -205,7 +298,7 @@ class TelegramSender:
     def _hold(self, row: Outbox, after: float) -> None:
         # The same delay bot.delivery gives the failed row, so it goes out first again.
         delay = max(timedelta(seconds=after), backoff(row.attempts))
-        self._held[row.chat_id] = self.clock.now() + delay
+        self._held[row.chat_id] = (self.clock.now() + delay + HOLD_SLACK, row.id)
 
     async def _deliver(self, row: Outbox) -> int:
         """Send (or edit) the row's message; returns the id of the message showing it."""
@@ -228,8 +321,11 @@ class TelegramSender:
         if payload.get("request_contact") and not is_group(row.chat_id):
             return self._contact_keyboard(payload)
         keyboard = await telegram_buttons.page(session, row, 0)
-        if keyboard is None and await self._reply_keyboard_shown(session, row.chat_id):
-            return ReplyKeyboardRemove()
+        # An announcement leaves a share-contact keyboard alone: it belongs to the
+        # conversation the resident may be in the middle of.
+        if keyboard is None and not row.bulk:
+            if await self._reply_keyboard_shown(session, row.chat_id):
+                return ReplyKeyboardRemove()
         return keyboard
 
     def _contact_keyboard(self, payload: dict[str, Any]) -> ReplyKeyboardMarkup:
@@ -281,23 +377,23 @@ class TelegramSender:
     async def _edit(self, row: Outbox, message_id: int, markup: Markup | None) -> int | None:
         """Edit the card's message; None when it is gone and a new one must be sent."""
         assert markup is None or isinstance(markup, InlineKeyboardMarkup)
-        await self.pacer.acquire(row.chat_id)
         text = str(row.payload.get("text") or "")
         try:
-            if row.payload.get("photo"):
-                await self.bot.edit_message_caption(
-                    caption=text,
-                    chat_id=int(row.chat_id),
-                    message_id=message_id,
-                    reply_markup=markup,
-                )
-            else:
-                await self.bot.edit_message_text(
-                    text=text,
-                    chat_id=int(row.chat_id),
-                    message_id=message_id,
-                    reply_markup=markup,
-                )
+            async with self.pacer.sending(row.chat_id, bulk=row.bulk):
+                if row.payload.get("photo"):
+                    await self.bot.edit_message_caption(
+                        caption=text,
+                        chat_id=int(row.chat_id),
+                        message_id=message_id,
+                        reply_markup=markup,
+                    )
+                else:
+                    await self.bot.edit_message_text(
+                        text=text,
+                        chat_id=int(row.chat_id),
+                        message_id=message_id,
+                        reply_markup=markup,
+                    )
         except TelegramBadRequest as exc:
             if "not modified" in exc.message:  # the card already says exactly this
                 return message_id
@@ -312,12 +408,12 @@ class TelegramSender:
         parts = split_text(text, TEXT_LIMIT)
         sent: Message | None = None
         for n, part in enumerate(parts):
-            await self.pacer.acquire(row.chat_id)
-            sent = await self.bot.send_message(
-                chat_id=int(row.chat_id),
-                text=part,
-                reply_markup=markup if n == len(parts) - 1 else None,
-            )
+            async with self.pacer.sending(row.chat_id, bulk=row.bulk):
+                sent = await self.bot.send_message(
+                    chat_id=int(row.chat_id),
+                    text=part,
+                    reply_markup=markup if n == len(parts) - 1 else None,
+                )
         assert sent is not None
         return sent.message_id
 
@@ -329,22 +425,22 @@ class TelegramSender:
         local = await asyncio.to_thread(path.is_file)
         source: FSInputFile | str = FSInputFile(path) if local else ref
         caption = text if len(text) <= CAPTION_LIMIT else None
-        await self.pacer.acquire(row.chat_id)
         try:
-            if name == "photo":
-                sent = await self.bot.send_photo(
-                    chat_id=int(row.chat_id),
-                    photo=source,
-                    caption=caption or None,
-                    reply_markup=markup if caption is not None else None,
-                )
-            else:
-                sent = await self.bot.send_document(
-                    chat_id=int(row.chat_id),
-                    document=source,
-                    caption=caption or None,
-                    reply_markup=markup if caption is not None else None,
-                )
+            async with self.pacer.sending(row.chat_id, bulk=row.bulk):
+                if name == "photo":
+                    sent = await self.bot.send_photo(
+                        chat_id=int(row.chat_id),
+                        photo=source,
+                        caption=caption or None,
+                        reply_markup=markup if caption is not None else None,
+                    )
+                else:
+                    sent = await self.bot.send_document(
+                        chat_id=int(row.chat_id),
+                        document=source,
+                        caption=caption or None,
+                        reply_markup=markup if caption is not None else None,
+                    )
         except TelegramBadRequest as exc:
             if "file" not in exc.message.lower() or not text:
                 raise
@@ -370,11 +466,22 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     return parts
 
 
-async def due_chats(db: Database, now: datetime, limit: int = WORKERS) -> list[str]:
-    """Telegram chats with messages due and unclaimed: urgent first, then longest waiting."""
+@dataclass(frozen=True)
+class DueChat:
+    """A chat with messages due: how many, and whether all are bulk (announcements)."""
+
+    chat_id: str
+    rows: int
+    bulk: bool
+
+
+async def due_chats(db: Database, now: datetime, limit: int = SCAN) -> list[DueChat]:
+    """Telegram chats with messages due and unclaimed, in the order to serve them: urgent
+    first, then those with a reply waiting (not only announcements), then longest waiting."""
+    bulk_only = func.min(cast(col(Outbox.bulk), Integer))
     async with db.transaction() as session:
         stmt = (
-            select(col(Outbox.chat_id))
+            select(col(Outbox.chat_id), func.count(), bulk_only)
             .where(
                 Outbox.channel == CHANNEL,
                 col(Outbox.sent_at).is_(None),
@@ -385,11 +492,13 @@ async def due_chats(db: Database, now: datetime, limit: int = WORKERS) -> list[s
             .group_by(col(Outbox.chat_id))
             .order_by(
                 func.max(cast(col(Outbox.urgent), Integer)).desc(),
+                bulk_only,
                 func.min(Outbox.created_at),
             )
             .limit(limit)
         )
-        return list((await session.exec(stmt)).all())
+        rows = (await session.exec(stmt)).all()
+    return [DueChat(chat_id, int(count), bool(bulk)) for chat_id, count, bulk in rows]
 
 
 async def run_delivery(
@@ -406,49 +515,79 @@ async def run_delivery(
 
     Each chat with messages due gets a worker that sends them one by one, in order,
     waiting for the chat's slot *before* claiming a row, so a lease never runs out while
-    a message waits for its turn.
+    a message waits for its turn. The outbox is read a few hundred chats at a time: again
+    when nudged, every `idle` seconds, and when those read are all started; a worker's
+    place goes to the next chat as soon as it is done. Chats with only announcements take
+    at most `BULK_WORKERS` places, so a reply always finds one free; a chat read while its
+    worker was busy (a reply queued behind a notice) gets a worker again when that ends.
     """
     sender = TelegramSender(bot, app.db, app.catalogs, app.clock, pacer)
+    loop = asyncio.get_running_loop()
     running: dict[str, asyncio.Task[None]] = {}
+    waiting: list[DueChat] = []  # read from the outbox, not started yet, in order
+    bulk_chats: set[str] = set()  # running chats that have only announcements
+    freed = asyncio.Event()
+    scanned, full, nudged = -math.inf, False, True
     while not stop.is_set():
         running = {chat: task for chat, task in running.items() if not task.done()}
-        try:
-            chats = await due_chats(app.db, app.clock.now(), limit=workers)
-        except Exception:  # the database is away: keep the loop, try again shortly
-            log.exception("telegram: reading the outbox failed")
-            chats = []
-        for chat_id in chats:
-            if chat_id not in running and len(running) < workers:
-                running[chat_id] = asyncio.create_task(_drain(app, sender, chat_id, stop))
-        await _wait(stop, nudge, idle)
+        bulk_chats = {chat for chat in bulk_chats if chat in running}
+        if nudged or loop.time() - scanned >= idle or (full and not waiting):
+            scanned = loop.time()
+            try:
+                waiting = await due_chats(app.db, app.clock.now())
+            except Exception:  # the database is away: keep the loop, try again shortly
+                log.exception("telegram: reading the outbox failed")
+                waiting = []
+            full = len(waiting) >= SCAN
+        for due in [due for due in waiting if due.chat_id not in running]:
+            if len(running) >= workers or (due.bulk and len(bulk_chats) >= BULK_WORKERS):
+                break  # no room: the rest wait (replies come first in `waiting`)
+            waiting.remove(due)
+            task = asyncio.create_task(_drain(app, sender, due, stop))
+            task.add_done_callback(lambda _: freed.set())
+            running[due.chat_id] = task
+            if due.bulk:
+                bulk_chats.add(due.chat_id)
+        nudged = await _wait(stop, nudge, freed, scanned + idle - loop.time())
     # Let each worker finish the message it is sending; none starts another.
     await asyncio.gather(*running.values(), return_exceptions=True)
 
 
-async def _drain(app: App, sender: TelegramSender, chat_id: str, stop: asyncio.Event) -> None:
-    """Send one chat's due messages, each after its slot opened; stop on the first failure."""
+async def _drain(app: App, sender: TelegramSender, due: DueChat, stop: asyncio.Event) -> None:
+    """Send the chat's due messages, each once the chat's own budget allows one; stop on the
+    first failure. Messages queued since the outbox was read wait for the next read.
+
+    Only the chat's budget is waited for before claiming: it may be a minute (a group);
+    the overall budget, a second at most, is waited for in `Pacer.acquire`, where a
+    reply goes before the announcements."""
+    chat_id = due.chat_id
     try:
-        while not stop.is_set() and sender.held(chat_id) <= timedelta(0):
-            wait = sender.pacer.delay(chat_id)
-            if wait > 0:
+        for _ in range(due.rows):
+            while not stop.is_set() and (wait := sender.pacer.chat_delay(chat_id)) > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), wait)
-                continue
+            if stop.is_set():
+                return
+            # A chat held behind a message to be retried: `send` lets only that one go.
             if not await deliver_pending(app.db, sender, app.clock, chat_ids=[chat_id], limit=1):
                 return  # nothing due, or it failed and was rescheduled
     except Exception:
         log.exception("telegram: delivering to chat %s failed", chat_id)
 
 
-async def _wait(stop: asyncio.Event, nudge: asyncio.Event | None, seconds: float) -> None:
-    """Until stop, a nudge or `seconds`, whichever comes first; clears the nudge."""
-    waiters = [asyncio.ensure_future(stop.wait())]
-    if nudge is not None:
-        waiters.append(asyncio.ensure_future(nudge.wait()))
+async def _wait(
+    stop: asyncio.Event, nudge: asyncio.Event | None, freed: asyncio.Event, seconds: float
+) -> bool:
+    """Until stop, a nudge, a freed place or `seconds`; returns whether nudged. Clears both."""
+    events = [stop, freed] if nudge is None else [stop, freed, nudge]
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
     try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(waiters, timeout=max(seconds, 0.0), return_when=asyncio.FIRST_COMPLETED)
     finally:
         for waiter in waiters:
             waiter.cancel()
-    if nudge is not None:
-        nudge.clear()
+    freed.clear()
+    if nudge is None or not nudge.is_set():
+        return False
+    nudge.clear()
+    return True
