@@ -479,6 +479,29 @@ async def test_without_a_template_the_service_desk_is_asked_to_phone(open_wechat
     assert entry.target == OPENID and entry.detail["outbox"] == row.id
 
 
+async def test_an_announcement_out_of_reach_is_dropped_without_a_desk_task(open_wechat, clock):
+    """One notice to thousands must not become thousands of phone calls for the desk."""
+    wx = await open_wechat()
+    await Resident(wx).say("你好")
+    await wx.settle()
+    clock.advance(hours=49)  # the 48-hour window has closed
+    async with wx.app.db.transaction() as session:
+        await outbox.enqueue(
+            session,
+            channel="wechat",
+            chat_id=OPENID,
+            payload={"text": "明天9-15点停水", "locale": "zh_CN", "key": "announce.notice"},
+            now=wx.app.clock.now(),
+            bulk=True,
+        )
+    await deliver(wx, {})
+    assert wx.emulator.custom == [] and wx.emulator.templates == []
+    [row] = [r for r in await wx.rows() if r.bulk]
+    assert row.failed_at is not None and "announcement" in (row.error or "")
+    desk = await Chat(wx.app, "li", chat_id="group:XFL:service", kind="group").inbox()
+    assert "请致电告知" not in texts(desk)
+
+
 async def test_photos_are_uploaded_and_tokens_are_shared_and_renewed(open_wechat, tmp_path):
     wx = await open_wechat()
     await Resident(wx).say("你好")

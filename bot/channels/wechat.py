@@ -402,6 +402,10 @@ class WeChatSender:
                 log.warning("wechat: template %s to %s refused: %s", template_id, openid, exc)
             else:
                 return SendResult.sent(f"template:{msgid}")
+        if row.bulk:
+            # An announcement reaches whom it can: phoning everyone the window missed would
+            # bury the desk under thousands of tasks for one notice.
+            return SendResult.permanent("announcement: not reachable on WeChat now")
         await self._tell_desk(row, identity, person)
         return SendResult.permanent("not reachable on WeChat; the service desk was asked to phone")
 
