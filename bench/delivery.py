@@ -100,7 +100,7 @@ class BookedAtSend(Pacer):
         super().release(chat_id)  # counted from now, the moment of sending
 
     def release(self, chat_id: str) -> None:
-        pass
+        """Nothing to count here: the old pacer counted the send in `acquire`."""
 
 
 def steady_rate(sends: list[float]) -> float:

@@ -574,13 +574,13 @@ async def test_the_pacer_books_every_budget() -> None:
     assert pacer.delay("42") == 1.0 and pacer.delay("43") == 0
     for n in range(20):
         now[0] = 100.0 + n
-        async with pacer.sending("-1001"):
-            pass
+        await pacer.acquire("-1001")
+        pacer.release("-1001")  # answered at once
     now[0] = 120.0
     assert pacer.delay("-1001") == pytest.approx(40.0)  # the first of the 20 leaves at 160 s
     for n in range(30):
-        async with pacer.sending(str(1000 + n)):
-            pass
+        await pacer.acquire(str(1000 + n))
+        pacer.release(str(1000 + n))
     assert pacer.delay("2000") == pytest.approx(1.0)  # the 31st this second waits a second
     now[0] = 121.0
     assert pacer.delay("2000") == 0
@@ -605,8 +605,8 @@ async def test_a_send_counts_from_its_answer() -> None:
 async def test_bulk_sends_give_way_to_a_reply() -> None:
     """An announcement's sends wait for their turn; a reply that comes later goes first."""
     pacer = Pacer(overall=1)  # one send a second, to see the order
-    async with pacer.sending("1"):
-        pass
+    await pacer.acquire("1")
+    pacer.release("1")  # one send, answered at once
     order: list[str] = []
 
     async def send(chat_id: str, bulk: bool) -> None:
