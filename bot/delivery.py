@@ -7,11 +7,14 @@ its rows back; a failure is retried with a growing delay unless it is permanent.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from handlers.clock import Clock
 from storage import outbox
@@ -23,6 +26,9 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8  # then the row is given up and left for someone to look at
 _BACKOFF_BASE = timedelta(seconds=5)
 _BACKOFF_MAX = timedelta(minutes=30)
+# Recording a delivered message is tried again this often, a second or two apart: if it
+# never lands the row comes back when its lease ends and the person gets it twice.
+RECORD_TRIES = 20
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,21 @@ class Sender(Protocol):
     async def send(self, row: Outbox) -> SendResult: ...
 
 
+async def _record_sent(db: Database, row: Outbox, now: datetime, message_id: str | None) -> None:
+    """Mark the row sent, trying again while the database is busy or away: the message
+    is already with the person, and a row left unmarked would be sent again."""
+    assert row.id is not None
+    for attempt in range(1, RECORD_TRIES + 1):
+        try:
+            await outbox.mark_sent(db, row.id, now, message_id)
+            return
+        except SQLAlchemyError as exc:
+            if attempt == RECORD_TRIES:
+                raise
+            log.warning("outbox row %s sent but not recorded yet (%s); again", row.id, exc)
+            await asyncio.sleep(min(attempt, 2))
+
+
 def backoff(attempts: int) -> timedelta:
     """Delay after `attempts` earlier failures: 5 s, 10 s, 20 s … at most 30 min."""
     return min(_BACKOFF_BASE * 2 ** min(attempts, 16), _BACKOFF_MAX)
@@ -87,7 +108,7 @@ async def deliver_pending(
             result = SendResult.retry(f"{type(exc).__name__}: {exc}")
         now = clock.now()
         if result.ok:
-            await outbox.mark_sent(db, row.id, now, result.external_message_id)
+            await _record_sent(db, row, now, result.external_message_id)
             sent += 1
             continue
         if result.rate_limited:

@@ -4,14 +4,21 @@ SQLite runs in WAL mode with foreign keys on, and every transaction starts with
 `BEGIN IMMEDIATE`: writers queue on the busy timeout instead of failing when a
 reader tries to become a writer, which is what several coroutines do at once.
 
+On SQLite the process's own transactions also take turns through a first-come,
+first-served lock before BEGIN: SQLite's busy handler polls with growing sleeps, so a
+waiter could miss every short gap between a busy writer's transactions and give up
+after the busy timeout (the overload test saw delivery starve that way for 30 s).
+
 `Database.batch` groups commits: inside it, each `transaction()` block of the same task
 joins one shared transaction, so a run of updates costs one commit.
 """
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +74,9 @@ class _Batch:
 
 # The batch the current task is in, if any.
 _batch: ContextVar[_Batch | None] = ContextVar("batch", default=None)
+# The databases whose turn the current task holds (a task started inside a transaction
+# inherits it, and so never waits for a turn its parent holds).
+_turns: ContextVar[frozenset[int]] = ContextVar("turns", default=frozenset())
 
 
 class Database:
@@ -76,10 +86,33 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        # One lock per event loop (tests and CLI commands may run several in turn).
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    def _turn(self) -> AbstractAsyncContextManager[Any]:
+        """On SQLite, wait for this process's earlier transactions to finish, in order."""
+        if self.dialect != "sqlite" or id(self) in _turns.get():
+            return nullcontext()
+        return self._taking_turn()
+
+    @asynccontextmanager
+    async def _taking_turn(self) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        async with lock:
+            token = _turns.set(_turns.get() | {id(self)})
+            try:
+                yield
+            finally:
+                _turns.reset(token)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -98,7 +131,7 @@ class Database:
                 shared.failed = exc
                 raise
             return
-        async with self.sessions() as session, session.begin():
+        async with self._turn(), self.sessions() as session, session.begin():
             yield session
 
     @asynccontextmanager
@@ -114,7 +147,7 @@ class Database:
         if shared is not None and shared.db is self:
             yield  # already in one
             return
-        async with self.sessions() as session, session.begin():
+        async with self._turn(), self.sessions() as session, session.begin():
             mine = _Batch(self, session)
             token = _batch.set(mine)
             try:

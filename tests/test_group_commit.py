@@ -8,6 +8,7 @@ kept unhandled for someone to look at, and Telegram is not asked for it again.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -53,6 +54,36 @@ async def test_one_failing_block_rolls_the_whole_batch_back(database: Database) 
     async with database.transaction() as s:  # and the database is fine afterwards
         s.add(Community(code="D", name="D", management_rate=RATE))
     assert await communities(database) == ["D"]
+
+
+async def test_a_busy_writer_does_not_starve_a_short_transaction_on_sqlite(
+    sqlite_database: Database,
+) -> None:
+    """One task writes back to back, holding SQLite's write lock 50 ms a time (a poll of slow
+    updates, batch after batch); another wants one short transaction (marking a message
+    sent). It gets the next turn, not whatever gap SQLite's busy handler happens to hit:
+    that wait once ran past the 30 s busy timeout and a delivered message was sent again."""
+    db = sqlite_database
+    turns = 40
+    writing = asyncio.Event()
+
+    async def busy() -> None:
+        for n in range(turns):
+            async with db.transaction() as s:
+                s.add(Community(code=f"B{n:02}", name="busy", management_rate=RATE))
+                await s.flush()
+                writing.set()
+                await asyncio.sleep(0.05)
+
+    task = asyncio.create_task(busy())
+    await writing.wait()
+    async with db.transaction() as s:
+        s.add(Community(code="SHORT", name="short", management_rate=RATE))
+        before = (await s.exec(select(func.count()).select_from(Community))).one()
+    await task
+    # In at the second turn at the latest (the busy one may have queued its next already).
+    assert before <= 2, f"the short transaction waited for {before} of {turns} busy ones"
+    assert len(await communities(db)) == turns + 1
 
 
 @pytest.fixture

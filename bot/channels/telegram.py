@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 import weakref
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -81,6 +82,9 @@ RETRY_MAX = 60.0  # seconds between attempts while the database or Telegram is a
 # Polled updates handled in one transaction at most: enough to share a commit, few enough
 # that the first one's reply is not held up long.
 BATCH_MAX = 20
+# ... and for this long at most (seconds): on SQLite a batch holds the write lock, and the
+# delivery loop must get its turn even when each update is slow (a busy machine).
+BATCH_HOLD = 0.25
 
 # Command menus: (command, catalog key of its description).
 RESIDENT_COMMANDS = (
@@ -626,8 +630,13 @@ async def _handle_polled(app: App, bot: Bot, running: _Running, pending: list[Up
         updates.answers = []
         try:
             async with app.db.batch():
-                for update in chunk:
+                started = time.monotonic()
+                for n, update in enumerate(chunk, 1):
                     await running.dispatcher.feed_update(bot, update)
+                    if time.monotonic() - started > BATCH_HOLD and n < len(chunk):
+                        pending[:0] = chunk[n:]  # the rest go in the next batch
+                        del chunk[n:]
+                        break
         except BatchFailed:
             # One of them failed and took the batch with it: each again in its own
             # transaction, so the others are kept and the failing one is stored for a look.

@@ -13,9 +13,10 @@ and overall budgets, counting each send from Telegram's answer; one process owns
 bot's sending.
 
 Never twice: a row is claimed under a lease, the API is called, and the row is marked
-sent right after (bot.delivery). The one remaining window is a crash, or a lost
-connection, between Telegram accepting a message and `mark_sent`: the row comes back
-when its lease ends and is sent again. The Bot API has no idempotency key to close it.
+sent right after (bot.delivery), tried again while the database is busy. The one
+remaining window is a crash, or a lost connection, between Telegram accepting a message
+and `mark_sent`: the row comes back when its lease ends and is sent again. The Bot API
+has no idempotency key to close it.
 """
 
 from __future__ import annotations
