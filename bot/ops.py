@@ -147,6 +147,7 @@ class Metrics:
     updates_handled: int
     outbox_pending: int
     outbox_oldest_age: float
+    announcements_pending: int
     deliveries_failed: int
     tickets_overdue: int
 
@@ -164,6 +165,7 @@ async def collect(db: Database, now: datetime) -> Metrics:
             ).one(),
             outbox_pending=await outbox.pending_count(session),
             outbox_oldest_age=max(age.total_seconds(), 0.0) if age else 0.0,
+            announcements_pending=await outbox.pending_count(session, bulk=True),
             deliveries_failed=(
                 await session.exec(failed.where(col(Outbox.failed_at).is_not(None)))
             ).one(),
@@ -181,8 +183,14 @@ _HELP = (
     (
         "outbox_oldest_age_seconds",
         "gauge",
-        "How long the longest-waiting due outbox message has been due.",
+        "How long the longest-waiting due reply or push (not announcement) has been due.",
         "outbox_oldest_age",
+    ),
+    (
+        "outbox_announcements_pending",
+        "gauge",
+        "Announcement messages not yet sent nor given up.",
+        "announcements_pending",
     ),
     (
         "deliveries_failed_total",

@@ -193,17 +193,28 @@ def _pending() -> Any:
     return (col(Outbox.sent_at).is_(None), col(Outbox.failed_at).is_(None))
 
 
-async def pending_count(session: AsyncSession, channel: str | None = None) -> int:
-    """Messages neither sent nor given up, including ones scheduled for later."""
+async def pending_count(
+    session: AsyncSession, channel: str | None = None, *, bulk: bool | None = None
+) -> int:
+    """Messages neither sent nor given up, including ones scheduled for later (only the
+    announcements, or none of them, with `bulk`)."""
     stmt = select(func.count()).select_from(Outbox).where(*_pending())
     if channel is not None:
         stmt = stmt.where(Outbox.channel == channel)
+    if bulk is not None:
+        stmt = stmt.where(Outbox.bulk == bulk)
     return (await session.exec(stmt)).one()
 
 
-async def oldest_pending_age(session: AsyncSession, now: datetime) -> timedelta | None:
-    """How long the longest-waiting due message has been due (None: nothing due)."""
-    stmt = select(func.min(Outbox.not_before)).where(*_pending(), Outbox.not_before <= now)
+async def oldest_pending_age(
+    session: AsyncSession, now: datetime, *, bulk: bool = False
+) -> timedelta | None:
+    """How long the longest-waiting due message has been due (None: nothing due): of the
+    messages people wait for, or with `bulk` of the announcements, which take minutes to
+    drain at the platform's pace and would hide a stuck reply behind them."""
+    stmt = select(func.min(Outbox.not_before)).where(
+        *_pending(), Outbox.not_before <= now, Outbox.bulk == bulk
+    )
     oldest = (await session.exec(stmt)).one()
     return None if oldest is None else now - oldest
 

@@ -195,6 +195,7 @@ async def test_metrics_follow_the_store(demo_app, clock):
         "frontdesk_updates_handled_total": 0,
         "frontdesk_outbox_pending": 0,
         "frontdesk_outbox_oldest_age_seconds": 0,
+        "frontdesk_outbox_announcements_pending": 0,
         "frontdesk_deliveries_failed_total": 0,
         "frontdesk_tickets_overdue": 0,
     }
@@ -205,6 +206,16 @@ async def test_metrics_follow_the_store(demo_app, clock):
         blocked = await outbox.enqueue(
             s, channel="console", chat_id="gone", payload={"text": "hi"}, now=clock.now()
         )
+        # An announcement still draining, queued long before: it takes minutes at the
+        # platform's pace, and must not read as a stuck reply.
+        await outbox.enqueue(
+            s,
+            channel="console",
+            chat_id="resident",
+            payload={"text": "停水通知"},
+            now=clock.now() - timedelta(days=3),
+            bulk=True,
+        )
     assert [row.chat_id for row in pending] == ["group:XFL:repair"]  # the card, unread
     assert blocked is not None and blocked.id is not None
     clock.advance(hours=25)  # an electrical repair is due in 24 hours
@@ -214,8 +225,9 @@ async def test_metrics_follow_the_store(demo_app, clock):
     assert status == 200
     assert parse(text) == {
         "frontdesk_updates_handled_total": 9,
-        "frontdesk_outbox_pending": 1,
+        "frontdesk_outbox_pending": 2,
         "frontdesk_outbox_oldest_age_seconds": timedelta(hours=25).total_seconds(),
+        "frontdesk_outbox_announcements_pending": 1,
         "frontdesk_deliveries_failed_total": 1,
         "frontdesk_tickets_overdue": 1,
     }
