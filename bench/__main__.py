@@ -1,6 +1,6 @@
 """Run the benchmarks and write bench/RESULTS.md: `python -m bench [--quick] [parts…]`.
 
-Parts: inbound, delivery, scale, memory (all by default, in that order). `--quick` runs
+Parts: inbound, delivery, history, scale, memory (all by default, in that order). `--quick` runs
 each on a smaller load to check the benchmark itself works; its figures are not results.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.common import Section, machine
 
-PARTS = ("inbound", "delivery", "scale", "memory")
+PARTS = ("inbound", "delivery", "history", "scale", "memory")
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 

@@ -305,7 +305,11 @@ class StaffMember(SQLModel, table=True):
 class Outbox(SQLModel, table=True):
     """A message waiting to be delivered; a row is never sent twice."""
 
-    __table_args__ = (Index("ix_outbox_pending", "channel", "sent_at", "not_before"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "channel", "sent_at", "not_before"),
+        # A chat's last delivered message, looked up for every send (see migration 0007).
+        Index("ix_outbox_chat", "channel", "chat_id", "sent_at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=20)
     chat_id: str = Field(max_length=100)

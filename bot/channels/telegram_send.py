@@ -304,9 +304,7 @@ class TelegramSender:
     async def _deliver(self, row: Outbox) -> int:
         """Send (or edit) the row's message; returns the id of the message showing it."""
         payload = row.payload
-        async with self.db.transaction() as session:
-            markup = await self._markup(session, row)
-            editable = await self._editable(session, row, markup)
+        markup, editable = await self.prepare(row)
         if editable is not None:
             edited = await self._edit(row, editable, markup)
             if edited is not None:
@@ -316,6 +314,13 @@ class TelegramSender:
             if payload.get(name):
                 return await self._send_file(row, name, str(payload[name]), text, markup)
         return await self._send_text(row, text, markup)
+
+    async def prepare(self, row: Outbox) -> tuple[Markup | None, int | None]:
+        """What the row's message needs from the store: its keyboard, and the message
+        already showing its card (to edit in place), if any."""
+        async with self.db.transaction() as session:
+            markup = await self._markup(session, row)
+            return markup, await self._editable(session, row, markup)
 
     async def _markup(self, session: AsyncSession, row: Outbox) -> Markup | None:
         payload = row.payload
