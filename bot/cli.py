@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -74,10 +74,16 @@ def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
         raise typer.Exit(130) from None
 
 
-async def _start(settings: Settings) -> Any:
+@contextlib.asynccontextmanager
+async def _opened(settings: Settings) -> AsyncIterator[Any]:
+    """The app for one command, closed when the command is done or fails."""
     from bot.app import App
 
-    return await App.start(settings)
+    app = await App.start(settings)
+    try:
+        yield app
+    finally:
+        await app.close()
 
 
 # ---- run and chat ------------------------------------------------------------------
@@ -97,11 +103,12 @@ def run() -> None:
 
     async def work() -> None:
         from bot import ops
+        from bot.app import App
         from bot.channels.console import chat
         from bot.http import serve_http
         from bot.workers import run_workers
 
-        app = await _start(settings)
+        app = await App.start(settings)
         stop = asyncio.Event()
         workers = asyncio.create_task(run_workers(app, stop))
         try:
@@ -144,13 +151,11 @@ def chat(
     async def work() -> None:
         from bot.channels import console
 
-        app = await _start(settings)
         try:
-            await console.chat(app, user=user, staff=as_)
+            async with _opened(settings) as app:
+                await console.chat(app, user=user, staff=as_)
         except console.ConsoleError as exc:
             raise fail(str(exc)) from None
-        finally:
-            await app.close()
 
     _run(work)
 
@@ -186,8 +191,7 @@ def seed_demo() -> None:
         from bot.demo import seed_demo as seed
         from storage.models import Bill, Community, Person, StaffMember, Unit
 
-        app = await _start(settings)
-        try:
+        async with _opened(settings) as app:
             today = app.clock.now().astimezone(settings.tz).date()
             async with app.db.transaction() as session:
                 added = await seed(session, today, settings.tz)
@@ -196,8 +200,6 @@ def seed_demo() -> None:
                 for model in (Community, Unit, Person, StaffMember, Bill):
                     stmt = select(func.count()).select_from(model)
                     counts[model.__name__] = (await session.exec(stmt)).one()
-        finally:
-            await app.close()
         return (
             f"demo data ready: {counts['Community']} communities, {counts['Unit']} units, "
             f"{counts['Person']} people, {counts['StaffMember']} staff, "
@@ -239,8 +241,7 @@ def staff_add(
         from handlers.people import add_staff
         from storage.models import Community
 
-        app = await _start(settings)
-        try:
+        async with _opened(settings) as app:
             async with app.db.transaction() as session:
                 community_id = None
                 if community is not None:
@@ -263,8 +264,6 @@ def staff_add(
                     f"staff {member.id}: {member.name} ({channel}:{user}, {role}, "
                     f"{department or '-'}, {community or 'all communities'})"
                 )
-        finally:
-            await app.close()
 
     typer.echo(_run(work))
 
@@ -294,12 +293,9 @@ def import_roster(
         raise fail("\n".join(exc.errors), code=1) from None
 
     async def work() -> str:
-        app = await _start(settings)
-        try:
+        async with _opened(settings) as app:
             async with app.db.transaction() as session:
                 return str(await roster.import_rows(session, parsed, app.clock.now()))
-        finally:
-            await app.close()
 
     try:
         typer.echo(_run(work))
@@ -328,8 +324,7 @@ def invite(
         from handlers.directory import unit_by_label
         from storage.models import Community
 
-        app = await _start(settings)
-        try:
+        async with _opened(settings) as app:
             async with app.db.transaction() as session:
                 found = (
                     await session.exec(select(Community).where(Community.code == community))
@@ -347,8 +342,6 @@ def invite(
                     until = code.expires_at.astimezone(settings.tz).date().isoformat()
                     lines.append(f"{target.label}\t{relation}\t{code.code}\tvalid until {until}")
                 return lines
-        finally:
-            await app.close()
 
     for line in _run(work):
         typer.echo(line)
@@ -381,8 +374,7 @@ def paid(
         from storage import outbox
         from storage.models import Community
 
-        app = await _start(settings)
-        try:
+        async with _opened(settings) as app:
             async with app.db.transaction() as session:
                 found = (
                     await session.exec(select(Community).where(Community.code == community))
@@ -413,8 +405,6 @@ def paid(
                     f"months paid: {', '.join(outcome.months) or 'none'}; "
                     f"credit {outcome.credit}; {len(outcome.notices)} resident chats told"
                 )
-        finally:
-            await app.close()
 
     typer.echo(_run(work))
 
@@ -442,8 +432,7 @@ def announce(
         from handlers import announce as announcements
         from storage.models import Building, Community
 
-        app = await _start(settings)
-        try:
+        async with _opened(settings) as app:
             async with app.db.transaction() as session:
                 found = (
                     await session.exec(select(Community).where(Community.code == community))
@@ -485,8 +474,6 @@ def announce(
                     f"announcement queued for {done.audience.residents} residents "
                     f"({done.audience.chats} chats) in {scope}{when}"
                 )
-        finally:
-            await app.close()
 
     typer.echo(_run(work))
 
@@ -543,8 +530,7 @@ def report(
         from handlers.messages import Text
         from storage import audit
 
-        app = await _start(settings)
-        try:
+        async with _opened(settings) as app:
             now = app.clock.now()
             try:
                 period = parse_period(month, now.astimezone(settings.tz).date(), settings.tz)
@@ -580,8 +566,6 @@ def report(
                 str(files.chart),
                 str(files.workbook),
             ]
-        finally:
-            await app.close()
 
     for line in _run(work):
         typer.echo(line)
@@ -615,15 +599,13 @@ def wechat_menu(
         raise fail("FRONTDESK_WECHAT_APPID and FRONTDESK_WECHAT_SECRET are needed to publish")
 
     async def work() -> dict[str, Any]:
-        app = await _start(settings)
         try:
-            return await wechat.publish_menu(app)
+            async with _opened(settings) as app:
+                return await wechat.publish_menu(app)
         except WeChatAPIError as exc:
             raise fail(f"WeChat refused the menu: {exc}", code=1) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise fail(f"could not reach WeChat: {type(exc).__name__}: {exc}", code=1) from None
-        finally:
-            await app.close()
 
     typer.echo(f"menu published: {wechat.describe_menu(_run(work))}")
 
@@ -652,8 +634,7 @@ def wecom_group(
 
         if address(to) is None:
             raise fail("--to must be party:<id>, tag:<id>, chat:<id> or user:<id>")
-        app = await _start(settings)
-        try:
+        async with _opened(settings) as app:
             async with app.db.transaction() as session:
                 found = (
                     await session.exec(select(Community).where(Community.code == community))
@@ -664,8 +645,6 @@ def wecom_group(
                     session, found, department, to, actor="cli", now=app.clock.now()
                 )
                 return f"{community} {department}: task cards go to WeCom {to}"
-        finally:
-            await app.close()
 
     typer.echo(_run(work))
 
@@ -699,8 +678,7 @@ def resident_export(
         from handlers import privacy
         from storage import audit
 
-        app = await _start(settings)
-        try:
+        async with _opened(settings) as app:
             async with app.db.transaction() as session:
                 try:
                     person = await privacy.find_person(session, phone=phone, person_id=person_id)
@@ -715,8 +693,6 @@ def resident_export(
                     now=app.clock.now(),
                 )
                 return data
-        finally:
-            await app.close()
 
     text = json.dumps(_run(work), ensure_ascii=False, indent=2)
     if out is None:
@@ -737,8 +713,7 @@ def resident_forget(phone: PhoneOption = None, person_id: PersonOption = None) -
     async def work() -> Any:
         from handlers import privacy
 
-        app = await _start(settings)
-        try:
+        async with _opened(settings) as app:
             async with app.db.transaction() as session:
                 try:
                     person = await privacy.find_person(session, phone=phone, person_id=person_id)
@@ -747,8 +722,6 @@ def resident_forget(phone: PhoneOption = None, person_id: PersonOption = None) -
                 return await privacy.forget_person(
                     session, person, actor="cli", now=app.clock.now()
                 )
-        finally:
-            await app.close()
 
     done = _run(work)
     for stored in done.files:  # photos kept on disk, only after the commit
