@@ -104,11 +104,16 @@ def run() -> None:
     async def work() -> None:
         from bot import ops
         from bot.app import App
+        from bot.channels import console
         from bot.channels.console import chat
         from bot.http import serve_http
         from bot.workers import run_workers
+        from handlers.clock import OffsetClock
 
-        app = await App.start(settings)
+        # The console alone: its clock is where a demo's `/clock` left it (see `chat`).
+        app = await App.start(settings, clock=None if names else OffsetClock())
+        if not names:
+            await console.use_stored_clock(app)
         stop = asyncio.Event()
         workers = asyncio.create_task(run_workers(app, stop))
         try:
@@ -144,20 +149,49 @@ def chat(
     user: Annotated[str, typer.Option(help="Talk as this resident (console user id).")] = (
         "resident"
     ),
+    clock: Annotated[
+        str | None,
+        typer.Option(
+            "--clock",
+            help="Move the console's clock forward first, e.g. +2d or +3h (a demo or a trial; "
+            "later console sessions keep it).",
+        ),
+    ] = None,
 ) -> None:
     """A conversation in the terminal, as a resident or as a staff member."""
+    from handlers.clock import parse_shift
+
+    shift = parse_shift(clock) if clock is not None else None
+    if clock is not None and shift is None:
+        raise fail(f"--clock: not a forward shift: {clock!r} (e.g. +2d, +3h, +1d12h)")
     settings = _settings(chatting=True)
 
     async def work() -> None:
         from bot.channels import console
 
         try:
-            async with _opened(settings) as app:
-                await console.chat(app, user=user, staff=as_)
+            async with _console_app(settings) as app:
+                await console.chat(app, user=user, staff=as_, shift=shift)
         except console.ConsoleError as exc:
             raise fail(str(exc)) from None
 
     _run(work)
+
+
+@contextlib.asynccontextmanager
+async def _console_app(settings: Settings) -> AsyncIterator[Any]:
+    """The app for a console session: its clock runs as far ahead as earlier sessions
+    moved it (`/clock`, `--clock`), so everyone at the console sees the same moment."""
+    from bot.app import App
+    from bot.channels import console
+    from handlers.clock import OffsetClock
+
+    app = await App.start(settings, clock=OffsetClock())
+    try:
+        await console.use_stored_clock(app)
+        yield app
+    finally:
+        await app.close()
 
 
 # ---- database and demo -------------------------------------------------------------
@@ -183,16 +217,28 @@ def db_upgrade() -> None:
 
 
 @cli.command("seed-demo")
-def seed_demo() -> None:
-    """Add the demo communities, residents, staff and bills (again: changes nothing)."""
+def seed_demo(
+    history: Annotated[
+        bool,
+        typer.Option(
+            "--history/--no-history",
+            help="Also months of tickets made by the demo's people talking to the bot "
+            "(only in a store with no tickets yet; takes about a minute).",
+        ),
+    ] = True,
+) -> None:
+    """Add the demo communities, residents, staff and bills, and months of front-desk
+    history for the figures and charts to show (again: changes nothing)."""
     settings = _settings()
 
-    async def work() -> str:
+    async def work() -> list[str]:
         from bot.demo import seed_demo as seed
+        from bot.demo_history import make_history
         from storage.models import Bill, Community, Person, StaffMember, Unit
 
-        async with _opened(settings) as app:
-            today = app.clock.now().astimezone(settings.tz).date()
+        async with _console_app(settings) as app:
+            now = app.clock.now()  # the console's: a moved clock gets a history up to then
+            today = now.astimezone(settings.tz).date()
             async with app.db.transaction() as session:
                 added = await seed(session, today, settings.tz)
             async with app.db.transaction() as session:
@@ -200,13 +246,26 @@ def seed_demo() -> None:
                 for model in (Community, Unit, Person, StaffMember, Bill):
                     stmt = select(func.count()).select_from(model)
                     counts[model.__name__] = (await session.exec(stmt)).one()
-        return (
+        lines = [
             f"demo data ready: {counts['Community']} communities, {counts['Unit']} units, "
             f"{counts['Person']} people, {counts['StaffMember']} staff, "
             f"{counts['Bill']} bills ({sum(added.values())} rows added)"
-        )
+        ]
+        if history:
+            made = await make_history(settings, now)
+            if made.start is None:
+                lines.append(f"demo history: none added ({made.skipped})")
+            else:
+                first, last = (moment.astimezone(settings.tz) for moment in (made.start, now))
+                lines.append(
+                    f"demo history: {made.tickets} tickets from {first:%Y-%m-%d} to "
+                    f"{last:%Y-%m-%d}, made by the demo's residents and staff talking to the "
+                    "bot; see them with `frontdesk chat --as zhou` and /stats, /report, /overdue"
+                )
+        return lines
 
-    typer.echo(_run(work))
+    for line in _run(work):
+        typer.echo(line)
 
 
 # ---- staff ---------------------------------------------------------------------------

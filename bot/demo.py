@@ -5,6 +5,10 @@ bound as owners, household members, tenants and delegates (one unit is owned by 
 company), console staff groups and staff for XFL, and six months of bills with a few
 units in arrears. Seeding is idempotent: rows are found by their natural keys and only
 missing ones are added, so a second run changes nothing.
+
+No tickets: tests build on this store and count from ticket 0001. The months of
+front-desk history that `frontdesk seed-demo` adds for a newcomer to look at are made
+afterwards, by the demo's people talking to the bot (bot/demo_history.py).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ a key missing in a locale falls back to the default locale, then to the key itse
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,8 +21,21 @@ from babel.numbers import format_currency, format_decimal
 
 from handlers.messages import Choice, Money, Reply, Text
 
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 LOCALES = ("zh_CN", "en")
+
+
+def locales_dir() -> Path:
+    """Where the catalogs are: `locales/` beside the code, in the repository as after
+    `pip install` (the wheel installs them as the data-only namespace package `locales`)."""
+    beside = Path(__file__).resolve().parent.parent / "locales"
+    if (beside / LOCALES[0]).is_dir():
+        return beside
+    # Installed into another directory of the path than the code: ask the import system.
+    spec = importlib.util.find_spec("locales")
+    for place in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(place) / LOCALES[0]).is_dir():
+            return Path(place)
+    return beside
 
 
 def load_po_dir(root: Path, locale: str) -> dict[str, str]:
@@ -47,7 +61,8 @@ class Catalogs:
         self.tz = tz
 
     @classmethod
-    def load(cls, default_locale: str, tz: ZoneInfo, root: Path = LOCALES_DIR) -> Catalogs:
+    def load(cls, default_locale: str, tz: ZoneInfo, root: Path | None = None) -> Catalogs:
+        root = root or locales_dir()
         return cls({loc: load_po_dir(root, loc) for loc in LOCALES}, default_locale, tz)
 
     def pick(self, *hints: str | None) -> str:

@@ -5,12 +5,17 @@ time to finish, rework, satisfaction and revisits. The figures come from the sam
 queries as `/stats`, so the message, the chart and the workbook always agree. Files
 are written atomically under a reports directory (`data/reports/` by default); the
 drawing and the saving run in a worker thread so the bot keeps answering meanwhile.
+
+The chart is drawn in Noto Sans SC from the `pylopdf-fonts-zh-cn` package (a dependency),
+so it is Chinese on any machine, also one with no Chinese font installed; a month with no
+tickets says so in words instead of drawing empty axes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -18,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, cast, func
@@ -32,6 +37,9 @@ from handlers.i18n import Catalogs
 from handlers.messages import Reply
 from handlers.rules.stats import Figures, Group, Period, to_minutes
 from storage.models import Community, StaffMember, Ticket
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DEFAULT_DIR = Path("data") / "reports"
 # The ticket list sheet: a report asked for in chat lists at most CHAT_LISTED tickets
@@ -189,10 +197,41 @@ async def gather(
 # ---- drawing ------------------------------------------------------------------------------
 
 
-def cjk_font() -> str | None:
-    """An installed font that can draw Chinese, if any."""
+_registering = threading.Lock()
+_packaged: list[str | None] = []  # the packaged font's family name, once registered
+
+
+def packaged_font() -> str | None:
+    """Noto Sans SC from the font package, added to matplotlib's font manager in memory
+    only (nothing is written to the user's font or configuration folders); None when the
+    package is missing."""
+    with _registering:  # charts are drawn in worker threads: register once
+        if not _packaged:
+            _packaged.append(_register_packaged_font())
+        return _packaged[0]
+
+
+def _register_packaged_font() -> str | None:
+    try:
+        from pylopdf_fonts_zh_cn import sans_path
+    except ImportError:
+        return None
+    path = sans_path()
+    if not path.is_file():
+        return None
     from matplotlib import font_manager
 
+    font_manager.fontManager.addfont(str(path))
+    return str(font_manager.FontProperties(fname=str(path)).get_name())
+
+
+def cjk_font() -> str | None:
+    """A font that can draw Chinese: the packaged one, else one installed on the machine."""
+    from matplotlib import font_manager
+
+    packaged = packaged_font()
+    if packaged is not None:
+        return packaged
     installed = {font.name for font in font_manager.fontManager.ttflist}
     return next((name for name in CJK_FONTS if name in installed), None)
 
@@ -201,22 +240,44 @@ def _number(value: Decimal | int | None) -> str:
     return "—" if value is None else f"{value}"
 
 
-def draw_chart(data: MonthData, label: Label, path: Path, font: str | None) -> None:
-    """Tickets per day (by kind) and repairs per category, with the headline figures."""
+def draw_chart(data: MonthData, label: Label, path: Path, font: str | None) -> Figure:
+    """Tickets per day (by kind) and repairs per category, with the headline figures;
+    written to `path`, and returned (its texts keep the fonts they were drawn in)."""
     import matplotlib
+
+    # DejaVu Sans (matplotlib's own) draws whatever the Chinese font lacks.
+    families = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
+    with matplotlib.rc_context({"font.family": families}):
+        figure = chart_figure(data, label)
+        _atomic(path, lambda target: figure.savefig(target, format="png"))
+    return figure
+
+
+def chart_figure(data: MonthData, label: Label) -> Figure:
+    """The chart as a figure (drawn with the fonts in effect); a month with no tickets
+    says so in words rather than showing empty axes."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    families = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
-    with matplotlib.rc_context({"font.family": families}):
-        figure = Figure(figsize=(12, 8.5), dpi=110, layout="constrained")
-        FigureCanvasAgg(figure)
-        grid = figure.add_gridspec(2, 2, height_ratios=(1.1, 1))
-        figure.suptitle(data.title, fontsize=15, fontweight="bold")
-        _per_day(figure.add_subplot(grid[0, :]), data, label)
-        _per_category(figure.add_subplot(grid[1, 0]), data, label)
-        _headline(figure.add_subplot(grid[1, 1]), data.figures, label)
-        _atomic(path, lambda target: figure.savefig(target, format="png"))
+    figure = Figure(figsize=(12, 8.5), dpi=110, layout="constrained")
+    FigureCanvasAgg(figure)
+    # No bold: the packaged Chinese font has one weight, and matplotlib cannot embolden it.
+    figure.suptitle(data.title, fontsize=16)
+    if data.figures.total == 0:
+        figure.text(
+            0.5, 0.55, label("report.chart.nothing", month=data.period.label),
+            fontsize=26, ha="center", va="center", color="#555555",
+        )  # fmt: skip
+        figure.text(
+            0.5, 0.45, label("report.chart.nothing.hint"),
+            fontsize=13, ha="center", va="center", color="#777777",
+        )  # fmt: skip
+        return figure
+    grid = figure.add_gridspec(2, 2, height_ratios=(1.1, 1))
+    _per_day(figure.add_subplot(grid[0, :]), data, label)
+    _per_category(figure.add_subplot(grid[1, 0]), data, label)
+    _headline(figure.add_subplot(grid[1, 1]), data.figures, label)
+    return figure
 
 
 def _per_day(axes: Any, data: MonthData, label: Label) -> None:
@@ -271,7 +332,7 @@ def _headline(axes: Any, numbers: Figures, label: Label) -> None:
             y,
             value,
             fontsize=11,
-            fontweight="bold",
+            color="#1f3b73",
             ha="right",
             va="top",
             transform=axes.transAxes,
@@ -610,8 +671,15 @@ async def report_command(ctx: Context, argument: str) -> list[Reply]:
         files=[files.chart.name, files.workbook.name],
     )
     params = {"scope": found.name, "month": period.label}
+    figures = (
+        stats.stats_reply(found, period, data.figures)
+        if data.figures.total
+        else Reply(
+            "report.nothing", {"scope": found.name, "first": period.first, "last": period.last}
+        )
+    )
     return [
-        stats.stats_reply(found, period, data.figures),
+        figures,
         Reply("supervisor.report.chart", params, photo=str(files.chart)),
         Reply("supervisor.report.workbook", params, document=str(files.workbook)),
     ]

@@ -13,7 +13,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,11 +21,20 @@ import pytest
 from sqlmodel import select
 
 from bot.app import App
-from bot.channels.console import ConsoleChat, resident, staff_member
+from bot.channels.console import (
+    ConsoleChat,
+    LineSource,
+    resident,
+    staff_member,
+    stored_offset,
+)
 from bot.delivery import SendResult, deliver_pending
 from bot.settings import Settings
+from handlers.clock import ManualClock, OffsetClock, parse_shift
 from storage import outbox
 from storage.models import Outbox
+from tests.conversations import file_repair, finish_repair
+from tests.harness import Chat, texts
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUP = "group:XFL:repair"
@@ -73,9 +82,10 @@ def today_numbers() -> set[str]:
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated database with the demo data, copied for each test that needs one."""
+    """A migrated database with the demo data and no tickets yet (the demo's history is
+    tested in test_demo.py), copied for each test that needs one."""
     workdir = tmp_path_factory.mktemp("seeded")
-    ok(frontdesk(workdir, "seed-demo"))
+    ok(frontdesk(workdir, "seed-demo", "--no-history"))
     return workdir / "fd.db"
 
 
@@ -94,10 +104,11 @@ def workdir(tmp_path: Path, seeded: Path) -> Iterator[Path]:
 def test_upgrade_then_seed_twice_changes_nothing(tmp_path: Path):
     out = ok(frontdesk(tmp_path, "db", "upgrade"))
     assert out.startswith("database at revision ") and "None" not in out
-    first = ok(frontdesk(tmp_path, "seed-demo"))
+    first = ok(frontdesk(tmp_path, "seed-demo", "--no-history"))
     assert "2 communities, 24 units" in first and "144 bills" in first
+    assert "demo history" not in first
     before = table_counts(tmp_path / "fd.db")
-    second = ok(frontdesk(tmp_path, "seed-demo"))
+    second = ok(frontdesk(tmp_path, "seed-demo", "--no-history"))
     assert "(0 rows added)" in second
     assert table_counts(tmp_path / "fd.db") == before
     assert ok(frontdesk(tmp_path, "db", "upgrade")) == out  # already there: same revision
@@ -176,7 +187,8 @@ def test_resident_reports_a_repair_and_the_repair_group_sees_the_card(workdir: P
     assert any(f"单号 {number}（3栋2单元1201，有偿服务）" in lines[-1] for number in expected)
 
     staff = ok(frontdesk(workdir, "chat", "--as", "wang"))
-    assert staff.startswith("bot> [repair group] 【报修】R-")
+    # (a leak is urgent: its card may open with an urgency line)
+    assert staff.startswith("bot> [repair group] ") and "【报修】R-" in staff
     assert any(number in staff for number in expected)
     assert "厨房水槽下水管漏水" in staff and "138****0001" in staff
     assert "13800000001" not in staff
@@ -320,3 +332,105 @@ async def test_delivery_retries_temporary_failures_and_gives_up_permanent_ones(a
     assert rows["b"].failed_at is not None and rows["b"].error == "blocked"
     # Nothing is due now: the retry waits, the permanent failure is never tried again.
     assert await deliver_pending(app.db, FlakyNetwork(), app.clock) == 0
+
+
+# ---- the console's clock (demos and trials) ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "shift"),
+    [
+        ("+2d", timedelta(days=2)),
+        ("3h", timedelta(hours=3)),
+        ("+1d12h", timedelta(days=1, hours=12)),
+        ("+1w", timedelta(weeks=1)),
+        ("90m", timedelta(minutes=90)),
+        ("-1d", None),
+        ("+0h", None),
+        ("+2", None),
+        ("soon", None),
+        ("+400d", None),
+    ],
+)
+def test_clock_shifts(typed: str, shift: timedelta | None):
+    assert parse_shift(typed) == shift
+
+
+async def test_moving_the_console_clock_runs_the_revisit_that_fell_due(tmp_path: Path, seeded):
+    shutil.copy(seeded, tmp_path / "fd.db")
+    start = datetime(2026, 11, 26, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    clock = OffsetClock(ManualClock(start))
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db")
+    app = await App.start(settings, clock=clock)
+    try:
+        # 张伟 reports a repair, 王师傅 finishes it and 张伟 says it is fixed.
+        zhang = Chat(app, "resident")
+        await file_repair(zhang)
+        await finish_repair(app)
+        await zhang.inbox()
+        await zhang.press("已解决")
+
+        out = io.StringIO()
+        console = ConsoleChat(app, await resident(app, "resident"), out, echo=True)
+        await console.run(LineSource(io.StringIO("/clock\n/clock +2d\n/clock\n")))
+        shown, moved, again = out.getvalue().split("you> /clock")[1:]
+        assert "（时钟）现在是 2026-11-26 09:00。" in shown and "回访" not in shown
+        assert "（时钟）已前移 2天0小时，现在是 2026-11-28 09:00" in moved
+        # The revisit question the rules set for the next morning, printed at once.
+        assert "R-261126-0001（客厅插座没电）" in moved and "回访" in moved
+        assert "[1] " in moved.split("R-261126-0001")[1]  # with its button to start
+        assert "比实际时间快 2天0小时" in again and "回访" not in again
+        assert clock.now() == start + timedelta(days=2)
+        assert await stored_offset(app) == timedelta(days=2)  # the next session's clock
+
+        # Elsewhere /clock is just an unknown command: the time stays where it is.
+        other = Chat(app, "4242", channel="telegram")
+        said = texts(await other.say("/clock +2d"))
+        assert "/clock" in said and "时钟" not in said
+        assert clock.now() == start + timedelta(days=2)
+    finally:
+        await app.close()
+
+
+def test_a_moved_clock_is_kept_for_the_next_console_session(workdir: Path):
+    out = ok(frontdesk(workdir, "chat", "--clock", "+2d", script="/clock\n"))
+    assert out.startswith("（时钟）现在是 ") and "比实际时间快 2天0小时" in out
+    out = ok(frontdesk(workdir, "chat", "--as", "zhou", script="/clock +3h\n"))
+    assert "比实际时间快 2天0小时" in out.splitlines()[0]  # the supervisor's world moved too
+    assert "已前移 3小时0分" in out
+    assert "比实际时间快 2天3小时" in ok(frontdesk(workdir, "chat", script="/clock\n"))
+    assert frontdesk(workdir, "chat", "--clock", "soon").returncode == 2
+
+    # With a live channel configured, nothing falling due may go out early.
+    live = {"FRONTDESK_TELEGRAM_TOKEN": "123:abc"}
+    refused = frontdesk(workdir, "chat", "--clock", "+1d", **live)
+    assert refused.returncode == 2 and "telegram" in refused.stderr
+    out = ok(frontdesk(workdir, "chat", script="/clock +1d\n/clock\n", **live))
+    assert "不能拨动" in out and "比实际时间快" not in out
+
+
+async def test_an_older_card_is_reached_again_with_tasks(app: App):
+    """A binding request and a repair card arrive; the repair card is the latest one, yet
+    the binding request stays reachable: /tasks lists it and opens it again."""
+    out = io.StringIO()
+    stranger = ConsoleChat(app, await resident(app, "newcomer"), io.StringIO())
+    for line in ("/bind", "3", "李四", "1", "2栋1单元802", "13912345678", "1", "1"):
+        await stranger.handle_line(line)  # a request for the desk to check
+    neighbour = ConsoleChat(app, await resident(app, "resident"), io.StringIO())
+    for line in ("/question", "8", "小区游泳池冬天开放吗？", "1"):
+        await neighbour.handle_line(line)  # the desk's latest card: a question
+    li = ConsoleChat(app, await staff_member(app, "li"), out)
+    await li.tick()
+
+    async def said(line: str) -> str:
+        before = len(out.getvalue())
+        await li.handle_line(line)
+        return out.getvalue()[before:]
+
+    listing = await said("/tasks")
+    assert "身份绑定" in listing and "咨询" in listing
+    choices = listing.splitlines()[-1].split("[")[1:]  # "1] 打开 B-…  ", "2] 打开 Q-…"
+    card = await said(next(c.split("]")[0] for c in choices if "打开 B-" in c))
+    assert "2栋1单元802" in card and "李四" in card
+    approve = next(c.split("]")[0] for c in card.split("[")[1:] if "核实通过" in c)
+    assert "已通过" in await said(approve)  # the older card's own choice, by number

@@ -1,11 +1,18 @@
-"""The demo data: two communities to play in, seeded twice without changing anything."""
+"""The demo data: two communities to play in, seeded twice without changing anything, and
+the months of history `frontdesk seed-demo` makes by having its people talk to the bot."""
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import pytest
+from openpyxl import load_workbook
 from sqlalchemy import func
 from sqlmodel import SQLModel, col, select
 
@@ -21,8 +28,10 @@ from storage.models import (
     StaffMember,
     Unit,
 )
+from tests.test_console import REPAIR, frontdesk, ok, table_counts
 
 TODAY = date(2026, 11, 26)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 async def counts(db: Database) -> dict[str, int]:
@@ -152,3 +161,113 @@ async def test_six_months_of_bills_with_arrears(database: Database):
 
 def test_bill_months_cross_the_new_year():
     assert bill_months(date(2026, 2, 3), 3) == ["2025-11", "2025-12", "2026-01"]
+
+
+# ---- the history `frontdesk seed-demo` makes by talking to the bot ----------------------
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store seeded by `frontdesk seed-demo` as a newcomer runs it (about a minute)."""
+    workdir = tmp_path_factory.mktemp("history")
+    out = ok(frontdesk(workdir, "seed-demo"))
+    assert "demo data ready: 2 communities, 24 units" in out
+    assert "demo history: " in out and " tickets from " in out
+    return workdir / "fd.db"
+
+
+@pytest.fixture
+def copied(history: Path, tmp_path: Path) -> Path:
+    for suffix in ("", "-wal", "-shm"):
+        if Path(f"{history}{suffix}").exists():
+            shutil.copy(f"{history}{suffix}", tmp_path / f"fd.db{suffix}")
+    return tmp_path
+
+
+def rows(db: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def months_back(n: int) -> str:
+    today = datetime.now(SHANGHAI).date().replace(day=1)
+    return bill_months(today, n)[0]
+
+
+def test_the_history_has_every_kind_and_state_of_work(history: Path):
+    kinds = dict(rows(history, "SELECT kind, count(*) FROM ticket GROUP BY kind"))
+    assert {"repair", "complaint", "fee", "question", "slip"} <= set(kinds)
+    assert kinds["repair"] >= 30 and kinds["complaint"] >= 5
+    states = {s for (s,) in rows(history, "SELECT DISTINCT status FROM ticket")}
+    assert {"closed", "new", "accepted", "in_progress", "cancelled", "cannot_do"} <= states
+    # every one of the three whole months before this one has work in it
+    created = {m for (m,) in rows(history, "SELECT DISTINCT substr(created_at, 1, 7) FROM ticket")}
+    assert {months_back(3), months_back(2), months_back(1)} <= created
+
+    revisits = rows(
+        history,
+        "SELECT json_extract(details, '$.revisit.by'),"
+        " json_extract(details, '$.revisit.satisfaction')"
+        " FROM ticket WHERE json_extract(details, '$.revisit') IS NOT NULL",
+    )
+    assert {by for by, _ in revisits} == {"resident", "phone"}
+    assert {score for _, score in revisits} >= {3, 4, 5}
+    assert rows(history, "SELECT count(*) FROM ticket WHERE reopen_count > 0")[0][0] >= 2
+    late = "SELECT count(*) FROM ticket WHERE done_at IS NOT NULL AND done_at > due_at"
+    assert rows(history, late)[0][0] >= 2
+    tiers = rows(
+        history,
+        "SELECT DISTINCT json_extract(details, '$.severity') FROM ticket WHERE kind = 'complaint'",
+    )
+    assert {tier for (tier,) in tiers} == {"major", "important", "minor"}
+    assert {s for (s,) in rows(history, "SELECT status FROM release_slip")} >= {"used"}
+    steps = set(rows(history, "SELECT step, closed_at IS NOT NULL FROM arrears_case"))
+    assert {("reminder", 0), ("letter", 0)} <= steps and any(closed for _, closed in steps)
+    assert rows(history, "SELECT count(*) FROM payment")[0][0] >= 1
+    # escalations happened on their own as the clock ran
+    assert rows(history, "SELECT count(*) FROM ticket_event WHERE action = 'escalated'")[0][0] > 0
+    # the residents bound their chats by sharing their phone numbers, as residents do
+    assert rows(history, "SELECT count(*) FROM audit_log WHERE action = 'bind_phone'")[0][0] >= 5
+    # everything said then was delivered then: nobody's console is flooded
+    assert rows(history, "SELECT count(*) FROM outbox WHERE sent_at IS NULL") == [(0,)]
+
+
+def test_seeding_again_adds_no_history(copied: Path):
+    before = table_counts(copied / "fd.db")
+    out = ok(frontdesk(copied, "seed-demo"))
+    assert "(0 rows added)" in out and "demo history: none added (already made)" in out
+    assert table_counts(copied / "fd.db") == before
+
+
+def test_a_store_with_tickets_of_its_own_gets_no_history(tmp_path: Path):
+    ok(frontdesk(tmp_path, "seed-demo", "--no-history"))
+    ok(frontdesk(tmp_path, "chat", script=REPAIR))  # 张伟 reports a leak
+    assert rows(tmp_path / "fd.db", "SELECT count(*) FROM ticket") == [(1,)]
+    out = ok(frontdesk(tmp_path, "seed-demo"))
+    assert "demo history: none added (the store already has tickets)" in out
+    assert rows(tmp_path / "fd.db", "SELECT count(*) FROM ticket") == [(1,)]
+
+
+def test_a_newcomer_sees_figures_of_every_kind(history: Path, copied: Path):
+    month = months_back(1)
+    out = ok(frontdesk(copied, "report", "--month", month, "--out", str(copied / "out")))
+    total = int(out.splitlines()[0].split(": ")[1].split()[0])
+    assert total >= 15
+    book = load_workbook(out.splitlines()[2])
+    summary = {r[0]: r[1] for r in book.worksheets[0].iter_rows(min_row=5, values_only=True)}
+    assert summary["新建工单"] == total and summary["报修"] >= 5
+    assert summary["已回访"] > 0 and summary["满意度"] > 0
+
+    said = ok(frontdesk(copied, "chat", "--as", "zhou", script="/stats 上月\n/overdue\n"))
+    assert f"新建工单：{total} 单" in said
+    kinds = ("报修：", "投诉：", "咨询：", "放行条：", "物业费：")
+    assert sum(kind in said for kind in kinds) >= 4
+    assert "平均满意度：—" not in said and "接单时长（中位数）：—" not in said
+    assert "逾期未完成的工单共" in said  # the lift nobody started, at least
+
+
+def test_a_newcomer_moves_the_clock_and_zhang_is_asked_about_his_repair(copied: Path):
+    # 张伟's socket was fixed just before the history ends; its revisit is asked next.
+    out = ok(frontdesk(copied, "chat", "--clock", "+2d"))
+    assert "比实际时间快 2天0小时" in out
+    assert "客厅插座没电" in out and "回访" in out

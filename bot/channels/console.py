@@ -10,7 +10,14 @@ Input lines:
   > text          said in the staff member's department group chat
   :photo PATH     sends a photo (the path is the file reference)
   :contact PHONE  shares a phone number
+  /clock [+2d]    shows the time, or moves it forward and runs what fell due on the way
   :help, :quit
+
+The console's clock is for demos and trials (`frontdesk chat --clock +2d`, `/clock +3h`):
+it runs ahead of the real time by an offset kept in the store (`key_value`), so every
+later console session, a resident's or a supervisor's, sees the same moved world. It
+only moves forward, and not at all while a live channel (Telegram, WeChat, WeCom) is
+configured: what falls due would really be sent to residents.
 """
 
 from __future__ import annotations
@@ -21,17 +28,30 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlmodel import col, or_, select
 
+from bot import channels
 from bot.delivery import SendResult, deliver_pending
 from bot.workers import run_once
+from handlers.clock import OffsetClock, move_forward, parse_shift
 from handlers.messages import Incoming
-from storage.models import ChatIdentity, Community, Outbox, Person, StaffGroup, StaffMember
+from handlers.stats import lateness_text
+from storage.models import (
+    ChatIdentity,
+    Community,
+    KeyValue,
+    Outbox,
+    Person,
+    StaffGroup,
+    StaffMember,
+)
 
 if TYPE_CHECKING:
     from bot.app import App
+    from bot.settings import Settings
 
 CHANNEL = "console"
 INDENT = " " * len("bot> ")
@@ -41,11 +61,63 @@ console commands:
   > <text>          say it in your department's group chat (staff)
   :photo PATH       send a photo
   :contact PHONE    share a phone number
+  /clock            the console's time; /clock +3h, /clock +2d move it forward (demos)
   :quit             leave (or Ctrl-D)"""
+CLOCK_KEY = "console.clock_offset"  # key_value: seconds the console's clock runs ahead
 
 
 class ConsoleError(Exception):
     """The console cannot start (e.g. no such staff member); one line."""
+
+
+# ---- the console's clock ------------------------------------------------------------------
+
+
+def clock_movable(settings: Settings) -> bool:
+    """Only a store without live channels may run ahead of the real time."""
+    return not channels.configured(settings)
+
+
+async def stored_offset(app: App) -> timedelta:
+    """How far ahead earlier console sessions moved the clock (zero if never)."""
+    async with app.db.transaction() as session:
+        row = await session.get(KeyValue, CLOCK_KEY)
+    try:
+        return timedelta(seconds=float(row.value)) if row is not None else timedelta()
+    except ValueError:
+        return timedelta()
+
+
+async def _store_offset(app: App, offset: timedelta) -> None:
+    async with app.db.transaction() as session:
+        row = await session.get(KeyValue, CLOCK_KEY)
+        if row is None:
+            row = KeyValue(key=CLOCK_KEY, value="")
+        row.value = str(int(offset.total_seconds()))
+        session.add(row)
+
+
+async def use_stored_clock(app: App) -> None:
+    """Run the app's offset clock as far ahead as the console's clock was moved before."""
+    if isinstance(app.clock, OffsetClock) and clock_movable(app.settings):
+        app.clock.offset = max(app.clock.offset, await stored_offset(app))
+
+
+async def move_clock(app: App, shift: timedelta) -> int:
+    """Move the console's clock forward, running the workers' rounds on the way as they
+    would have run (each job when due, in order); keeps the new offset; returns the jobs
+    done. The caller checks that the clock may move."""
+    clock = app.clock
+    assert isinstance(clock, OffsetClock)
+    done = 0
+
+    async def tick() -> None:
+        nonlocal done
+        done += await run_once(app)
+
+    await move_forward(clock, shift, tick)
+    await _store_offset(app, clock.offset)
+    return done
 
 
 @dataclass(frozen=True)
@@ -228,6 +300,7 @@ class ConsoleChat:
         self.echo = echo
         self.watched = who.watched
         self.sender = ConsoleSender(self.watched, self._write)
+        self.locale = app.settings.default_locale  # of the console's own lines (set by `run`)
         self._lock = asyncio.Lock()
         self._prompting = False  # a `you> ` prompt is on screen (interactive only)
 
@@ -305,15 +378,49 @@ class ConsoleChat:
         return shown.chat_id, shown.buttons[number - 1][1]
 
     async def handle_line(self, line: str) -> None:
-        msg = self.incoming(line)
-        if msg is not None:
-            await self.app.engine.handle(msg)
+        if line == "/clock" or line.startswith("/clock "):
+            await self.clock_command(line.removeprefix("/clock").strip())
+        else:
+            msg = self.incoming(line)
+            if msg is not None:
+                await self.app.engine.handle(msg)
         await self.tick()
+
+    async def clock_command(self, argument: str) -> None:
+        """`/clock` shows the console's time; `/clock +2d` moves it forward first, running
+        the revisits, escalations and reminders that fall due on the way (printed next)."""
+        clock = self.app.clock
+        if not argument:
+            ahead = clock.offset if isinstance(clock, OffsetClock) else timedelta()
+            self._say("clock.now.ahead" if ahead else "clock.now", ahead=ahead)
+            return
+        shift = parse_shift(argument)
+        if shift is None:
+            self._say("clock.usage")
+            return
+        if not isinstance(clock, OffsetClock) or not clock_movable(self.app.settings):
+            self._say("clock.live" if channels.configured(self.app.settings) else "clock.fixed")
+            return
+        async with self._lock:  # the interactive poller waits until the clock has moved
+            done = await move_clock(self.app, shift)
+        self._say("clock.moved", shift=shift, jobs=done)
+
+    def _say(self, key: str, **params: Any) -> None:
+        """A line of the console's own, in the user's language (the catalogs' `clock.*`)."""
+        values: dict[str, Any] = {"now": self.app.clock.now()}
+        for name, value in params.items():
+            span = isinstance(value, timedelta)
+            values[name] = lateness_text(value.total_seconds()) if span else value
+        self._write(self.app.catalogs.text(self.locale, key, values))
 
     async def run(self, lines: LineSource, interactive: bool = False) -> None:
         """Until end of input: read a line, handle it, print the replies."""
+        self.locale = await self._locale()
         if interactive:
             self._write(f"Front Desk console: {self.who.description}. :help for help, Ctrl-D ends.")
+        clock = self.app.clock
+        if isinstance(clock, OffsetClock) and clock.offset:
+            self._say("clock.now.ahead", ahead=clock.offset)  # not the real time: say so
         await self.tick()
         poller = asyncio.create_task(self._poll()) if interactive else None
         try:
@@ -338,6 +445,19 @@ class ConsoleChat:
         if interactive:
             self.out.write("\n")
             self.out.flush()
+
+    async def _locale(self) -> str:
+        async with self.app.db.transaction() as session:
+            identity = (
+                await session.exec(
+                    select(ChatIdentity).where(
+                        ChatIdentity.channel == CHANNEL,
+                        ChatIdentity.external_user_id == self.who.user_id,
+                    )
+                )
+            ).first()
+        chosen = identity.locale if identity is not None else None
+        return chosen or self.app.settings.default_locale
 
     async def _poll(self, interval: float = 1.0) -> None:
         """Interactive only: show pushes from other sessions and the workers as they come."""
@@ -404,10 +524,17 @@ async def chat(
     run_jobs: bool = True,
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
+    shift: timedelta | None = None,
 ) -> None:
-    """`frontdesk chat`: a resident (`user`) or a staff member (`staff`) in this terminal."""
+    """`frontdesk chat`: a resident (`user`) or a staff member (`staff`) in this terminal;
+    `shift` moves the console's clock forward first (`--clock +2d`)."""
     stdin = stdin or sys.stdin
     who = await staff_member(app, staff) if staff else await resident(app, user)
+    if shift:
+        if not isinstance(app.clock, OffsetClock) or not clock_movable(app.settings):
+            live = ", ".join(channels.configured(app.settings)) or "none"
+            raise ConsoleError(f"--clock: the clock cannot be moved here (live channels: {live})")
+        await move_clock(app, shift)
     interactive = stdin.isatty()
     console = ConsoleChat(app, who, stdout, run_jobs=run_jobs, echo=not interactive)
     source = LineSource(stdin, prompt="you> " if interactive else None)
