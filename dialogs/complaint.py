@@ -4,6 +4,7 @@ photos, their own deadline and how to reach them; then a classified complaint ti
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, timedelta
 from typing import Any
 
 from dialogs import parsers
@@ -12,7 +13,8 @@ from handlers import complaint
 from handlers.context import Context
 from handlers.messages import Choice
 from handlers.repair import units_for
-from handlers.rules.complaint import OWN_DEADLINE_MAX, parse_day
+from handlers.rules.complaint import OWN_DEADLINE_MAX
+from handlers.rules.dates import examples, read_day
 
 
 async def where_choices(ctx: Context, answers: Answers) -> Sequence[Choice]:
@@ -33,18 +35,31 @@ def option_or_words(limit: int) -> Any:
     return parse
 
 
+def _today(ctx: Context) -> date:
+    return ctx.now.astimezone(ctx.settings.tz).date()
+
+
+def _example_day(ctx: Context) -> date:
+    # A week ahead: a plausible deadline, written as the resident would type one today.
+    return _today(ctx) + timedelta(days=7)
+
+
 def own_deadline(answer: Answer, ctx: Context, answers: Answers) -> str:
     """The day the resident wants it solved by: not in the past, within a year."""
     text = bounded_text(answer, 50)
-    today = ctx.now.astimezone(ctx.settings.tz).date()
-    day = parse_day(text, today)
+    today = _today(ctx)
+    day = read_day(text, today)
     if day is None:
-        raise InputError("complaint.deadline.invalid", value=text)
+        raise InputError("complaint.deadline.invalid", value=text, **examples(_example_day(ctx)))
     if day < today:
         raise InputError("complaint.deadline.past", day=day)
     if day - today > OWN_DEADLINE_MAX:
         raise InputError("complaint.deadline.too_far", day=day)
     return day.isoformat()
+
+
+async def deadline_examples(ctx: Context, answers: Answers) -> dict[str, str]:
+    return examples(_example_day(ctx))
 
 
 async def _name(ctx: Context, answers: Answers) -> Any:
@@ -84,7 +99,13 @@ COMPLAINT = Flow(
             choices=_choices("want:", complaint.WANT_LABELS),
         ),
         Step("photos", "complaint.photos.prompt", parse=parsers.photo, many=True, optional=True),
-        Step("deadline", "complaint.deadline.prompt", parse=own_deadline, optional=True),
+        Step(
+            "deadline",
+            "complaint.deadline.prompt",
+            parse=own_deadline,
+            optional=True,
+            prompt_params=deadline_examples,
+        ),
         Step("name", "complaint.name.prompt", parse=parsers.name, prefill=_name),
         Step(
             "phone",
@@ -98,6 +119,7 @@ COMPLAINT = Flow(
     summarize=complaint.summarize,
     finish=complaint.submit,
     start=complaint.begin,
+    detours=True,
 )
 
 FLOWS = [COMPLAINT]

@@ -1,4 +1,5 @@
-"""`/my`: a resident's tickets, with buttons to open, urge, cancel, or add a note or photo."""
+"""`/my`: a resident's tickets, with buttons to open, urge, cancel, or add a note or photo;
+an approved release slip's code and QR image can be shown again."""
 
 from __future__ import annotations
 
@@ -36,5 +37,6 @@ ACTIONS = {
     "my_view": my.view,
     "my_urge": my.urge,
     "my_cancel": my.cancel,
+    "my_code": my.show_code,
 }
 MENU = [Choice("act:my_list:", "my.title")]

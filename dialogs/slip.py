@@ -1,5 +1,8 @@
 """The release slip flow (放行条): unit, items, vehicle, date and time; then the decision.
 
+The date is read as people type it (`明天上午`, `周六`, `11/28`); a part of the day named
+with it (`上午`) answers the time step too.
+
 `/slip` alone asks for a slip; `/slip <code>` is the guard's check at the gate (see
 handlers/slip.py). The owner's and the service desk's buttons and the guard's "used"
 button are the actions below.
@@ -12,11 +15,13 @@ from datetime import timedelta
 from typing import Any
 
 from dialogs import parsers
+from dialogs.engine import StaffEntry
 from dialogs.flow import Answer, Answers, Flow, InputError, Step, bounded_text, chosen
 from handlers import fees, slip
 from handlers.context import Context
 from handlers.messages import Choice, Text
 from handlers.rules import slip as rules
+from handlers.rules.dates import examples
 
 DAYS = (0, 1, 2)
 
@@ -26,6 +31,11 @@ async def unit_choices(ctx: Context, answers: Answers) -> Sequence[Choice]:
         Choice(f"unit:{unit.id}", "slip.unit.option", {"unit": unit.label})
         for unit in await fees.units_for(ctx)
     ]
+
+
+def items_listed(batches: list[Any]) -> int:
+    """The items step collects a list per message: its `{count}` is the items, not messages."""
+    return sum(len(batch) for batch in batches)
 
 
 def items(answer: Answer, ctx: Context, answers: Answers) -> list[dict[str, Any]]:
@@ -52,14 +62,20 @@ def plate(answer: Answer, ctx: Context, answers: Answers) -> str:
     return found
 
 
-def day(answer: Answer, ctx: Context, answers: Answers) -> str:
+def day(answer: Answer, ctx: Context, answers: Answers) -> dict[str, Any]:
+    """The day (ISO) and the part of the day when one was typed with it."""
     today = fees.local_today(ctx)
     if answer.option and answer.option.startswith("day:"):
-        return (today + timedelta(days=int(answer.option[4:]))).isoformat()
+        return {"day": (today + timedelta(days=int(answer.option[4:]))).isoformat(), "part": None}
     try:
-        return rules.parse_day(bounded_text(answer, 30), today).isoformat()
+        found = rules.slip_day(bounded_text(answer, 30), today)
     except rules.Invalid as error:
         raise InputError(error.key, **error.params) from None
+    return {"day": found.day.isoformat(), "part": found.part}
+
+
+async def day_examples(ctx: Context, answers: Answers) -> dict[str, str]:
+    return examples(rules.example_day(fees.local_today(ctx)))
 
 
 SLIP = Flow(
@@ -67,19 +83,29 @@ SLIP = Flow(
     title="slip.title",
     steps=(
         Step("unit", "slip.unit.prompt", parse=chosen, choices=unit_choices),
-        Step("items", "slip.items.prompt", parse=items, many=True, prompt_params=items_so_far),
+        Step(
+            "items",
+            "slip.items.prompt",
+            parse=items,
+            many=True,
+            prompt_params=items_so_far,
+            collected="slip.items.collected",
+            count=items_listed,
+        ),
         Step("plate", "slip.plate.prompt", parse=plate, optional=True),
         Step(
             "day",
             "slip.day.prompt",
             parse=day,
             choices=tuple(Choice(f"day:{n}", f"slip.day.{n}") for n in DAYS),
+            prompt_params=day_examples,
         ),
         Step(
             "window",
             "slip.window.prompt",
             parse=parsers.option_or_text,
             choices=tuple(Choice(f"window:{w}", f"slip.window.{w}") for w in slip.WINDOWS),
+            when=lambda answers: slip.day_part(answers) is None,
         ),
     ),
     summary="slip.summary",
@@ -96,3 +122,4 @@ ACTIONS = {
     "slip_desk_no": slip.desk_denies,
     "slip_use": slip.mark_used,
 }
+FOR_STAFF = [StaffEntry(("staff", "supervisor", "director"), "slip.help.check")]

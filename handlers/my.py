@@ -1,4 +1,8 @@
-"""A resident's own tickets (`/my`): status, notes and photos, urging (催单), cancelling."""
+"""A resident's own tickets (`/my`): status, notes and photos, urging (催单), cancelling.
+
+A release slip reads like a slip (handlers/slip.py): its state, day, items and code, and
+only what can be done with one: show the code again, or cancel it until it is used.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,17 @@ from typing import Any
 from sqlalchemy import ColumnElement
 from sqlmodel import col, or_, select
 
+from handlers import slip as slips
 from handlers.cards import where
 from handlers.cardsync import refreshed_cards
 from handlers.context import Context
 from handlers.directory import department_chats
 from handlers.ids import row_id
 from handlers.messages import Choice, Reply, Text
+from handlers.rules import slip as slip_rules
 from handlers.rules.lifecycle import FINISHED, allowed, next_status
 from storage import tickets
-from storage.models import Photo, Ticket, TicketEvent, Unit
+from storage.models import Photo, ReleaseSlip, Ticket, TicketEvent, TicketKind, Unit
 
 LISTED = 10
 RESIDENT_KINDS = ("repair", "complaint", "fee", "question", "slip")
@@ -58,26 +64,38 @@ async def list_command(ctx: Context, argument: str) -> list[Reply]:
     found = await own_tickets(ctx)
     if not found:
         return [Reply("my.none")]
-    lines = [
-        Text(
-            "my.line",
-            {
-                "number": t.number,
-                "kind": Text(f"kind.{t.kind}"),
-                "status": Text(f"status.{t.status}"),
-                "summary": _short(t.description),
-            },
-        )
-        for t in found
-    ]
+    listed_slips = await slips.slips_of(ctx, found)
+    lines = [_line(ctx, t, listed_slips.get(t.id or 0)) for t in found]
     choices = tuple(Choice(f"act:my_view:{t.id}", "my.open", {"number": t.number}) for t in found)
     return [Reply("my.list", {"count": len(found), "lines": lines}, choices=choices)]
+
+
+def _line(ctx: Context, ticket: Ticket, slip: ReleaseSlip | None) -> Text:
+    params: dict[str, Any] = {
+        "number": ticket.number,
+        "kind": Text(f"kind.{ticket.kind}"),
+        "status": Text(f"status.{ticket.status}"),
+        "summary": _short(ticket.description),
+    }
+    if slip is not None:  # its own state ("approved", not the ticket's "accepted") and day
+        params["status"] = slips.state_text(ctx, slip)
+        params["summary"] = Text("slip.my.summary", {"day": slip.day, "items": params["summary"]})
+    return Text("my.line", params)
+
+
+async def _own_slip(ctx: Context, argument: str) -> tuple[ReleaseSlip, Ticket] | None:
+    """One of the sender's release slips, with its ticket, by ticket id."""
+    ticket = await own_ticket(ctx, argument)
+    slip = await slips.slip_of(ctx, ticket) if ticket is not None else None
+    return (slip, ticket) if slip is not None and ticket is not None else None
 
 
 async def view(ctx: Context, argument: str) -> list[Reply]:
     ticket = await own_ticket(ctx, argument)
     if ticket is None:
         return [Reply("dialog.stale")]
+    if ticket.kind == TicketKind.slip:
+        return await _slip_view(ctx, ticket)
     unit = await ctx.session.get(Unit, ticket.unit_id) if ticket.unit_id else None
     events = await tickets.history(ctx.session, ticket.id or 0)
     steps = [
@@ -105,11 +123,35 @@ async def view(ctx: Context, argument: str) -> list[Reply]:
     return [Reply("my.ticket", params, choices=tuple(choices))]
 
 
+async def _slip_view(ctx: Context, ticket: Ticket) -> list[Reply]:
+    """A slip: no urging or notes (the owner or the desk decides, the gate checks)."""
+    slip = await slips.slip_of(ctx, ticket)
+    if slip is None:
+        return [Reply("dialog.stale")]
+    choices: list[Choice] = []
+    if slips.state_of(ctx, slip) == slip_rules.APPROVED:
+        choices.append(Choice(f"act:my_code:{ticket.id}", "slip.my.show_code"))
+    if slips.can_cancel(ctx, slip):
+        choices.append(Choice(f"act:my_cancel:{ticket.id}", "slip.my.cancel"))
+    params = await slips.resident_view(ctx, slip, ticket)
+    return [Reply("slip.my.view", params, choices=tuple(choices))]
+
+
+async def show_code(ctx: Context, argument: str) -> list[Reply]:
+    """An approved slip's code and QR image again, to show at the gate."""
+    found = await _own_slip(ctx, argument)
+    if found is None:
+        return [Reply("dialog.stale")]
+    return await slips.show_code(ctx, *found)
+
+
 async def urge(ctx: Context, argument: str) -> list[Reply]:
     """催单: remind the department, at most once per configured interval."""
     ticket = await own_ticket(ctx, argument)
     if ticket is None:
         return [Reply("dialog.stale")]
+    if ticket.kind == TicketKind.slip:  # an old button: nobody works on a slip to hurry
+        return [Reply("slip.my.no_urge", {"number": ticket.number})]
     if ticket.status in FINISHED:
         return [Reply("my.urge.finished", {"number": ticket.number})]
     interval = timedelta(minutes=ctx.settings.urge_interval_minutes)
@@ -133,6 +175,7 @@ async def urge(ctx: Context, argument: str) -> list[Reply]:
             "my.urge.staff",
             {"number": ticket.number, "status": Text(f"status.{ticket.status}")},
             to=chat,
+            urgent=ticket.urgent,  # an emergency's urge is never held for the morning
         )
         for chat in await department_chats(ctx.session, ticket.community_id, ticket.department)
     ]
@@ -140,10 +183,16 @@ async def urge(ctx: Context, argument: str) -> list[Reply]:
 
 
 async def cancel(ctx: Context, argument: str) -> list[Reply]:
-    """Cancel a ticket before work starts; the group's card shows it cancelled."""
+    """Cancel a ticket before work starts; the group's card shows it cancelled.
+
+    A release slip is cancelled as a slip: until it is used, and its code is void.
+    """
     ticket = await own_ticket(ctx, argument)
     if ticket is None:
         return [Reply("dialog.stale")]
+    if ticket.kind == TicketKind.slip:
+        slip = await slips.slip_of(ctx, ticket)
+        return await slips.cancel(ctx, slip, ticket) if slip else [Reply("dialog.stale")]
     if not allowed(ticket.status, "cancel"):
         return [
             Reply(
@@ -169,6 +218,8 @@ async def note_start(ctx: Context, initial: str | None) -> dict[str, Any] | list
     ticket = await own_ticket(ctx, initial or "")
     if ticket is None or ticket.status in FINISHED:
         return [Reply("dialog.stale")]
+    if ticket.kind == TicketKind.slip:  # an old button: a slip's items are fixed once asked
+        return [Reply("slip.my.no_note", {"number": ticket.number})]
     return {"_ticket": ticket.id, "_number": ticket.number}
 
 
@@ -204,6 +255,7 @@ async def note_finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
             {"number": ticket.number, "text": content.get("text") or "📷"},
             to=chat,
             photo=photo,
+            urgent=ticket.urgent,
         )
         for chat in await department_chats(ctx.session, ticket.community_id, ticket.department)
     ]

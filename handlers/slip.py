@@ -5,8 +5,10 @@ ticket and a `ReleaseSlip` with a short code. Who decides follows handlers/rules
 the owner (buttons in their chat) when the applicant is not an owner, the service desk
 when the unit is in arrears or no owner is reachable; otherwise it is approved at once.
 An approved slip reaches the applicant as a code and a QR image, and the security group.
-The guard checks it with `/slip <code>` and marks it used: once, on its date. Every
-decision is a ticket event and an audit entry.
+The guard checks it with `/slip <code>` and marks it used: once, on its date. The
+applicant follows and cancels it in `/my`; a cancelled slip's code is void at the gate at
+once and the security group is told. Every decision is a ticket event and an audit entry.
+Only an owner is told of the unit's arrears; the desk always sees them in full.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import qrcode
-from sqlmodel import select
+from sqlmodel import col, select
 
 from handlers import fees
 from handlers.binding import require_binding, role_text
@@ -86,14 +88,35 @@ def _plate(plate: str | None) -> Any:
     return plate or Text("slip.no_plate")
 
 
+def day_of(answers: Mapping[str, Any]) -> date:
+    """The day step keeps `{"day": ISO date, "part": part of the day or None}`."""
+    value = answers["day"]
+    return date.fromisoformat(value["day"] if isinstance(value, Mapping) else value)
+
+
+def day_part(answers: Mapping[str, Any]) -> str | None:
+    """The part of the day named with the date (`明天上午`), if any."""
+    value = answers.get("day")
+    part = value.get("part") if isinstance(value, Mapping) else None
+    return part if part in WINDOWS else None
+
+
+def window_of(answers: Mapping[str, Any]) -> str:
+    """The window chosen or typed; else the part of the day named with the date."""
+    if answers.get("window"):
+        return str(answers["window"])
+    part = day_part(answers)
+    return f"window:{part}" if part else ""
+
+
 async def summarize(ctx: Context, answers: Mapping[str, Any]) -> dict[str, Any]:
     unit = await fees.chosen_unit(ctx, answers)
     return {
         "unit": unit.label if unit else "",
         "items": items_text(items_of(answers)),
         "plate": _plate(answers.get("plate")),
-        "day": date.fromisoformat(answers["day"]),
-        "window": window_text(str(answers.get("window", ""))),
+        "day": day_of(answers),
+        "window": window_text(window_of(answers)),
     }
 
 
@@ -123,7 +146,7 @@ async def submit(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
         contact_name=person.name,
         contact_phone=person.phone or "",
         description="、".join(f"{i['name']}{i['qty']}{i['measure']}" for i in items)[:2000],
-        details={"role": role, "plate": answers.get("plate") or "", "window": answers["window"]},
+        details={"role": role, "plate": answers.get("plate") or "", "window": window_of(answers)},
     )
     assert ticket.id is not None and unit.id is not None
     slip = ReleaseSlip(
@@ -133,8 +156,8 @@ async def submit(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
         person_id=person.id,
         items=items,
         plate=answers.get("plate") or "",
-        day=date.fromisoformat(answers["day"]),
-        window=str(answers["window"])[:50],
+        day=day_of(answers),
+        window=window_of(answers)[:50],
         status=status,
     )
     ctx.session.add(slip)
@@ -222,16 +245,73 @@ async def _desk_chats(ctx: Context, community_id: int) -> list[Recipient]:
 async def _to_desk(
     ctx: Context, slip: ReleaseSlip, ticket: Ticket, statement: Statement, no_owner: bool
 ) -> list[Reply]:
-    """The service desk decides: arrears (months and total), or no owner to ask."""
+    """The service desk decides: arrears (months and total), or no owner to ask.
+
+    The desk sees every reason; the applicant hears of the arrears only as an owner (a
+    tenant or household member is not told what the owner owes).
+    """
     slip.status = rules.DESK_PENDING
     ctx.session.add(slip)
+    reasons, told = _desk_reasons(ticket, statement, no_owner)
+    await tickets.record_change(
+        ctx.session,
+        ticket,
+        actor=ctx.actor,
+        action="sent_to_desk",
+        now=ctx.now,
+        data={"arrears": str(statement.total_arrears)},
+    )
+    card = {**await _card(ctx, slip, ticket), "reason": fees.joined(reasons, "slip.reasons.join")}
+    pushes = [
+        Reply(
+            "slip.staff.desk",
+            card,
+            choices=_desk_buttons(slip),
+            to=chat,
+            card=f"slip:{slip.id}:desk",
+        )
+        for chat in await _desk_chats(ctx, ticket.community_id)
+    ]
+    waiting = {**card, "why": fees.joined(told, "slip.reasons.join")}
+    key = "slip.waiting_desk" if told else "slip.waiting_desk.plain"
+    return [*await _tell_applicant(ctx, slip, key, waiting), *pushes]
+
+
+def _desk_buttons(slip: ReleaseSlip) -> tuple[Choice, ...]:
+    return (
+        Choice(f"act:slip_desk_ok:{slip.id}", "slip.desk.approve"),
+        Choice(f"act:slip_desk_no:{slip.id}", "slip.desk.deny"),
+    )
+
+
+async def desk_card(ctx: Context, ticket: Ticket) -> list[Reply]:
+    """A slip waiting for the desk, drawn again (`/tasks`), with its reasons as they stand."""
+    slip = (
+        await ctx.session.exec(select(ReleaseSlip).where(ReleaseSlip.ticket_id == ticket.id))
+    ).first()
+    unit = await ctx.session.get(Unit, slip.unit_id) if slip else None
+    if slip is None or unit is None or slip.status != rules.DESK_PENDING:
+        return []
+    statement = await fees.unit_statement(ctx.session, unit, fees.local_today(ctx))
+    owners = await _owner_chats(ctx, unit, slip.person_id)
+    no_owner = rules.needs_owner(str(ticket.details.get("role", ""))) and not owners
+    reasons, _ = _desk_reasons(ticket, statement, no_owner)
+    card = {**await _card(ctx, slip, ticket), "reason": fees.joined(reasons, "slip.reasons.join")}
+    return [Reply("slip.staff.desk", card, choices=_desk_buttons(slip))]
+
+
+def _desk_reasons(
+    ticket: Ticket, statement: Statement, no_owner: bool
+) -> tuple[list[Any], list[Any]]:
+    """Why the desk decides: every reason for the desk, and what the applicant is told."""
     reasons: list[Any] = []  # for the desk, in full
     told: list[Any] = []  # for the applicant
     if no_owner:
         reasons.append(Text("slip.reason.no_owner"))
         told.append(Text("slip.why.no_owner"))
     if statement.has_arrears:
-        told.append(Text("slip.why.arrears"))
+        if rules.may_see_arrears(str(ticket.details.get("role", ""))):
+            told.append(Text("slip.why.arrears"))
         months = [fees.month_text(d.month) for d in statement.arrears]
         reasons.append(
             Text(
@@ -242,25 +322,7 @@ async def _to_desk(
                 },
             )
         )
-    await tickets.record_change(
-        ctx.session,
-        ticket,
-        actor=ctx.actor,
-        action="sent_to_desk",
-        now=ctx.now,
-        data={"arrears": str(statement.total_arrears)},
-    )
-    card = {**await _card(ctx, slip, ticket), "reason": fees.joined(reasons, "slip.reasons.join")}
-    buttons = (
-        Choice(f"act:slip_desk_ok:{slip.id}", "slip.desk.approve"),
-        Choice(f"act:slip_desk_no:{slip.id}", "slip.desk.deny"),
-    )
-    pushes = [
-        Reply("slip.staff.desk", card, choices=buttons, to=chat, card=f"slip:{slip.id}:desk")
-        for chat in await _desk_chats(ctx, ticket.community_id)
-    ]
-    waiting = {**card, "why": fees.joined(told, "slip.reasons.join")}
-    return [*await _tell_applicant(ctx, slip, "slip.waiting_desk", waiting), *pushes]
+    return reasons, told
 
 
 async def _tell_applicant(
@@ -290,17 +352,28 @@ async def _approve(ctx: Context, slip: ReleaseSlip, ticket: Ticket, action: str)
 
 
 async def _decided(
-    ctx: Context, slip: ReleaseSlip, ticket: Ticket, action: str, to_status: str | None
+    ctx: Context,
+    slip: ReleaseSlip,
+    ticket: Ticket,
+    action: str,
+    to_status: str | None,
+    data: dict[str, Any] | None = None,
 ) -> None:
     await tickets.record_change(
-        ctx.session, ticket, actor=ctx.actor, action=action, now=ctx.now, to_status=to_status
+        ctx.session,
+        ticket,
+        actor=ctx.actor,
+        action=action,
+        now=ctx.now,
+        to_status=to_status,
+        data=data,
     )
     await audit.record(
         ctx.session,
         actor=ctx.actor,
         action=f"slip_{action}",
         target=slip.code,
-        detail={"slip_id": slip.id, "ticket": ticket.number, "status": slip.status},
+        detail={"slip_id": slip.id, "ticket": ticket.number, "status": slip.status, **(data or {})},
         now=ctx.now,
     )
 
@@ -360,18 +433,18 @@ async def _owner_decides(ctx: Context, argument: str, approve: bool) -> list[Rep
     if slip.status != rules.OWNER_PENDING:
         return [_already(slip)]
     slip.decided_by = ctx.actor
-    thanks = Reply(
-        "slip.owner.thanks" if approve else "slip.owner.denied_thanks",
-        {"code": slip.code},
-        card=f"slip:{slip.id}:owner",
-    )
+    card = f"slip:{slip.id}:owner"
     if not approve:
+        thanks = Reply("slip.owner.denied_thanks", {"code": slip.code}, card=card)
         return [thanks, *await _deny(ctx, slip, ticket, "owner_denied", "slip.denied_by_owner")]
     unit = await ctx.session.get(Unit, slip.unit_id)
     assert unit is not None
     statement = await fees.unit_statement(ctx.session, unit, fees.local_today(ctx))
     if rules.after_owner_consent(statement.has_arrears) == rules.APPROVED:
+        thanks = Reply("slip.owner.thanks", {"code": slip.code}, card=card)
         return [thanks, *await _approve(ctx, slip, ticket, "owner_approved")]
+    # The owner may hear of their own arrears: the slip still needs the desk.
+    thanks = Reply("slip.owner.thanks_desk", {"code": slip.code}, card=card)
     await _decided(ctx, slip, ticket, "owner_approved", None)
     return [thanks, *await _to_desk(ctx, slip, ticket, statement, no_owner=False)]
 
@@ -472,3 +545,112 @@ async def mark_used(ctx: Context, argument: str) -> list[Reply]:
         for chat in await person_chats(ctx.session, slip.person_id)
     ]
     return [Reply("slip.use.done", card), *notice]
+
+
+# ---- the applicant's own slips (/my) ----------------------------------------------------
+
+
+async def slip_of(ctx: Context, ticket: Ticket) -> ReleaseSlip | None:
+    """The slip of a slip ticket; None for any other ticket."""
+    if ticket.kind != TicketKind.slip:
+        return None
+    found = await ctx.session.exec(select(ReleaseSlip).where(ReleaseSlip.ticket_id == ticket.id))
+    return found.first()
+
+
+async def slips_of(ctx: Context, listed: Sequence[Ticket]) -> dict[int, ReleaseSlip]:
+    """The slips of the slip tickets among `listed`, by ticket id (one query)."""
+    ids = [t.id for t in listed if t.kind == TicketKind.slip and t.id is not None]
+    if not ids:
+        return {}
+    rows = await ctx.session.exec(select(ReleaseSlip).where(col(ReleaseSlip.ticket_id).in_(ids)))
+    return {slip.ticket_id: slip for slip in rows.all()}
+
+
+def state_of(ctx: Context, slip: ReleaseSlip) -> str:
+    return rules.state(slip.status, slip.day, fees.local_today(ctx))
+
+
+def can_cancel(ctx: Context, slip: ReleaseSlip) -> bool:
+    return rules.cancellable(slip.status, slip.day, fees.local_today(ctx))
+
+
+def state_text(ctx: Context, slip: ReleaseSlip) -> Text:
+    return Text(f"slip.state.{state_of(ctx, slip)}")
+
+
+def _code_shown(slip: ReleaseSlip, state: str) -> Any:
+    """The code where it means something: not before approval, void after cancelling."""
+    if state in rules.PENDING:
+        return Text("slip.my.code_pending")
+    if state == rules.CANCELLED:
+        return Text("slip.my.code_void", {"code": slip.code})
+    if state == rules.DENIED:
+        return Text("slip.my.code_none")
+    return slip.code
+
+
+async def resident_view(ctx: Context, slip: ReleaseSlip, ticket: Ticket) -> dict[str, Any]:
+    """A slip as its applicant reads it in /my: code, day and window, items, state, history."""
+    state = state_of(ctx, slip)
+    events = await tickets.history(ctx.session, ticket.id or 0)
+    history = [
+        Text("slip.my.event", {"at": e.at, "what": Text(f"slip.event.{e.action}")})
+        for e in events
+        if e.action in rules.EVENTS
+    ]
+    return {
+        **await _card(ctx, slip, ticket),
+        "state": Text(f"slip.state.{state}"),
+        "code": _code_shown(slip, state),
+        "history": history,
+    }
+
+
+async def show_code(ctx: Context, slip: ReleaseSlip, ticket: Ticket) -> list[Reply]:
+    """The code and QR image again, for the gate; only while the slip can be used."""
+    if state_of(ctx, slip) != rules.APPROVED:
+        return [Reply("slip.my.no_code", {"number": ticket.number, "state": state_text(ctx, slip)})]
+    image = await qr_image(slip.code, Path(ctx.settings.data_dir) / "slips")
+    return [Reply("slip.my.code", await _card(ctx, slip, ticket), photo=str(image))]
+
+
+async def cancel(ctx: Context, slip: ReleaseSlip, ticket: Ticket) -> list[Reply]:
+    """The applicant withdraws a request or gives back an approved slip; the code is void.
+
+    Whoever holds the slip hears of it: the security group is told an approved code is
+    void (the gate's check says so too), and the owner's or the desk's card waiting for a
+    decision loses its buttons.
+    """
+    if not can_cancel(ctx, slip):
+        state = state_text(ctx, slip)
+        return [Reply("slip.cancel.too_late", {"number": ticket.number, "state": state})]
+    was = slip.status
+    slip.status = rules.CANCELLED
+    ctx.session.add(slip)
+    await _decided(ctx, slip, ticket, "cancelled", TicketStatus.cancelled, {"was": was})
+    card = await _card(ctx, slip, ticket)
+    pushes: list[Reply] = []
+    if was == rules.APPROVED:
+        # A code for today may still be shown at the gate tonight: that notice never waits
+        # out the quiet hours; a later day's can wait for the morning.
+        for_today = slip.day == fees.local_today(ctx)
+        pushes = [
+            Reply("slip.staff.void", card, to=chat, urgent=for_today)
+            for chat in await department_chats(
+                ctx.session, ticket.community_id, Department.security
+            )
+        ]
+    elif was == rules.OWNER_PENDING:
+        unit = await ctx.session.get(Unit, slip.unit_id)
+        owners = await _owner_chats(ctx, unit, slip.person_id) if unit else []
+        pushes = [
+            Reply("slip.owner.withdrawn", card, to=chat, card=f"slip:{slip.id}:owner")
+            for chat in owners
+        ]
+    elif was == rules.DESK_PENDING:
+        pushes = [
+            Reply("slip.staff.withdrawn", card, to=chat, card=f"slip:{slip.id}:desk")
+            for chat in await _desk_chats(ctx, ticket.community_id)
+        ]
+    return [Reply("slip.cancel.done", card), *pushes]

@@ -445,6 +445,7 @@ class SlipStatus(StrEnum):
     approved = "approved"
     denied = "denied"
     used = "used"
+    cancelled = "cancelled"  # the applicant cancelled it; its code is void
 
 
 class ReleaseSlip(SQLModel, table=True):
@@ -479,6 +480,33 @@ class ArrearsCase(SQLModel, table=True):
     opened_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     step_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     closed_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    history: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+
+
+class FeeAgreement(SQLModel, table=True):
+    """What the desk agreed about a unit's fees, with its dates: a dispute of the amount
+    (the arrears ladder waits while it is open) or an instalment plan (分期) that reshapes
+    the reminders. `history` keeps the reminders sent and any reopening."""
+
+    __tablename__ = "fee_agreement"
+    __table_args__ = (Index("ix_fee_agreement_open", "unit_id", "closed_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    kind: str = Field(max_length=16)  # dispute, instalment
+    status: str = Field(max_length=16)  # dispute: open, resolved; plan: active, kept, broken
+    total: Decimal = _money()  # the amount due (net of credit) when it was agreed
+    months: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # [{"number": 1, "due": "2026-12-03", "amount": "284.20"}, …]; empty for a dispute
+    instalments: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    recorded_by: str = Field(max_length=100)
+    opened_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    resolution: str = Field(default="", max_length=2000)
     history: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )

@@ -8,6 +8,7 @@ from storage import tickets
 from storage.models import Photo, Ticket, TicketEvent
 from tests.conversations import file_repair as file_water_repair
 from tests.harness import Chat, texts
+from tests.test_slip import ask_for_slip, chat_as, is_png, the_slip
 
 
 async def file_repair(resident: Chat, text: str = "厨房水槽下水管漏水") -> None:
@@ -122,3 +123,66 @@ async def test_in_english(demo_app):
     await resident.say("The water is now dripping onto the floor")
     said = await resident.press("Submit")
     assert "Added to R-261126-0001" in texts(said)
+
+
+# ---- release slips read like slips ---------------------------------------------------------
+
+
+async def test_an_approved_slip_shows_its_code_and_state(demo_app, clock, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the QR image is written under data/
+    resident = Chat(demo_app, "resident")
+    await ask_for_slip(resident)
+    slip = await the_slip(demo_app)
+    said = await resident.say("/my")
+    line = "S-261126-0001 放行条 · 已批准，可以使用 · 2026年11月27日 · 沙发1张、冰箱1台"
+    assert line in texts(said)
+    assert "已接单" not in texts(said)
+
+    [view] = await resident.press("S-261126-0001")
+    assert f"放行码：{slip.code}" in view.text and "已批准，可以使用" in view.text
+    assert "日期：2026年11月27日 上午（8:00–12:00）" in view.text
+    assert "物品：沙发 1张、冰箱 1台" in view.text and "车牌：浙A12345" in view.text
+    assert "提交申请" in view.text and "已批准" in view.text
+    assert [b["label"] for b in view.buttons] == ["出示放行码", "取消放行条"]
+
+    [code] = await resident.press("出示放行码")
+    assert f"放行码 {slip.code}" in code.text and "仅限当天使用一次" in code.text
+    assert is_png(code.payload["photo"])
+
+    # buttons from before (催单, 补充) do nothing to a slip and tell nobody
+    desk = Chat(demo_app, "li", chat_id="group:XFL:service", kind="group")
+    await desk.inbox()
+    said = await resident.send(option=f"act:my_urge:{slip.ticket_id}")
+    assert "不需要催办" in texts(said)
+    said = await resident.send(option=f"flow:note:{slip.ticket_id}")
+    assert "不能补充" in texts(said)
+    assert await desk.inbox() == []
+    async with demo_app.db.transaction() as s:
+        actions = (await s.exec(select(TicketEvent.action))).all()
+    assert "urged" not in actions and "note" not in actions
+
+    clock.advance(days=2)  # its day went by unused
+    said = await resident.send(option=f"act:my_view:{slip.ticket_id}")
+    assert "已过期（未使用）" in texts(said) and said[-1].buttons == []
+    said = await resident.send(option=f"act:my_code:{slip.ticket_id}")
+    assert "没有可以出示的放行码" in texts(said) and "photo" not in said[-1].payload
+
+
+async def test_a_slip_waiting_for_the_owner_has_no_code_yet(demo_app):
+    member = await chat_as(demo_app, "lina", "李娜", locale="en")
+    await ask_for_slip(member, items="sofa x1", day="tomorrow", lang="en")
+    slip = await the_slip(demo_app)
+    said = await member.say("/my")
+    assert "S-261126-0001 Release slip · waiting for the owner · Nov 27, 2026" in texts(said)
+    [view] = await member.press("S-261126-0001")
+    assert "Code: given once approved" in view.text and slip.code not in view.text
+    assert "sent to the owner to confirm" in view.text
+    assert [b["label"] for b in view.buttons] == ["Cancel the slip"]
+    said = await member.send(option=f"act:my_code:{slip.ticket_id}")
+    assert "there is no code to show" in texts(said)
+    # the owner is not the applicant: the slip is not theirs to open or cancel
+    owner = Chat(demo_app, "resident")
+    for action in ("my_view", "my_code", "my_cancel"):
+        said = await owner.send(option=f"act:{action}:{slip.ticket_id}")
+        assert "失效" in texts(said), action
+    assert (await the_slip(demo_app)).status == "owner_pending"

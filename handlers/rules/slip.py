@@ -3,7 +3,8 @@
 Two checks stand between a request and a slip, in this order: a tenant's, household
 member's or delegate's request needs the owner's consent (DOMAIN §4), and a unit with
 arrears needs the service desk's decision. With no owner reachable in chat the desk
-decides both. An approved slip is valid once, on its own date.
+decides both. An approved slip is valid once, on its own date. The applicant may cancel a
+slip until it is used; its code is void from then on.
 
 Statuses are the values of `storage.models.SlipStatus`, spelled out here because rules
 do not touch storage.
@@ -16,10 +17,28 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from handlers.ids import number
+from handlers.rules.dates import When, chinese_number, examples, read_when
 
 OWNER_PENDING, DESK_PENDING = "owner_pending", "desk_pending"
-APPROVED, DENIED, USED = "approved", "denied", "used"
+APPROVED, DENIED, USED, CANCELLED = "approved", "denied", "used", "cancelled"
+PENDING = (OWNER_PENDING, DESK_PENDING)
+# What the applicant sees in /my: a status, or `expired` for an approved slip whose day
+# has gone by unused.
+EXPIRED = "expired"
+STATES = (*PENDING, APPROVED, EXPIRED, USED, DENIED, CANCELLED)
+# Ticket events of a slip, as its history shows them.
+EVENTS = (
+    "created",
+    "sent_to_owner",
+    "sent_to_desk",
+    "auto_approved",
+    "owner_approved",
+    "owner_denied",
+    "desk_approved",
+    "desk_denied",
+    "used",
+    "cancelled",
+)
 
 # Unambiguous on a phone screen and read aloud at the gate: no 0/O, 1/I/L.
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -30,18 +49,6 @@ MAX_QUANTITY = 999
 MAX_DAYS_AHEAD = 30
 
 MEASURES = "张台个件只把套箱辆袋包床组扇块条架盆桶幅"
-_CN_DIGITS = {
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
 _CN = "一二两三四五六七八九十"
 _QTY = rf"(?:\d+|[{_CN}]+)"
 _TRAILING = re.compile(
@@ -55,19 +62,6 @@ _L = "A-HJ-NP-Z"  # plate letters: I and O are never used
 _PLATE = re.compile(rf"^[{PROVINCES}][{_L}][{_L}0-9]{{4}}[{_L}0-9挂学警港澳]$")
 _NEW_ENERGY = re.compile(rf"^[{PROVINCES}][{_L}](?:[DF][{_L}0-9]\d{{4}}|\d{{5}}[DF])$")
 
-_DAY_WORDS = {
-    "今天": 0,
-    "今日": 0,
-    "today": 0,
-    "明天": 1,
-    "明日": 1,
-    "tomorrow": 1,
-    "后天": 2,
-    "昨天": -1,
-    "yesterday": -1,
-    "前天": -2,
-}
-
 
 class Invalid(ValueError):
     """An answer the rules refuse; `key` is the catalog key of the polite explanation."""
@@ -76,22 +70,6 @@ class Invalid(ValueError):
         super().__init__(key)
         self.key = key
         self.params = params
-
-
-def chinese_number(text: str) -> int | None:
-    """Digits, or 一 … 九十九 (`两`, `十二`, `二十`); None for anything else."""
-    if (value := number(text)) is not None:
-        return value
-    if "十" not in text:
-        return _CN_DIGITS.get(text)
-    tens, _, units = text.partition("十")
-    if len(tens) > 1 or len(units) > 1 or units == "十":
-        return None
-    high = _CN_DIGITS.get(tens) if tens else 1
-    low = _CN_DIGITS.get(units) if units else 0
-    if high is None or low is None:
-        return None
-    return high * 10 + low
 
 
 def parse_item(text: str) -> dict[str, Any]:
@@ -140,38 +118,22 @@ def parse_plate(text: str) -> str | None:
     return None
 
 
-def parse_day(text: str, today: date) -> date:
-    """今天/明天/后天, today/tomorrow, 2026-11-28, 11/28, 11月28日; never before today."""
-    words = text.strip().lower().rstrip("。.")
-    if words in _DAY_WORDS:
-        day: date | None = today + timedelta(days=_DAY_WORDS[words])
-    else:
-        day = _explicit_day(words, today)
-    if day is None:
-        raise Invalid("slip.error.date", value=text.strip()[:20])
-    if day < today:
-        raise Invalid("slip.error.past_date", day=day)
-    if day > today + timedelta(days=MAX_DAYS_AHEAD):
+def slip_day(text: str, today: date) -> When:
+    """The day a slip is for, as typed (`明天上午`, `周六`, `11/28`): today or later, within
+    `MAX_DAYS_AHEAD` days; the part of the day is kept when one was named."""
+    found = read_when(text, today)
+    if found is None:
+        raise Invalid("slip.error.date", value=text.strip()[:20], **examples(example_day(today)))
+    if found.day < today:
+        raise Invalid("slip.error.past_date", day=found.day)
+    if found.day > today + timedelta(days=MAX_DAYS_AHEAD):
         raise Invalid("slip.error.too_far", days=MAX_DAYS_AHEAD)
-    return day
+    return found
 
 
-def _explicit_day(words: str, today: date) -> date | None:
-    full = re.fullmatch(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?", words)
-    short = re.fullmatch(r"(\d{1,2})\s*[/月.-]\s*(\d{1,2})\s*[日号]?", words)
-    try:
-        if full:
-            return date(int(full[1]), int(full[2]), int(full[3]))
-        if short:
-            month, day = int(short[1]), int(short[2])
-            guess = date(today.year, month, day)
-            # A month/day long past this year is next year's (1/2 asked in late December).
-            if guess < today - timedelta(days=MAX_DAYS_AHEAD):
-                guess = date(today.year + 1, month, day)
-            return guess
-    except ValueError:
-        return None
-    return None
+def example_day(today: date) -> date:
+    """The day the prompts show as an example: tomorrow, the usual day to move out."""
+    return today + timedelta(days=1)
 
 
 def new_code(randbelow: Callable[[int], int], length: int = CODE_LENGTH) -> str:
@@ -187,6 +149,11 @@ def needs_owner(role: str) -> bool:
     return role != "owner"
 
 
+def may_see_arrears(role: str) -> bool:
+    """Only an owner is told of the unit's arrears; others learn the desk will confirm."""
+    return not needs_owner(role)
+
+
 def first_status(role: str, owner_reachable: bool, arrears: bool) -> str:
     """Where a new request goes: the owner, the service desk, or straight to approval."""
     if needs_owner(role):
@@ -199,11 +166,10 @@ def after_owner_consent(arrears: bool) -> str:
 
 
 def verdict(status: str, day: date, today: date) -> str:
-    """What the gate is told: `valid`, or why not (used, not_yet, expired, pending, denied)."""
-    if status == USED:
-        return "used"
-    if status == DENIED:
-        return "denied"
+    """What the gate is told: `valid`, or why not (used, cancelled, not_yet, expired,
+    pending, denied)."""
+    if status in (USED, DENIED, CANCELLED):
+        return status
     if status != APPROVED:
         return "pending"
     if day > today:
@@ -211,3 +177,13 @@ def verdict(status: str, day: date, today: date) -> str:
     if day < today:
         return "expired"
     return "valid"
+
+
+def state(status: str, day: date, today: date) -> str:
+    """What the applicant is shown: the status, or `expired` for an unused approved slip."""
+    return EXPIRED if status == APPROVED and day < today else status
+
+
+def cancellable(status: str, day: date, today: date) -> bool:
+    """The applicant may withdraw a request or give back an approved slip not yet used."""
+    return state(status, day, today) in (*PENDING, APPROVED)
