@@ -2,7 +2,9 @@
 
 The first step offers the three ways (a code may also simply be typed there). A shared
 contact that matches the roster links the chat at once; one that does not, or a typed
-number, goes on as a request for the service desk to verify.
+number, goes on as a request for the service desk to verify. The unit of a request is
+taken as people type it (`2-1-802`, `2号楼1单元802`); a near miss offers the closest
+units to choose from, keeping everything entered so far.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from dialogs import parsers
-from dialogs.engine import Command
+from dialogs.engine import Command, StaffEntry
 from dialogs.flow import Answer, Answers, Flow, InputError, Step, chosen
 from handlers import binding
 from handlers.context import Context
+from handlers.ids import row_id
 from handlers.messages import Choice, Reply, Text
 from handlers.rules.binding import ROLES, normalise_code
 from storage.models import Person, StaffRole, Unit
@@ -72,6 +75,16 @@ async def _way(answer: Answer, ctx: Context, answers: Answers) -> Any:
     raise InputError("binding.way.error")
 
 
+# Channels whose app shares a verified phone number (a contact the sender cannot type in);
+# on WeChat a number could only be typed, so that way is not offered there.
+SHARES_CONTACTS = frozenset({"telegram", "console"})
+
+
+async def way_choices(ctx: Context, answers: Answers) -> Sequence[Choice]:
+    ways = [w for w in WAYS if w != "contact" or ctx.msg.channel in SHARES_CONTACTS]
+    return [Choice(w, f"binding.way.{w}") for w in ways]
+
+
 async def _invite(answer: Answer, ctx: Context, answers: Answers) -> Any:
     return await _refusing(binding.code_details(ctx, answer.text or ""))
 
@@ -81,9 +94,56 @@ async def _shared(answer: Answer, ctx: Context, answers: Answers) -> Any:
 
 
 async def _unit(answer: Answer, ctx: Context, answers: Answers) -> Any:
+    """The unit's id; for a near miss, what was typed and the closest units (asked next)."""
     text = parsers.short_text(answer, ctx, answers)
-    unit = await _refusing(binding.unit_in(ctx, _community_id(answers), text))
-    return unit.id
+    found = await _refusing(binding.unit_in(ctx, _community_id(answers), text))
+    if isinstance(found, list):
+        return {"typed": text[:50], "near": [unit.id for unit in found]}
+    return found.id
+
+
+def _near_miss(answers: Answers) -> bool:
+    return isinstance(answers.get("unit"), dict)
+
+
+def _unit_id(answers: Answers) -> Any:
+    """The unit asked for: as typed, or picked among the closest to a near miss."""
+    return answers["unit_pick"] if _near_miss(answers) else answers["unit"]
+
+
+async def _near_units(ctx: Context, answers: Answers) -> Sequence[Choice]:
+    offered = [await ctx.session.get(Unit, ref) for ref in answers["unit"]["near"]]
+    return [
+        Choice(f"unit:{unit.id}", "binding.unit.option", {"unit": unit.label})
+        for unit in offered
+        if unit is not None
+    ]
+
+
+async def _near_prompt(ctx: Context, answers: Answers) -> dict[str, Any]:
+    return {"typed": answers["unit"]["typed"]}
+
+
+async def _pick(answer: Answer, ctx: Context, answers: Answers) -> Any:
+    """One of the units offered; a unit typed again exactly is taken too."""
+    option = answer.option or ""
+    if option.startswith("unit:"):
+        ref = row_id(option.removeprefix("unit:"))
+        unit = await ctx.session.get(Unit, ref) if ref else None
+    else:
+        text = parsers.short_text(answer, ctx, answers)
+        try:
+            found = await binding.unit_in(ctx, _community_id(answers), text)
+        except binding.Refused as refused:
+            if refused.key != "binding.already":
+                raise InputError("binding.unit.pick") from None
+            raise InputError(refused.key, **refused.params) from None
+        if isinstance(found, list):
+            raise InputError("binding.unit.pick")
+        unit = found
+    if unit is None:
+        raise InputError("binding.unit.pick")
+    return (await _refusing(binding.not_bound_yet(ctx, unit))).id
 
 
 async def _communities(ctx: Context, answers: Answers) -> Sequence[Choice]:
@@ -136,7 +196,7 @@ async def summarize(ctx: Context, answers: Answers) -> dict[str, Any]:
         person = await ctx.session.get(Person, contact["person"])
         params = {"phone": contact["phone"], "name": person.name if person else ""}
         return {"details": Text("binding.summary.contact", params)}
-    unit = await ctx.session.get(Unit, answers["unit"])
+    unit = await ctx.session.get(Unit, _unit_id(answers))
     params = {
         "name": answers["name"],
         "unit": unit.label if unit else "",
@@ -152,7 +212,7 @@ async def finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
         return await binding.redeem(ctx, code["code"], answers.get("name"))
     if contact is not None and contact["person"]:
         return await binding.link_by_phone(ctx, contact["person"])
-    unit = await ctx.session.get(Unit, answers["unit"])
+    unit = await ctx.session.get(Unit, _unit_id(answers))
     if unit is None:
         return [Reply("dialog.stale")]
     return await binding.submit_request(
@@ -172,7 +232,7 @@ BIND = Flow(
             "way",
             "binding.way.prompt",
             parse=_way,
-            choices=tuple(Choice(w, f"binding.way.{w}") for w in WAYS),
+            choices=way_choices,
         ),
         Step("code", "binding.code.prompt", parse=_invite, when=lambda a: a.get("way") == "code"),
         Step(
@@ -198,6 +258,14 @@ BIND = Flow(
             when=lambda a: _requesting(a) and bool(a.get("_multi")),
         ),
         Step("unit", "binding.unit.prompt", parse=_unit, when=_requesting),
+        Step(
+            "unit_pick",
+            "binding.unit.near",
+            parse=_pick,
+            choices=_near_units,
+            prompt_params=_near_prompt,
+            when=lambda a: _requesting(a) and _near_miss(a),
+        ),
         Step(
             "phone",
             "binding.phone.prompt",
@@ -230,3 +298,4 @@ COMMANDS = [
 ACTIONS = {"bind_ok": binding.approve, "bind_no": binding.reject}
 ON_START = binding.on_start
 ROUTER = binding.route_code
+FOR_STAFF = [StaffEntry(STAFF, "binding.help.invite")]

@@ -1,23 +1,29 @@
 """Fees and arrears (物业费查询): the statement, the requests after it, and `/paid`.
 
-`fees` answers with the statement at once (see handlers/fees.py). Its buttons start
+`fees` answers with the statement at once (see handlers/fees.py). Its choices start
 `fee_request` (dispute an amount / pay in instalments: what and why) and `fee_visit`
 (a door-to-door collection appointment, prefilled from the statement); neither is in
-the menu. Staff record payments with `/paid <unit> <amount> <receipt>`.
+the menu. The service desk records the instalment plan it agreed with `fee_plan` (from
+the request's card, or `/plan F-…`), lists agreements with `/agreements [unit]`, and
+records payments with `/paid <unit> <amount> <receipt>`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from dialogs import parsers
-from dialogs.engine import Command
+from dialogs.engine import Command, StaffEntry
 from dialogs.flow import Answer, Answers, Flow, InputError, Step, chosen
-from handlers import fees
+from handlers import fee_agreements, fees
 from handlers.context import Context
-from handlers.messages import Choice, Reply
-from handlers.rules.fees import parse_amount
+from handlers.ids import number
+from handlers.messages import Choice, Money, Reply
+from handlers.rules.arrears import ArrearsPolicy, first_day_allowed, proposed_first_day
+from handlers.rules.fees import parse_amount, parse_amounts, parse_day
 
 STAFF_ROLES = ("staff", "supervisor", "director")
 
@@ -124,7 +130,7 @@ FEE_VISIT = Flow(
             parse=parsers.option_or_text,
             choices=tuple(Choice(f"time:{w}", f"fee.time.{w}") for w in fees.TIME_WINDOWS),
         ),
-        Step("amount", "fee.amount.prompt", parse=amount, prefill=_due),
+        Step("amount", "fee.amount.prompt", parse=amount, prefill=_due, numeric=True),
         Step(
             "phone", "fee.phone.prompt", parse=parsers.phone, prefill=_phone, request_contact=True
         ),
@@ -136,5 +142,91 @@ FEE_VISIT = Flow(
     in_menu=False,
 )
 
-FLOWS = [FEES, FEE_REQUEST, FEE_VISIT]
-COMMANDS = [Command("paid", fees.paid_command, roles=STAFF_ROLES)]
+
+# ---- the desk records an instalment plan ---------------------------------------------------
+
+
+def plan_count(answer: Answer, ctx: Context, answers: Answers) -> int:
+    most = ArrearsPolicy().max_instalments
+    count = number(parsers.short_text(answer, ctx, answers).removesuffix("期"))
+    if count is None or not 2 <= count <= most:
+        raise InputError("fee.plan.error.count", max=most)
+    return count
+
+
+def plan_first(answer: Answer, ctx: Context, answers: Answers) -> str:
+    text = parsers.short_text(answer, ctx, answers)
+    today = fees.local_today(ctx)
+    day = parse_day(text, today)
+    policy = ArrearsPolicy()
+    if day is None or not first_day_allowed(day, today, policy):
+        latest = today + timedelta(days=policy.first_instalment_within_days)
+        raise InputError("fee.plan.error.first", value=text[:20], latest=latest)
+    return day.isoformat()
+
+
+def plan_amounts(answer: Answer, ctx: Context, answers: Answers) -> str:
+    text = parsers.short_text(answer, ctx, answers)
+    amounts = parse_amounts(text)
+    if amounts is None:
+        raise InputError("fee.plan.error.amount_text", value=text[:50])
+    total = fee_agreements.planned_total(answers)
+    given = sum(amounts, Decimal("0"))
+    if len(amounts) != answers["count"] or given != total:
+        raise InputError(
+            "fee.plan.error.amounts",
+            count=answers["count"],
+            total=Money(total),
+            given=len(amounts),
+            sum=Money(given),
+        )
+    return fee_agreements.AMOUNT_SEPARATOR.join(str(a) for a in amounts)
+
+
+async def _first_proposed(ctx: Context, answers: Answers) -> Any:
+    return proposed_first_day(fees.local_today(ctx), ArrearsPolicy()).isoformat()
+
+
+async def _even_split(ctx: Context, answers: Answers) -> Any:
+    return fee_agreements.even_split(answers)
+
+
+FEE_PLAN = Flow(
+    name=fee_agreements.PLAN_FLOW,
+    title="fee.plan.title",
+    steps=(
+        Step(
+            "count",
+            "fee.plan.count.prompt",
+            parse=plan_count,
+            prompt_params=fee_agreements.prompt_params,
+            numeric=True,
+        ),
+        Step("first", "fee.plan.first.prompt", parse=plan_first, prefill=_first_proposed),
+        Step(
+            "amounts",
+            "fee.plan.amounts.prompt",
+            parse=plan_amounts,
+            prefill=_even_split,
+            prompt_params=fee_agreements.prompt_params,
+            numeric=True,
+        ),
+    ),
+    summary="fee.plan.summary",
+    summarize=fee_agreements.summarize_plan,
+    finish=fee_agreements.finish_plan,
+    start=fee_agreements.begin_plan,
+    in_menu=False,
+)
+
+FLOWS = [FEES, FEE_REQUEST, FEE_VISIT, FEE_PLAN]
+COMMANDS = [
+    Command("paid", fees.paid_command, roles=STAFF_ROLES),
+    Command("plan", fee_agreements.plan_command, roles=STAFF_ROLES),
+    Command("agreements", fee_agreements.agreements_command, roles=STAFF_ROLES),
+]
+FOR_STAFF = [
+    StaffEntry(STAFF_ROLES, "fee.help.paid"),
+    StaffEntry(STAFF_ROLES, "fee.help.plan"),
+    StaffEntry(STAFF_ROLES, "fee.help.agreements"),
+]

@@ -8,7 +8,8 @@ press. `require_binding` is what other flows call before showing fees or slips.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from handlers.context import Context
 from handlers.directory import (
     bound_units,
+    closest_units,
     department_chats,
     people_with_role,
     unit_by_label,
@@ -262,11 +264,14 @@ async def invite_command(ctx: Context, argument: str) -> list[Reply]:
         ).first()
         if community is not None:
             words = words[1:]
-    label = "".join(words)
+    label = " ".join(words)
     if not label:
         return [Reply("binding.invite.usage")]
     units = await _units_labelled(ctx, label, community)
     if not units:
+        near = await _near_labels(ctx, label, community)
+        if near:
+            return [Reply("binding.invite.near", {"unit": label, "near": " / ".join(near)})]
         return [Reply("binding.invite.unknown_unit", {"unit": label})]
     if len(units) > 1:
         return [Reply("binding.invite.ambiguous", {"unit": label})]
@@ -289,24 +294,32 @@ async def invite_command(ctx: Context, argument: str) -> list[Reply]:
     ]
 
 
+async def _scope(ctx: Context, community: Community | None) -> Sequence[int | None]:
+    """The named community, else the sender's communities (all for company-wide staff)."""
+    if community is not None:
+        return [community.id]
+    ids = {member.community_id for member in ctx.staff}
+    if None in ids:
+        return [c.id for c in await communities(ctx.session)]
+    return sorted(i for i in ids if i is not None)
+
+
 async def _units_labelled(ctx: Context, label: str, community: Community | None) -> list[Unit]:
     """Units with this label in the named community, else in the sender's communities."""
-    if community is not None:
-        found = await unit_by_label(ctx.session, community.id, label)
-        return [found] if found else []
-    ids = {member.community_id for member in ctx.staff}
-    scope = [None] if None in ids else sorted(i for i in ids if i is not None)
-    units = []
-    for community_id in scope:
-        if community_id is None:
-            units += [
-                unit
-                for c in await communities(ctx.session)
-                if (unit := await unit_by_label(ctx.session, c.id, label)) is not None
-            ]
-        elif (unit := await unit_by_label(ctx.session, community_id, label)) is not None:
-            units.append(unit)
-    return units
+    return [
+        unit
+        for community_id in await _scope(ctx, community)
+        if (unit := await unit_by_label(ctx.session, community_id, label)) is not None
+    ]
+
+
+async def _near_labels(ctx: Context, label: str, community: Community | None) -> list[str]:
+    """The labels closest to one that matched no unit there ("did you mean")."""
+    return [
+        unit.label
+        for community_id in await _scope(ctx, community)
+        for unit in await closest_units(ctx.session, community_id, label)
+    ]
 
 
 # ---- a shared phone contact -------------------------------------------------------------
@@ -378,11 +391,20 @@ async def _merge_bindings(session: AsyncSession, old: Person, new: Person) -> No
 # ---- a request the service desk decides -------------------------------------------------
 
 
-async def unit_in(ctx: Context, community_id: int | None, text: str) -> Unit:
-    """The unit a resident named, checked against the community's units."""
+async def unit_in(ctx: Context, community_id: int | None, text: str) -> Unit | list[Unit]:
+    """The unit a resident named, as people type it, checked against the community's units;
+    for a near miss, the closest units to choose from."""
     unit = await unit_by_label(ctx.session, community_id, text)
     if unit is None:
+        near = await closest_units(ctx.session, community_id, text)
+        if near:
+            return near
         raise Refused("binding.unit.unknown", unit=text.strip()[:50])
+    return await not_bound_yet(ctx, unit)
+
+
+async def not_bound_yet(ctx: Context, unit: Unit) -> Unit:
+    """The unit, unless the chat is bound to it already (then a polite refusal)."""
     if await _bound_to(ctx.session, ctx.person.id if ctx.person else None, unit.id or 0):
         raise Refused("binding.already", unit=unit.label)
     return unit
@@ -413,19 +435,24 @@ async def submit_request(
         contact_phone=phone,
         details={"role": role, "identity": ctx.identity.id},
     )
+    card = await request_card(ctx, ticket, unit)
+    pushes = [replace(card, to=chat) for chat in await _desk(ctx.session, unit.community_id)]
+    return [
+        Reply("binding.request.sent", {"number": ticket.number, "unit": unit.label}),
+        *pushes,
+    ]
+
+
+async def request_card(ctx: Context, ticket: Ticket, unit: Unit | None = None) -> Reply:
+    """A binding request's card with approve / reject, as the desk sees it (also `/tasks`)."""
+    unit = unit or await ctx.session.get(Unit, ticket.unit_id)
+    assert unit is not None
     decide = (
         Choice(f"act:bind_ok:{ticket.id}", "binding.staff.approve"),
         Choice(f"act:bind_no:{ticket.id}", "binding.staff.reject"),
     )
     card = await _card(ctx, ticket, unit, Text("binding.staff.pending"))
-    pushes = [
-        Reply("binding.staff.card", card, choices=decide, to=chat, card=f"ticket:{ticket.id}")
-        for chat in await _desk(ctx.session, unit.community_id)
-    ]
-    return [
-        Reply("binding.request.sent", {"number": ticket.number, "unit": unit.label}),
-        *pushes,
-    ]
+    return Reply("binding.staff.card", card, choices=decide, card=f"ticket:{ticket.id}")
 
 
 async def _open_request(ctx: Context, unit_id: int) -> Ticket | None:

@@ -7,6 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.context import Context
 from handlers.messages import Recipient
+from handlers.rules import units
 from storage.models import (
     Binding,
     ChatIdentity,
@@ -79,17 +80,39 @@ async def person_chats(session: AsyncSession, person_id: int | None) -> list[Rec
 
 
 async def unit_by_label(session: AsyncSession, community_id: int | None, label: str) -> Unit | None:
-    """A unit by its label (`3栋2单元1201`), tolerant of spaces and full-width digits."""
-    wanted = normalise_label(label)
+    """A unit by its label as people type it: `2栋1单元802`, `2号楼1单元802`, `2-1-802`,
+    `２栋１单元８０２` … (see handlers/rules/units.py); None when none or several match."""
     query = select(Unit)
     if community_id is not None:
         query = query.where(Unit.community_id == community_id)
-    exact = (await session.exec(query.where(Unit.label == wanted))).first()
-    return exact
+    exact = (await session.exec(query.where(Unit.label == normalise_label(label)))).first()
+    if exact is not None:
+        return exact
+    address = units.parse(label)
+    if address is None:
+        return None
+    # One indexed look-up by the usual spellings of the address, not a scan of the units.
+    found = (await session.exec(query.where(col(Unit.label).in_(address.spellings())))).all()
+    return found[0] if len(found) == 1 else None
+
+
+async def closest_units(
+    session: AsyncSession, community_id: int | None, label: str, limit: int = 5
+) -> list[Unit]:
+    """The units whose labels are nearest to a label that matched none ("did you mean")."""
+    query = select(Unit.id, Unit.label)
+    if community_id is not None:
+        query = query.where(Unit.community_id == community_id)
+    labels = {unit_label: unit_id for unit_id, unit_label in (await session.exec(query)).all()}
+    near = units.closest(label, labels, limit)
+    found = (
+        await session.exec(select(Unit).where(col(Unit.id).in_(labels[n] for n in near)))
+    ).all()
+    return sorted(found, key=lambda unit: near.index(unit.label))
 
 
 def normalise_label(label: str) -> str:
-    """Unit labels compare without spaces, with ASCII digits and 栋/单元 kept as typed."""
+    """A label as stored: without spaces, with ASCII digits, 栋/单元 kept as typed."""
     table = str.maketrans("０１２３４５６７８９", "0123456789")
     return "".join(label.translate(table).split())
 

@@ -1,9 +1,13 @@
 """Fees and arrears (物业费查询): a bound unit's statement, requests to the desk, payments.
 
 A resident sees the statement of their own bound units only; it is answered at once,
-not a form. Its buttons start the follow-ups, flows of their own with the unit chosen:
-dispute an amount or ask to pay in instalments (`fee_request`), or book a door-to-door
-collection (`fee_visit`); each becomes a fee ticket pushed to the service desk.
+not a form. What it asks for is net of the unit's credit, and it shows what the desk
+agreed (a dispute under review, an instalment plan; see handlers/arrears_cases.py). Its
+choices start the follow-ups, flows of their own with the unit chosen: dispute an amount
+or ask to pay in instalments (`fee_request`), or book a door-to-door collection
+(`fee_visit`); each becomes a fee ticket pushed to the service desk. A dispute pauses the
+unit's arrears reminders until the desk finishes its ticket; an instalment request's card
+lets the desk record the plan agreed (handlers/fee_agreements.py).
 
 Staff record a payment with its receipt number (`/paid`, or `frontdesk paid`): both go
 through `record_payment`, which pays whole months oldest first (see handlers/rules/fees.py
@@ -22,14 +26,29 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.arrears_cases import leave_if_paid
+from handlers.arrears_cases import (
+    DISPUTE,
+    OPEN_DISPUTE,
+    PLAN,
+    agreement,
+    agreement_notes,
+    leave_if_paid,
+    open_agreements,
+)
 from handlers.binding import require_binding
 from handlers.cards import card_choices
 from handlers.context import Context
-from handlers.directory import bound_units, department_chats, person_chats, unit_by_label
+from handlers.directory import (
+    bound_units,
+    closest_units,
+    department_chats,
+    person_chats,
+    unit_by_label,
+)
 from handlers.ids import row_id
-from handlers.messages import Choice, Money, Reply, Text
+from handlers.messages import Choice, Money, Recipient, Reply, Text
 from handlers.rules import fees as rules
+from handlers.rules.lifecycle import OPEN
 from handlers.rules.phone import mask_phone
 from handlers.staffauth import acting_member
 from storage import audit, tickets
@@ -39,13 +58,18 @@ from storage.models import (
     Community,
     Department,
     Payment,
+    Role,
+    StaffMember,
     Ticket,
     TicketKind,
     Unit,
 )
 from storage.upsert import insert
 
-REQUESTS = ("dispute", "instalment")
+REQUESTS = (DISPUTE, PLAN)
+# Who is reminded of a unit's arrears: the owner, and a delegate acting for the owner with
+# a power of attorney; never a tenant or a household member.
+PAYERS = (Role.owner.value, Role.delegate.value)
 COLLECTION = "collection"
 TIME_WINDOWS = ("weekday_am", "weekday_pm", "weekend")
 
@@ -120,7 +144,9 @@ async def unit_bills(session: AsyncSession, unit_id: int | None) -> list[Bill]:
 
 
 async def unit_statement(session: AsyncSession, unit: Unit, today: date) -> rules.Statement:
-    return rules.statement(await unit_bills(session, unit.id), today)
+    """The unit's statement on `today`, with its credit to net against what is due."""
+    bills = await unit_bills(session, unit.id)
+    return rules.statement(bills, today, await credit_of(session, unit.id))
 
 
 async def credit_of(session: AsyncSession, unit_id: int | None) -> Decimal:
@@ -156,7 +182,8 @@ async def statement_reply(ctx: Context, unit: Unit) -> Reply:
     rate = community.management_rate if community else Decimal("0")
     energy_rate = ctx.settings.public_energy_rate
     statement = await unit_statement(ctx.session, unit, local_today(ctx))
-    credit = await credit_of(ctx.session, unit.id)
+    agreed = await open_agreements(ctx.session, unit.id)
+    notes = await agreement_notes(ctx.session, agreed)
     params = {
         "unit": unit.label,
         "area": unit.area_m2,
@@ -171,23 +198,37 @@ async def statement_reply(ctx: Context, unit: Unit) -> Reply:
         else Text("fee.paid_through.none"),
         "due": due_lines(statement),
         "total": Money(statement.total_due),
-        "credit": Text("fee.credit", {"credit": Money(credit)}) if credit > 0 else "",
+        "credit": _credit_text(statement),
+        "agreements": Text("fee.agreements", {"notes": notes}) if notes else "",
     }
-    # The follow-ups are flows of their own, started with the unit already chosen.
+    # The follow-ups are flows of their own, started with the unit already chosen; the
+    # text names only those offered, in words true where choices are numbered lines too.
     choices = [Choice(f"flow:fee_request:dispute:{unit.id}", "fee.type.dispute")]
-    if statement.total_due > 0:
-        choices += [
-            Choice(f"flow:fee_request:instalment:{unit.id}", "fee.type.instalment"),
-            Choice(f"flow:fee_visit:{unit.id}", "fee.type.collection"),
-        ]
+    followups = "fee.followups.dispute"
+    if statement.net_due > 0:
+        if not any(a.kind == PLAN for a in agreed):
+            choices.append(Choice(f"flow:fee_request:instalment:{unit.id}", "fee.type.instalment"))
+        choices.append(Choice(f"flow:fee_visit:{unit.id}", "fee.type.collection"))
+        followups = "fee.followups.all" if len(choices) == 3 else "fee.followups.dispute_visit"
+    params["followups"] = Text(followups)
     return Reply("fee.statement", params, choices=tuple(choices))
+
+
+def _credit_text(statement: rules.Statement) -> Any:
+    """The prepaid balance, and what is left to pay once it is used."""
+    if statement.credit <= 0:
+        return ""
+    credit = Money(statement.credit)
+    if statement.total_due <= 0:
+        return Text("fee.credit", {"credit": credit})
+    return Text("fee.credit.net", {"credit": credit, "net": Money(statement.net_due)})
 
 
 async def total_due(ctx: Context, answers: Mapping[str, Any]) -> Decimal:
     unit = await chosen_unit(ctx, answers)
     if unit is None:
         return Decimal("0")
-    return (await unit_statement(ctx.session, unit, local_today(ctx))).total_due
+    return (await unit_statement(ctx.session, unit, local_today(ctx))).net_due
 
 
 # ---- requests to the service desk ------------------------------------------------------
@@ -268,20 +309,28 @@ async def submit_request(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
         contact_phone=(person.phone or "") if person else "",
         description=f"{answers[kind]}\n{answers['reason']}"[:2000],
         details=_details(kind, statement),
-        due_at=rules.reply_due(ctx.now),
+        due_at=rules.reply_due(ctx.now, ctx.settings.tz),
     )
-    push = {
-        **_push_params(ticket, unit, statement),
-        "what": answers[kind],
-        "reason": answers["reason"],
-        "due": ticket.due_at,
-    }
+    if kind == DISPUTE:
+        # Recorded with its dates: the arrears reminders wait while the ticket is open.
+        ctx.session.add(
+            agreement(
+                unit_id=unit.id or 0,
+                ticket_id=ticket.id,
+                kind=DISPUTE,
+                status=OPEN_DISPUTE,
+                total=statement.net_due,
+                months=[d.month for d in statement.due],
+                recorded_by=ctx.actor,
+                now=ctx.now,
+            )
+        )
     return [
         Reply(
             "fee.request.created",
             {"number": ticket.number, "type": _type_text(kind), "due": ticket.due_at},
         ),
-        *await _to_desk(ctx, unit, "fee.staff.request", push, ticket),
+        *await card_pushes(ctx, ticket),
     ]
 
 
@@ -302,13 +351,12 @@ async def submit_visit(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
         details=details,
     )
     time = time_text(str(answers["time"]))
-    push = {**_push_params(ticket, unit, statement), "time": time, "amount": Money(amount)}
     return [
         Reply(
             "fee.collection.created",
             {"number": ticket.number, "time": time, "amount": Money(amount)},
         ),
-        *await _to_desk(ctx, unit, "fee.staff.collection", push, ticket),
+        *await card_pushes(ctx, ticket),
     ]
 
 
@@ -320,26 +368,40 @@ def _details(kind: str, statement: rules.Statement) -> dict[str, Any]:
     }
 
 
-def _push_params(ticket: Ticket, unit: Unit, statement: rules.Statement) -> dict[str, Any]:
-    return {
+async def card_pushes(ctx: Context, ticket: Ticket) -> list[Reply]:
+    """The fee ticket's card for the service desk (drawn again after each change): what was
+    asked, the months due then, its status and who took it, with the task buttons; an
+    instalment request still open also offers to record the plan agreed."""
+    unit = await ctx.session.get(Unit, ticket.unit_id) if ticket.unit_id else None
+    assignee = (
+        await ctx.session.get(StaffMember, ticket.assignee_id) if ticket.assignee_id else None
+    )
+    kind = str(ticket.details.get("type", ""))
+    months = [month_text(m) for m in ticket.details.get("months", [])]
+    what, _, reason = ticket.description.partition("\n")
+    params = {
         "number": ticket.number,
-        "type": _type_text(str(ticket.details.get("type", ""))),
-        "unit": unit.label,
+        "type": _type_text(kind),
+        "status": Text(f"status.{ticket.status}"),
+        "assignee": assignee.name if assignee else Text("card.nobody"),
+        "unit": unit.label if unit else "",
         "name": ticket.contact_name,
         "phone": mask_phone(ticket.contact_phone),
-        "months": joined([month_text(d.month) for d in statement.due], "fee.join", "-"),
-        "total": Money(statement.total_due),
+        "months": joined(months, "fee.join", "-"),
+        "total": Money(Decimal(str(ticket.details.get("total_due", "0")))),
+        "what": what,
+        "reason": reason,
+        "due": ticket.due_at,
+        "time": time_text(str(ticket.details.get("time", ""))),
+        "amount": Money(ticket.amount or Decimal("0")),
     }
-
-
-async def _to_desk(
-    ctx: Context, unit: Unit, key: str, params: dict[str, Any], ticket: Ticket
-) -> list[Reply]:
-    """The request as a task card for the service desk, with the usual task buttons."""
-    chats = await department_chats(ctx.session, unit.community_id, Department.service)
+    choices = card_choices(ticket)
+    if kind == PLAN and ticket.status in OPEN and not ticket.details.get("agreement"):
+        choices += (Choice(f"flow:fee_plan:{ticket.id}", "fee.plan.button"),)
+    key = "fee.staff.collection" if kind == COLLECTION else "fee.staff.request"
+    chats = await department_chats(ctx.session, ticket.community_id, Department.service)
     return [
-        Reply(key, params, to=chat, card=f"ticket:{ticket.id}", choices=card_choices(ticket))
-        for chat in chats
+        Reply(key, params, to=chat, card=f"ticket:{ticket.id}", choices=choices) for chat in chats
     ]
 
 
@@ -460,6 +522,19 @@ async def resident_chats(session: AsyncSession, unit: Unit) -> list[Any]:
     return chats
 
 
+async def payer_chats(session: AsyncSession, unit: Unit) -> list[Recipient]:
+    """The chats of the unit's owners and their delegates: who is asked to pay."""
+    people = await session.exec(
+        select(Binding.person_id)
+        .where(Binding.unit_id == unit.id, col(Binding.role).in_(PAYERS))
+        .order_by(col(Binding.id))
+    )
+    chats: list[Recipient] = []
+    for person_id in people.all():
+        chats.extend(await person_chats(session, person_id))
+    return chats
+
+
 def _parse_paid(argument: str) -> tuple[list[str], str, str] | None:
     """`[community] <unit label> <amount> <receipt>`; the label may contain spaces."""
     tokens = argument.split()
@@ -469,20 +544,23 @@ def _parse_paid(argument: str) -> tuple[list[str], str, str] | None:
     return where, amount, receipt
 
 
-async def _find_unit(ctx: Context, where: list[str]) -> list[Unit]:
-    """The units the words name in the sender's communities; a leading code picks one."""
+async def _find_unit(ctx: Context, where: list[str]) -> tuple[list[Unit], list[Unit]]:
+    """The units the words name in the sender's communities (a leading code picks one),
+    and when none, the closest units there ("did you mean")."""
     communities = list((await ctx.session.exec(select(Community))).all())
     named = [c for c in communities if len(where) >= 2 and c.code.upper() == where[0].upper()]
-    label = "".join(where[1:] if named else where)
+    label = " ".join(where[1:] if named else where)
     mine = {m.community_id for m in ctx.staff}
+    scope = [c for c in named or communities if None in mine or c.id in mine]
     found = []
-    for community in named or communities:
-        if None not in mine and community.id not in mine:
-            continue
+    for community in scope:
         unit = await unit_by_label(ctx.session, community.id, label)
         if unit is not None:
             found.append(unit)
-    return found
+    if found:
+        return found, []
+    near = [u for c in scope for u in await closest_units(ctx.session, c.id, label)]
+    return [], near
 
 
 async def paid_command(ctx: Context, argument: str) -> list[Reply]:
@@ -497,7 +575,10 @@ async def paid_command(ctx: Context, argument: str) -> list[Reply]:
     receipt = rules.normalise_receipt(raw_receipt)
     if receipt is None:
         return [Reply("fee.paid.bad_receipt", {"value": raw_receipt[:50]})]
-    units = await _find_unit(ctx, where)
+    units, near = await _find_unit(ctx, where)
+    if near:
+        labels = " / ".join(unit.label for unit in near)
+        return [Reply("fee.paid.near", {"unit": " ".join(where)[:50], "near": labels})]
     if not units:
         return [Reply("fee.paid.no_unit", {"unit": " ".join(where)[:50]})]
     if len(units) > 1:

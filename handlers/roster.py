@@ -23,9 +23,10 @@ from typing import Any
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.directory import normalise_label
+from handlers.directory import normalise_label, unit_by_label
 from handlers.rules.binding import parse_role
 from handlers.rules.phone import normalise_phone
+from handlers.rules.units import key as unit_key
 from storage.models import Bill, Binding, Building, Community, Person, Unit
 
 KINDS = ("units", "residents", "bills")
@@ -435,7 +436,10 @@ def _duplicates(kind: str, rows: Sequence[Row]) -> list[str]:
     seen: dict[tuple[Any, ...], int] = {}
     errors = []
     for row in rows:
-        key = (row.values["community"].upper(), *(row.values[k] for k in _KEYS[kind]))
+        key = (
+            row.values["community"].upper(),
+            *(unit_key(row.values[k]) if k == "unit" else row.values[k] for k in _KEYS[kind]),
+        )
         if key in seen:
             errors.append(f"{row.where(_KEYS[kind][-1])}: same as line {seen[key]}")
         else:
@@ -457,11 +461,8 @@ async def _units(
             continue
         key = (community.id, row.values["unit"])
         if key not in found:
-            unit = (
-                await session.exec(
-                    select(Unit).where(Unit.community_id == key[0], Unit.label == key[1])
-                )
-            ).first()
+            # As people type it: `2-1-802` in a residents file names the unit 2栋1单元802.
+            unit = await unit_by_label(session, community.id, key[1])
             if unit is None:
                 errors.append(
                     f"{row.where('unit')}: no unit {key[1]!r} in {community.code} "
@@ -488,11 +489,8 @@ async def _upsert_unit(
         await session.flush()
         summary.also["buildings"] = summary.also.get("buildings", 0) + 1
     assert building.id is not None
-    unit = (
-        await session.exec(
-            select(Unit).where(Unit.community_id == community_id, Unit.label == values["unit"])
-        )
-    ).first()
+    # Another spelling of a unit already there (`2-1-802` for 2栋1单元802) updates it.
+    unit = await unit_by_label(session, community_id, values["unit"])
     wanted = {
         "building_id": building.id,
         "area_m2": values["area"],

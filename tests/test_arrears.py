@@ -11,10 +11,22 @@ from sqlmodel import select
 
 from dialogs.registry import all_jobs
 from handlers.rules.arrears import ArrearsPolicy, next_step
-from storage.models import ArrearsCase, Unit
+from storage.models import ArrearsCase, ChatIdentity, Person, Unit
 from tests.harness import Chat, texts
 
-UNIT = "3栋2单元1202"  # one month unpaid; the demo tenant 刘洋 chats as "tenant"
+UNIT = "3栋2单元1202"  # one month unpaid; owned by 王芳, rented by 刘洋 ("tenant")
+
+
+async def chat_as(app, user_id: str, name: str) -> Chat:
+    """A console chat bound to the demo resident called `name`."""
+    async with app.db.transaction() as s:
+        person = (await s.exec(select(Person).where(Person.name == name))).one()
+        s.add(
+            ChatIdentity(
+                channel="console", external_user_id=user_id, person_id=person.id, display_name=name
+            )
+        )
+    return Chat(app, user_id)
 
 
 def test_the_ladder_rule():
@@ -44,16 +56,16 @@ async def case_of(app) -> ArrearsCase:
 
 async def test_four_months_on_the_ladder_then_payment(demo_app, clock, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    tenant = Chat(demo_app, "tenant")
+    owner = await chat_as(demo_app, "wangfang", "王芳")
     desk = Chat(demo_app, "li", chat_id="group:XFL:service", kind="group")
     await run_days(demo_app, clock, 1)
-    said = await tenant.inbox()
+    said = await owner.inbox()
     assert "1 个月的物业费尚未缴纳" in texts(said) and UNIT in texts(said)
 
     await run_days(demo_app, clock, 29)
-    assert "尚未缴纳" not in texts(await tenant.inbox())  # reminders are monthly, not daily
+    assert "尚未缴纳" not in texts(await owner.inbox())  # reminders are monthly, not daily
     await run_days(demo_app, clock, 2)
-    assert "尚未缴纳" in texts(await tenant.inbox())
+    assert "尚未缴纳" in texts(await owner.inbox())
 
     await run_days(demo_app, clock, 62)  # three months after the first reminder
     letters = [s for s in await desk.inbox() if "催缴函" in s.text and UNIT in s.text]
@@ -71,6 +83,32 @@ async def test_four_months_on_the_ladder_then_payment(demo_app, clock, tmp_path,
     said = await Chat(demo_app, "li").say(f"/paid {UNIT} 500 SJ20270401001")
     assert "SJ20270401001" in texts(said)
     assert (await case_of(demo_app)).closed_at is not None  # left the ladder at once
-    await tenant.inbox()
+    await owner.inbox()
     await run_days(demo_app, clock, 40)
-    assert "尚未缴纳" not in texts(await tenant.inbox())
+    assert "尚未缴纳" not in texts(await owner.inbox())
+
+
+async def test_reminders_go_to_owners_and_delegates_never_to_tenants_or_members(demo_app, clock):
+    tenant = Chat(demo_app, "tenant")  # 刘洋 rents 3栋2单元1202
+    owner = await chat_as(demo_app, "wangfang", "王芳")
+    delegate = await chat_as(demo_app, "yanglei", "杨磊")  # for 赵敏, 1栋1单元302
+    member = await chat_as(demo_app, "xuming", "徐明")  # household member of 2栋2单元1101
+    desk = Chat(demo_app, "li", chat_id="group:XFL:service", kind="group")
+    await run_days(demo_app, clock, 1)
+    assert texts(await tenant.inbox()) == ""
+    assert texts(await member.inbox()) == ""
+    assert "3栋2单元1202 目前有 1 个月" in texts(await owner.inbox())
+    assert "1栋1单元302 目前有 3 个月的物业费尚未缴纳，共 ¥852.60" in texts(await delegate.inbox())
+    # 徐丽 owns 2栋2单元1101 and has no chat: the desk is asked to phone her instead.
+    phone = [s.text for s in await desk.inbox() if "【电话提醒】" in s.text]
+    assert len(phone) == 1 and "2栋2单元1101" in phone[0] and "5 个月的物业费" in phone[0]
+
+
+async def test_reminders_ask_for_what_is_due_net_of_the_credit(demo_app, clock):
+    owner = await chat_as(demo_app, "zhaomin", "赵敏")
+    said = await Chat(demo_app, "li").say("/paid 1栋1单元302 300 SJ20261126501")
+    assert "预存余额：¥15.80" in texts(said)  # August paid, 15.80 over
+    await owner.inbox()
+    await run_days(demo_app, clock, 1)
+    heard = texts(await owner.inbox())
+    assert "2 个月的物业费尚未缴纳，共 ¥552.60（已扣除预存余额 ¥15.80）" in heard

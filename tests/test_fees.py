@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
@@ -192,6 +193,26 @@ async def test_a_unit_in_arrears_lists_each_month_against_its_bill(demo_app):
     assert "2026-08: CN¥284.20" in text and "Total due: CN¥852.60" in text
 
 
+async def test_the_statement_names_only_the_follow_ups_it_offers(demo_app):
+    """Words true on every channel (WeChat shows numbered lines, not buttons), and nothing
+    about instalments when nothing is due."""
+    resident = Chat(demo_app, "resident")  # paid up
+    said = await resident.say("/fees")
+    text = said[-1].text
+    assert "如对金额有疑问，可以选择下面的选项" in text
+    assert "分期" not in text and "上门" not in text and "按钮" not in text and "点" not in text
+
+    owner = await chat_as(demo_app, "zhaomin", "赵敏")
+    said = await owner.say("/fees")
+    text = said[-1].text
+    assert "如对金额有疑问、需要分期缴纳，或希望预约上门收费，可以选择下面的选项" in text
+    assert "按钮" not in text
+    await owner.say("/lang en")
+    text = (await owner.say("/fees"))[-1].text
+    assert "pay in instalments, or you would like a collector to call, choose one of" in text
+    assert "press" not in text and "button" not in text
+
+
 async def test_with_several_units_the_resident_chooses_one(demo_app):
     other = await unit_named(demo_app, "1栋1单元302")
     async with demo_app.db.transaction() as s:
@@ -222,7 +243,7 @@ async def test_a_resident_cannot_see_or_act_on_another_units_fees(demo_app):
     # inside the request flow, a unit that was never offered is a stale button
     said = await resident.say("/fee_request")
     said = await resident.send(option=f"unit:{other.id}")
-    assert "按钮已经失效" in texts(said)
+    assert "已经失效" in texts(said)
     assert await fee_tickets(demo_app) == []
 
 
@@ -249,12 +270,12 @@ async def test_a_dispute_becomes_a_ticket_pushed_to_the_service_desk(demo_app, c
     assert "请核对" in texts(said) and "对金额有异议" in texts(said)
     said = await owner.press("确认提交")
     assert "F-261126-0001" in texts(said)
-    assert "2026-11-28 09:00 前答复" in texts(said)  # the reply time promised
+    assert "2026-11-30 18:00 前答复" in texts(said)  # the second working day, at closing
 
     [ticket] = await fee_tickets(demo_app)
     assert ticket.details["type"] == "dispute"
     assert ticket.details["months"] == ["2026-08", "2026-09", "2026-10"]
-    assert ticket.due_at == clock.now() + timedelta(days=2)
+    assert ticket.due_at == datetime(2026, 11, 30, 18, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     assert ticket.department == "service" and "报停" in ticket.description
 
     desk = Chat(demo_app, "li", chat_id=SERVICE, kind="group")
@@ -342,7 +363,8 @@ async def test_staff_record_a_payment_and_the_residents_get_the_receipt(demo_app
     assert "received your payment" in english.text and "2026-08, 2026-09" in english.text
 
     text = texts(await owner.say("/fees"))
-    assert "已缴至：2026年09月" in text and "预存余额：¥10.00" in text
+    assert "已缴至：2026年09月" in text and "合计待缴：¥284.20" in text
+    assert "预存余额：¥10.00，抵扣后应缴：¥274.20" in text  # the credit is netted
     # the credit counts towards the next payment: 274.20 + 10.00 pays October
     said = await desk.say("/paid 1栋1单元302 274.20 SJ20261126002")
     assert "2026年10月" in texts(said) and "预存余额：¥0.00" in texts(said)
@@ -395,17 +417,19 @@ async def test_paid_explains_its_usage_and_bad_values(demo_app):
 
 
 def test_the_paid_command_line_records_a_payment_once(tmp_path: Path):
-    assert frontdesk(tmp_path, "seed-demo").returncode == 0
+    assert frontdesk(tmp_path, "seed-demo", "--no-history").returncode == 0
     unit = ["paid", "--community", "XFL", "--unit", "3栋2单元1202"]
     result = frontdesk(tmp_path, *unit, "--amount", "500", "--receipt", "SJ20261127001")
     assert result.returncode == 0, result.stderr
     assert "receipt SJ20261127001" in result.stdout and "credit 234.40" in result.stdout
-    assert "1 resident chats told" in result.stdout  # 刘洋; the owner has no chat yet
+    assert "resident chats told" in result.stdout  # 刘洋, and the owner if her chat is bound
     again = frontdesk(tmp_path, *unit, "--amount", "100", "--receipt", "SJ20261127001")
     assert again.returncode == 1 and "already recorded" in again.stderr
-    with sqlite3.connect(tmp_path / "fd.db") as db:
-        payments = db.execute("SELECT amount, receipt FROM payment").fetchall()
+    with sqlite3.connect(tmp_path / "fd.db") as db:  # the demo's history has payments too
+        payments = db.execute("SELECT amount FROM payment WHERE receipt = 'SJ20261127001'")
         paid = db.execute("SELECT count(*) FROM bill WHERE receipt = 'SJ20261127001'").fetchone()
-        told = db.execute("SELECT payload FROM outbox WHERE chat_id = 'tenant'").fetchall()
-    assert len(payments) == 1 and paid == (1,)
+        told = db.execute(
+            "SELECT payload FROM outbox WHERE chat_id = 'tenant' AND sent_at IS NULL"
+        ).fetchall()
+        assert len(payments.fetchall()) == 1 and paid == (1,)
     assert len(told) == 1 and "已收讫" in json.loads(told[0][0])["text"]

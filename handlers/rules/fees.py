@@ -5,7 +5,8 @@ bills are issued. A payment pays the oldest unpaid months first and only whole m
 the office does not split a month's bill between two receipts. What is left over is the
 unit's credit (预存余额). It is not stored in a column of its own: it is always the sum of
 the unit's payments less the bills those payments paid, so it can never drift from the
-receipts. The next payment adds it to its own amount before paying months.
+receipts. The next payment adds it to its own amount before paying months, and what a
+statement or a reminder asks for is net of it (`net_due`, `net_arrears`).
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
+from handlers.rules.question import REPLY_AT, next_working_day
+
 CENT = Decimal("0.01")
-# A dispute or an instalment request is answered by the service desk within this time.
-REPLY_WITHIN = timedelta(days=2)
 # The largest single payment a staff member may type (a typo guard, not a policy).
 MAX_PAYMENT = Decimal("1000000")
 
@@ -52,6 +53,7 @@ class Statement:
     paid_through: str | None  # the last month of an unbroken run of paid months
     due: tuple[DueMonth, ...]
     arrears: tuple[DueMonth, ...]  # the due months before the current one (欠费)
+    credit: Decimal = Decimal("0")  # the unit's prepaid balance (预存余额)
 
     @property
     def total_due(self) -> Decimal:
@@ -60,6 +62,26 @@ class Statement:
     @property
     def total_arrears(self) -> Decimal:
         return sum((d.amount for d in self.arrears), Decimal("0"))
+
+    @property
+    def net_due(self) -> Decimal:
+        """What is left to pay once the credit is used."""
+        return max(self.total_due - self.credit, Decimal("0"))
+
+    @property
+    def net_arrears(self) -> Decimal:
+        """The overdue months less the credit: what a reminder asks for."""
+        return max(self.total_arrears - self.credit, Decimal("0"))
+
+    def without(self, months: Iterable[str]) -> Statement:
+        """The same statement with some months left out (those an instalment plan covers);
+        the credit went into the plan, so none is left to net here."""
+        skip = set(months)
+        return Statement(
+            paid_through=self.paid_through,
+            due=tuple(d for d in self.due if d.month not in skip),
+            arrears=tuple(d for d in self.arrears if d.month not in skip),
+        )
 
     @property
     def has_arrears(self) -> bool:
@@ -100,7 +122,7 @@ def month_of(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-def statement(bills: Iterable[BillLike], today: date) -> Statement:
+def statement(bills: Iterable[BillLike], today: date, credit: Decimal = Decimal("0")) -> Statement:
     """A unit's statement on `today`: bills of later months are not due yet."""
     current = month_of(today)
     ordered = sorted(bills, key=lambda b: b.month)
@@ -118,6 +140,7 @@ def statement(bills: Iterable[BillLike], today: date) -> Statement:
         paid_through=paid_through,
         due=due,
         arrears=tuple(d for d in due if d.month < current),
+        credit=credit,
     )
 
 
@@ -149,9 +172,11 @@ def parse_amount(text: str) -> Decimal | None:
     return fen(value)
 
 
-def reply_due(now: datetime) -> datetime:
-    """When the service desk has promised to answer a fee request."""
-    return now + REPLY_WITHIN
+def reply_due(now: datetime, tz: tzinfo) -> datetime:
+    """When the service desk has promised to answer a fee request: by the office's close
+    (18:00) on the second working day, never at an hour the office is shut."""
+    day = next_working_day(next_working_day(now.astimezone(tz).date()))
+    return datetime.combine(day, REPLY_AT, tzinfo=tz)
 
 
 _RECEIPT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{3,49}$")
@@ -161,3 +186,37 @@ def normalise_receipt(text: str) -> str | None:
     """A receipt number (收费票据号) such as `SJ20261127001`, upper-cased; None if malformed."""
     cleaned = text.strip().upper()
     return cleaned if _RECEIPT.match(cleaned) else None
+
+
+_AMOUNT_SEPARATORS = re.compile(r"[\s,，、/;；+]+")
+
+
+def parse_amounts(text: str) -> list[Decimal] | None:
+    """Several amounts in one message: `300 300 252.60`, `300、300、252.6`, `300/300/252.60`."""
+    parts = [p for p in _AMOUNT_SEPARATORS.split(text.replace("元", " ")) if p]
+    amounts = [parse_amount(p) for p in parts]
+    if not amounts or any(a is None for a in amounts):
+        return None
+    return [a for a in amounts if a is not None]
+
+
+_FULL_DAY = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})[日号]?$")
+_MONTH_DAY = re.compile(r"^(\d{1,2})[-/.月](\d{1,2})[日号]?$")
+
+
+def parse_day(text: str, today: date) -> date | None:
+    """A date as typed: `2026-12-05`, `2026/12/5`, `2026年12月5日`, or without the year
+    (`12月5日`, `12-5`, `12/5`), then the next such day from `today` on."""
+    cleaned = "".join(text.split()).translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+    full = _FULL_DAY.match(cleaned)
+    short = _MONTH_DAY.match(cleaned)
+    try:
+        if full is not None:
+            return date(int(full[1]), int(full[2]), int(full[3]))
+        if short is not None:
+            month, day = int(short[1]), int(short[2])
+            found = date(today.year, month, day)
+            return found if found >= today else date(today.year + 1, month, day)
+    except ValueError:
+        return None
+    return None
