@@ -2,8 +2,11 @@
 who is told at once, and staff confirming or changing the proposal on the card.
 
 The card goes to the responsible department's group and to the service desk, which
-tracks every complaint; important and urgent ones also to the supervisors, major ones to
-the office director. Only the service desk and managers may confirm or change the kind
+tracks every complaint; important ones also to the supervisors, major ones to the office
+director, and damage still happening at once to whoever is on duty. A complaint is
+answered when an answer reached the resident: relayed from the card's "answer" button or
+`/answer`, or a phone call recorded there; until then it climbs when its answer-by
+time passes. Only the service desk and managers may confirm or change the kind
 and severity; the card is sent again after each change, so a complaint raised to major
 reaches the director then.
 """
@@ -11,13 +14,14 @@ reaches the director then.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from handlers import repair
 from handlers.cards import card_choices
 from handlers.context import Context
-from handlers.directory import community_of, department_chats, people_with_role
+from handlers.directory import community_of, department_chats, people_with_role, ticket_resident
+from handlers.duty import on_duty
 from handlers.ids import row_id
 from handlers.messages import Choice, Recipient, Reply, Text
 from handlers.rules.complaint import (
@@ -25,18 +29,20 @@ from handlers.rules.complaint import (
     DEPARTMENTS,
     KINDS,
     SEVERITIES,
+    Classification,
     Deadlines,
     classify,
     deadlines,
     department_for,
 )
+from handlers.rules.lifecycle import OPEN
 from handlers.rules.phone import mask_phone
 from handlers.staffauth import acting_member
+from handlers.work_orders import urgency_of
 from storage import audit, tickets
 from storage.models import Department, Photo, StaffMember, Ticket, TicketKind, Unit
 
 CLASS_WORDS = {
-    "urgent": "complaint.words.urgent",
     "major": "complaint.words.major",
     "important": "complaint.words.important",
     "valid": "complaint.words.valid",
@@ -165,9 +171,12 @@ async def submit(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
     if community is None or community.id is None:
         return [Reply("complaint.no_community")]
     text = " ".join(_plain(answers.get(k)) for k in ("what", "who", "want", "where"))
-    proposal = classify(text, word_lists(ctx, CLASS_WORDS))
+    happening = urgency_of(ctx, "", text)
+    proposal = classify(text, word_lists(ctx, CLASS_WORDS), happening.urgent)
     own = date.fromisoformat(answers["deadline"]) if answers.get("deadline") else None
-    due = deadlines(proposal.severity, ctx.now, own, ctx.settings.tz)
+    due = deadlines(
+        proposal.severity, ctx.now, own, ctx.settings.tz, _contact_within(ctx, proposal)
+    )
     department = department_of(ctx, answers)
     photos = list(answers.get("photos") or [])
     ticket = await tickets.create_ticket(
@@ -198,25 +207,42 @@ async def submit(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
             "urgent": proposal.urgent,
             "own_deadline": own.isoformat() if own else None,
             "confirmed": [],
+            **({"emergency": happening.emergency} if happening.emergency else {}),
             **_deadline_details(due),
         },
     )
     for ref in photos:
         ctx.session.add(Photo(ticket_id=ticket.id, channel=ctx.msg.channel, file_ref=ref))
-    return [*_resident_replies(ticket, due), *await card_pushes(ctx, ticket)]
+    return [_resident_reply(ctx, ticket, due), *await card_pushes(ctx, ticket)]
 
 
-def _resident_replies(ticket: Ticket, due: Deadlines) -> list[Reply]:
+def _contact_within(ctx: Context, proposal: Classification) -> timedelta | None:
+    """Damage still happening is answered in minutes, not days."""
+    return timedelta(minutes=ctx.settings.urgent_contact_minutes) if proposal.urgent else None
+
+
+def _resident_reply(ctx: Context, ticket: Ticket, due: Deadlines) -> Reply:
     """Thanks, an apology, who contacts them and by when; no promise of an outcome."""
     department = Text(WHO_LABELS[ticket.department])
     params = {"number": ticket.number, "department": department, "answer_by": due.answer_by}
-    if due.solve_by != due.answer_by:
-        created = Reply("complaint.created.answer_first", {**params, "solve_by": due.solve_by})
-    else:
-        created = Reply("complaint.created", params)
     if ticket.urgent:
-        return [Reply("complaint.urgent_notice", {"department": department}), created]
-    return [created]
+        kind = ticket.details.get("emergency")
+        advice = Text("complaint.urgent.advice", {"advice": Text(f"emergency.advice.{kind}")})
+        return Reply(
+            "complaint.created.urgent",
+            {
+                **params,
+                "minutes": ctx.settings.urgent_contact_minutes,
+                "solve_by": due.solve_by,
+                "advice": advice if kind else "",
+                "director": Text("complaint.urgent.director")
+                if ticket.details.get("severity") == "major"
+                else "",
+            },
+        )
+    if due.solve_by != due.answer_by:
+        return Reply("complaint.created.answer_first", {**params, "solve_by": due.solve_by})
+    return Reply("complaint.created", params)
 
 
 def _moment(value: Any) -> datetime | None:
@@ -285,7 +311,12 @@ def card_buttons(ticket: Ticket) -> tuple[Choice, ...]:
     ]
     # The usual task buttons (accept, start, done …) come first: a complaint is worked
     # like any other ticket, and the outcome goes back to the resident.
-    return (*card_choices(ticket), *kinds, *severities)
+    answering = (
+        (Choice(f"flow:complaint_answer:{ticket.id}", "complaint.button.answer"),)
+        if ticket.status in OPEN
+        else ()
+    )
+    return (*card_choices(ticket), *answering, *kinds, *severities)
 
 
 async def recipients(ctx: Context, ticket: Ticket) -> list[tuple[Recipient, bool]]:
@@ -298,7 +329,9 @@ async def recipients(ctx: Context, ticket: Ticket) -> list[tuple[Recipient, bool
     ]
     if ticket.department != Department.service:
         found += [(chat, True) for chat in await department_chats(session, community, "service")]
-    if ticket.urgent or severity in ("important", "major") or not found:
+    if ticket.urgent:  # damage happening now: whoever is on duty, quiet hours or not
+        found += [(r, True) for r in await on_duty(session, community)]
+    if severity in ("important", "major") or not found:
         found += [(r, True) for r in await people_with_role(session, community, "supervisor")]
     if severity == "major":
         found += [(r, True) for r in await people_with_role(session, community, "director")]
@@ -363,6 +396,7 @@ async def _reclassify(
             ticket.created_at,
             date.fromisoformat(own) if own else None,
             ctx.settings.tz,
+            timedelta(minutes=ctx.settings.urgent_contact_minutes) if ticket.urgent else None,
         )
         details.update(_deadline_details(due))
         ticket.due_at = due.solve_by
@@ -386,3 +420,67 @@ async def _reclassify(
         {"number": ticket.number, "value": Text(label), "name": member.name},
     )
     return [ack, *await card_pushes(ctx, ticket)]
+
+
+ANSWER_WAYS = ("message", "phone")
+
+
+async def answerable(ctx: Context, ticket_id: int | None) -> tuple[Ticket, StaffMember] | Reply:
+    """An open complaint the sender may answer: its department, the service desk, managers."""
+    ticket = await ctx.session.get(Ticket, ticket_id) if ticket_id else None
+    if ticket is None or ticket.kind != TicketKind.complaint:
+        return Reply("dialog.stale")
+    member = acting_member(ctx, ticket.community_id, ticket.department) or acting_member(
+        ctx, ticket.community_id, Department.service
+    )
+    if member is None:
+        return Reply("dialog.not_allowed")
+    if ticket.status not in OPEN:
+        return Reply(
+            "task.not_now", {"number": ticket.number, "status": Text(f"status.{ticket.status}")}
+        )
+    return ticket, member
+
+
+async def answer(
+    ctx: Context, ticket: Ticket, member: StaffMember, how: str, text: str
+) -> list[Reply]:
+    """Record that the resident got an answer: relayed to them now, or given by phone."""
+    first = "answered_at" not in ticket.details
+    ticket.details = (
+        {**ticket.details, "answered_at": ctx.now.isoformat()} if first else ticket.details
+    )
+    action = "answered" if how == "message" else "contacted"
+    await tickets.record_change(
+        ctx.session,
+        ticket,
+        actor=f"staff:{member.id}",
+        action=action,
+        now=ctx.now,
+        note=text[:2000],
+    )
+    await audit.record(
+        ctx.session,
+        actor=f"staff:{member.id}",
+        action=f"complaint_{action}",
+        target=ticket.number,
+        now=ctx.now,
+    )
+    relayed = []
+    if how == "message":
+        relayed = [
+            Reply(
+                "complaint.answer.relayed",
+                {
+                    "number": ticket.number,
+                    "department": Text(WHO_LABELS[ticket.department]),
+                    "text": text,
+                },
+                to=chat,
+            )
+            for chat in await ticket_resident(ctx.session, ticket)
+        ]
+    done = Reply(
+        f"complaint.answer.recorded.{how}", {"number": ticket.number, "told": len(relayed)}
+    )
+    return [done, *relayed, *await card_pushes(ctx, ticket)]

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 
+from handlers import complaint
 from handlers.context import Context
 from handlers.directory import bound_units, community_of, department_chats, people_with_role
 from handlers.messages import Choice, Money, Recipient, Reply, Text
@@ -160,9 +161,12 @@ async def submit(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
 
 
 async def _find(ctx: Context, number: str) -> Ticket | None:
-    """The question with this number in a community the sender may act for."""
+    """The question (or complaint) with this number in a community the sender may act for."""
     found = await ctx.session.exec(
-        select(Ticket).where(Ticket.number == number.upper(), Ticket.kind == TicketKind.question)
+        select(Ticket).where(
+            Ticket.number == number.upper(),
+            col(Ticket.kind).in_((TicketKind.question, TicketKind.complaint)),
+        )
     )
     return next((t for t in found.all() if acting_member(ctx, t.community_id)), None)
 
@@ -188,6 +192,12 @@ async def answer_command(ctx: Context, argument: str) -> list[Reply]:
     ticket = await _find(ctx, number)
     if ticket is None:
         return [Reply("question.answer.unknown", {"number": number})]
+    if ticket.kind == TicketKind.complaint:
+        # A complaint's answer is relayed the same way; the complaint itself stays open.
+        found = await complaint.answerable(ctx, ticket.id)
+        if isinstance(found, Reply):
+            return [found]
+        return await complaint.answer(ctx, *found, "message", text)
     if ticket.status in FINISHED:
         return [Reply("question.answer.finished", {"number": ticket.number})]
     await tickets.record_change(

@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from handlers.cards import card_updates, visit_time, where
+from handlers.cards import visit_time, where
 from handlers.context import Context
-from handlers.directory import bound_units, community_of
+from handlers.directory import bound_units
 from handlers.messages import Reply, Text
-from handlers.rules.complaint import hits
-from handlers.rules.escalation import target_due
-from handlers.rules.warranty import is_paid
-from storage import tickets
-from storage.models import Department, Photo, TicketKind, Unit
+from handlers.work_orders import create_work_order, duty_phone, emergency_reply, urgency_of
+from storage.models import Unit
 
 
 async def units_for(ctx: Context) -> list[Unit]:
@@ -57,54 +54,33 @@ async def summarize(ctx: Context, answers: Mapping[str, Any]) -> dict[str, Any]:
 async def submit(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
     """Create the work order, push it to the repair group, tell the resident its number."""
     unit = await _unit(ctx, answers)
-    community = await community_of(ctx)
-    if community is None or community.id is None:
-        return [Reply("repair.no_community")]
-    local_today = ctx.now.astimezone(ctx.settings.tz).date()
-    photos = list(answers.get("photos") or [])
-    ticket = await tickets.create_ticket(
-        ctx.session,
-        community_id=unit.community_id if unit else community.id,
-        kind=TicketKind.repair,
-        department=Department.repair,
-        actor=ctx.actor,
-        now=ctx.now,
-        tz=ctx.settings.tz,
+    found = urgency_of(ctx, answers["category"], answers["description"])
+    order = await create_work_order(
+        ctx,
+        unit=unit,
         category=answers["category"],
-        unit_id=unit.id if unit else None,
-        person_id=ctx.person.id if ctx.person else None,
-        channel=ctx.msg.channel,
-        chat_id=ctx.msg.chat_id,
-        contact_name=answers["name"],
-        contact_phone=answers["phone"],
         description=answers["description"],
+        name=answers["name"],
+        phone=answers["phone"],
         details={
             "time": answers.get("time", ""),
             "location": answers.get("location", ""),
-            "photos": photos,
+            "photos": list(answers.get("photos") or []),
         },
-        # Damage happening now (a gas smell, someone stuck in a lift) is pushed at once.
-        urgent=hits(answers["description"], ctx.catalogs.words("complaint.words.urgent")) > 0,
-        due_at=target_due(ctx.now, ctx.settings.repair_targets_hours.get(answers["category"])),
-        paid=is_paid(
-            category=answers["category"],
-            common_area=unit is None,
-            handover=unit.handover_date if unit else None,
-            today=local_today,
-            months=ctx.settings.warranty_months,
-        ),
+        urgency=found,
     )
-    for ref in photos:
-        ctx.session.add(Photo(ticket_id=ticket.id, channel=ctx.msg.channel, file_ref=ref))
-    pushes = await card_updates(ctx.session, ticket)
-    return [
-        Reply(
-            "repair.created",
-            {
-                "number": ticket.number,
-                "where": where(ticket, unit),
-                "paid": Text("card.paid" if ticket.paid else "card.free"),
-            },
-        ),
-        *pushes,
-    ]
+    if isinstance(order, Reply):
+        return [order]
+    ticket, pushes = order
+    if found.emergency is not None:
+        # Described as an emergency inside the repair flow: the same answer as the short path.
+        return [await emergency_reply(ctx, ticket, unit, found.emergency), *pushes]
+    params = {
+        "number": ticket.number,
+        "where": where(ticket, unit),
+        "paid": Text("card.paid" if ticket.paid else "card.free"),
+    }
+    if ticket.urgent:
+        params["phone"] = await duty_phone(ctx, ticket)
+        return [Reply("repair.created.urgent", params), *pushes]
+    return [Reply("repair.created", params), *pushes]
