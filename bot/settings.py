@@ -66,7 +66,20 @@ class Settings(BaseSettings):
             "other": 12,
         }
     )
-    revisit_answer_hours: int = Field(24, ge=1)
+    # Revisits (回访): the seed's windows (safety 2 days, leaks 3 days after the leak test,
+    # others 2 days); the resident is asked at the ask time once the fix has settled, the
+    # desk phones after the answer hours, with at least the call hours of the window left.
+    revisit_safety_days: float = Field(2, gt=0)
+    revisit_leak_days: float = Field(3, gt=0)
+    revisit_other_days: float = Field(2, gt=0)
+    revisit_ask_time: time = time(10, 0)
+    revisit_settle_hours: float = Field(12, ge=0)
+    revisit_answer_hours: float = Field(6, gt=0)
+    revisit_call_hours: float = Field(8, ge=0)
+    # A leak repair's leak test (试漏) is due this long after the work is done.
+    leak_test_hours: float = Field(24, gt=0)
+    # Damage still happening (a complaint about a flood now): the department calls back within.
+    urgent_contact_minutes: int = Field(30, ge=1)
     # Hours from creation to "done" per repair category; other kinds per kind.
     repair_targets_hours: dict[str, int] = Field(
         default_factory=lambda: {

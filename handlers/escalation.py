@@ -1,36 +1,120 @@
-"""The deadline watch: each worker round, open tickets near or past their deadline climb
-the escalation ladder (handlers/rules/escalation.py), one step at a time, each step once."""
+"""The deadline watch: each worker round, what is near or past its deadline climbs the
+escalation ladder (handlers/rules/escalation.py), one step at a time, each step once.
+
+Three things are watched the same way: open tickets against their deadline, finished
+repairs against the end of their revisit window (a phone revisit nobody took is late
+work like any other), and leak repairs against the day their leak test is due. Each
+keeps the steps it has climbed in its own list on the ticket.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 
 from handlers.context import Context
 from handlers.directory import department_chats, people_with_role, private_chat
-from handlers.messages import Reply, Text
-from handlers.rules.escalation import Ladder, steps_due
-from handlers.rules.lifecycle import OPEN
+from handlers.duty import on_duty
+from handlers.messages import Recipient, Reply, Text
+from handlers.policies import ladder, revisit_policy
+from handlers.rules.escalation import Ladder, reopened_due, steps_due, worth_sending
+from handlers.rules.lifecycle import OPEN, REVISITABLE
+from handlers.rules.revisit import LEAK_CATEGORIES, leak_test_due
 from storage import tickets
-from storage.models import StaffMember, Ticket
+from storage.models import Department, StaffMember, Ticket
 
 BATCH = 200
 
 
 def ladder_of(ctx: Context) -> Ladder:
-    s = ctx.settings
-    return Ladder(s.deadline_warning_hours, s.escalate_supervisor_hours, s.escalate_director_hours)
+    return ladder(ctx.settings)
+
+
+@dataclass(frozen=True)
+class Watch:
+    """One kind of deadline: which tickets, their window, whom each step tells, in what words."""
+
+    name: str  # the ticket's list of steps climbed: details[name]
+    words: str  # catalog prefix: `<words>warning`, `overdue`, `supervisor`, `director`
+    candidates: Callable[[Context], list[ColumnElement[bool]]]
+    window: Callable[[Context, Ticket], tuple[datetime, datetime] | None]  # (start, due)
+    warned: Callable[[Ticket], int | None]  # the staff member a warning goes to, if anyone
+    group: Callable[[Ticket], str]  # the department whose group hears of a breach
+
+
+def _work_window(ctx: Context, ticket: Ticket) -> tuple[datetime, datetime] | None:
+    return (started_at(ticket), ticket.due_at) if ticket.due_at else None
+
+
+def _revisit_window(ctx: Context, ticket: Ticket) -> tuple[datetime, datetime] | None:
+    d = ticket.details
+    if "revisit" in d or not d.get("revisit_deadline"):
+        return None
+    return datetime.fromisoformat(d["revisit_phone_at"]), datetime.fromisoformat(
+        d["revisit_deadline"]
+    )
+
+
+def _leak_window(ctx: Context, ticket: Ticket) -> tuple[datetime, datetime] | None:
+    if ticket.details.get("leak_test_at") or ticket.done_at is None:
+        return None
+    return ticket.done_at, leak_test_due(ticket.done_at, revisit_policy(ctx.settings))
+
+
+WORK = Watch(
+    "escalated",
+    "escalation.",
+    lambda ctx: [
+        col(Ticket.status).in_(OPEN),
+        col(Ticket.due_at) <= ctx.now + timedelta(hours=ladder_of(ctx).warning),
+    ],
+    _work_window,
+    lambda t: t.assignee_id,
+    lambda t: t.department,
+)
+REVISIT = Watch(
+    "escalated_revisit",
+    "escalation.revisit.",
+    lambda ctx: [
+        col(Ticket.status).in_(REVISITABLE),
+        col(Ticket.kind).in_(("repair", "complaint")),
+    ],
+    _revisit_window,
+    lambda t: t.details.get("revisit_taker"),
+    lambda t: Department.service,
+)
+LEAK_TEST = Watch(
+    "escalated_leak",
+    "escalation.leak.",
+    lambda ctx: [
+        col(Ticket.status).in_(REVISITABLE),
+        col(Ticket.kind) == "repair",
+        col(Ticket.category).in_(LEAK_CATEGORIES),
+    ],
+    _leak_window,
+    lambda t: t.assignee_id,
+    lambda t: t.department,
+)
 
 
 async def watch_deadlines(ctx: Context) -> list[Reply]:
-    """Send every escalation step that has come for open tickets; record each as history."""
+    """Send every escalation step that has come; record each as history."""
+    replies: list[Reply] = []
+    for watch in (WORK, REVISIT, LEAK_TEST):
+        replies += await _watch(ctx, watch)
+    return replies + await _unanswered_complaints(ctx)
+
+
+async def _watch(ctx: Context, watch: Watch) -> list[Reply]:
     ladder = ladder_of(ctx)
-    horizon = ctx.now + timedelta(hours=ladder.warning)
     query = (
         select(Ticket)
-        .where(col(Ticket.status).in_(OPEN), col(Ticket.due_at) <= horizon)
-        .order_by(col(Ticket.due_at))
+        .where(*watch.candidates(ctx))
+        .order_by(col(Ticket.due_at), col(Ticket.id))
         .limit(BATCH)
     )
     if ctx.session.get_bind().dialect.name == "postgresql":
@@ -38,11 +122,15 @@ async def watch_deadlines(ctx: Context) -> list[Reply]:
         query = query.with_for_update(skip_locked=True)
     replies: list[Reply] = []
     for ticket in (await ctx.session.exec(query)).all():
-        if ticket.due_at is None:
+        window = watch.window(ctx, ticket)
+        if window is None:
             continue
-        sent = ticket.details.get("escalated", [])
-        for step in steps_due(ladder, ticket.created_at, ticket.due_at, ctx.now, sent):
-            replies += await _step(ctx, ticket, step)
+        start, due = window
+        sent = ticket.details.get(watch.name, [])
+        came = steps_due(ladder, start, due, ctx.now, sent)
+        for step in came:
+            if step in worth_sending(came):
+                replies += await _step(ctx, ticket, watch, step, due)
             sent = [*sent, step]
             await tickets.record_change(
                 ctx.session,
@@ -50,23 +138,27 @@ async def watch_deadlines(ctx: Context) -> list[Reply]:
                 actor="system",
                 action="escalated",
                 now=ctx.now,
-                data={"step": step},
+                data={"step": step, "watch": watch.name},
             )
-        if sent != ticket.details.get("escalated", []):
-            ticket.details = {**ticket.details, "escalated": sent}
-    return replies + await _unanswered_complaints(ctx)
+        if came:
+            ticket.details = {**ticket.details, watch.name: sent}
+    return replies
 
 
 async def _unanswered_complaints(ctx: Context) -> list[Reply]:
-    """A complaint nobody has taken up by its answer-by time (major: 2 days) goes up."""
-    query = select(Ticket).where(Ticket.kind == "complaint", Ticket.status == "new")
+    """A complaint whose resident has had no answer by its answer-by time goes up (major:
+    2 days; damage still happening: minutes). Being accepted is not an answer: a reply
+    relayed to the resident or a recorded call is."""
+    query = select(Ticket).where(Ticket.kind == "complaint", col(Ticket.status).in_(OPEN))
     if ctx.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     replies: list[Reply] = []
     for ticket in (await ctx.session.exec(query.limit(BATCH))).all():
         answer_by = ticket.details.get("answer_by")
         sent = ticket.details.get("escalated", [])
-        if not answer_by or "unanswered" in sent or datetime.fromisoformat(answer_by) > ctx.now:
+        if not answer_by or "answered_at" in ticket.details or "unanswered" in sent:
+            continue
+        if datetime.fromisoformat(answer_by) > ctx.now:
             continue
         if ticket.due_at is not None and datetime.fromisoformat(answer_by) >= ticket.due_at:
             continue  # answering and solving fall due together: the ladder covers it
@@ -79,7 +171,12 @@ async def _unanswered_complaints(ctx: Context) -> list[Reply]:
         chats += await people_with_role(ctx.session, ticket.community_id, "supervisor")
         if ticket.details.get("severity") == "major":
             chats += await people_with_role(ctx.session, ticket.community_id, "director")
-        replies += [Reply("escalation.unanswered", params, to=chat, urgent=True) for chat in chats]
+        if ticket.urgent:
+            chats += await on_duty(ctx.session, ticket.community_id)
+        replies += [
+            Reply("escalation.unanswered", params, to=chat, urgent=True)
+            for chat in dict.fromkeys(chats)
+        ]
         ticket.details = {**ticket.details, "escalated": [*sent, "unanswered"]}
         await tickets.record_change(
             ctx.session,
@@ -92,37 +189,54 @@ async def _unanswered_complaints(ctx: Context) -> list[Reply]:
     return replies
 
 
-async def _step(ctx: Context, ticket: Ticket, step: str) -> list[Reply]:
+async def _step(
+    ctx: Context, ticket: Ticket, watch: Watch, step: str, due: datetime
+) -> list[Reply]:
     params = {
         "number": ticket.number,
         "kind": Text(f"kind.{ticket.kind}"),
         "status": Text(f"status.{ticket.status}"),
         "department": Text(f"department.{ticket.department}"),
-        "due": ticket.due_at,
-        "late": _hours(ticket, ctx),
+        "due": due,
+        "late": _hours(due, ctx),
     }
+    chats: list[Recipient]
     if step == "warning":
-        assignee = (
-            await ctx.session.get(StaffMember, ticket.assignee_id) if ticket.assignee_id else None
-        )
+        member_id = watch.warned(ticket)
+        member = await ctx.session.get(StaffMember, member_id) if member_id else None
         chats = (
-            [private_chat(assignee)]
-            if assignee
-            else await department_chats(ctx.session, ticket.community_id, ticket.department)
+            [private_chat(member)]
+            if member
+            else await department_chats(ctx.session, ticket.community_id, watch.group(ticket))
         )
-        return [Reply("escalation.warning", params, to=chat) for chat in chats]
+        return [Reply(f"{watch.words}warning", params, to=chat) for chat in chats]
     if step == "group":
-        chats = await department_chats(ctx.session, ticket.community_id, ticket.department)
+        chats = await department_chats(ctx.session, ticket.community_id, watch.group(ticket))
         return [
-            Reply("escalation.overdue", params, to=chat, urgent=ticket.urgent) for chat in chats
+            Reply(f"{watch.words}overdue", params, to=chat, urgent=ticket.urgent) for chat in chats
         ]
     role = "supervisor" if step == "supervisor" else "director"
     chats = await people_with_role(ctx.session, ticket.community_id, role)
     # Only an urgent ticket wakes people up; the rest wait out the quiet hours.
-    return [Reply(f"escalation.{role}", params, to=chat, urgent=ticket.urgent) for chat in chats]
+    return [Reply(f"{watch.words}{role}", params, to=chat, urgent=ticket.urgent) for chat in chats]
 
 
-def _hours(ticket: Ticket, ctx: Context) -> str:
-    if ticket.due_at is None or ticket.due_at >= ctx.now:
+def started_at(ticket: Ticket) -> datetime:
+    """When the current round of work began: created, or reopened since."""
+    reopened = ticket.details.get("reopened_at")
+    return datetime.fromisoformat(reopened) if reopened else ticket.created_at
+
+
+def reopen(ticket: Ticket, now: datetime) -> None:
+    """Work sent back (not fixed, a bad revisit) starts a new round: a new deadline from
+    now, as long as the first, and the escalation ladder climbed afresh."""
+    if ticket.due_at is not None:
+        ticket.due_at = reopened_due(started_at(ticket), ticket.due_at, now)
+    ticket.details = {**ticket.details, "reopened_at": now.isoformat(), "escalated": []}
+    ticket.reopen_count += 1
+
+
+def _hours(due: datetime, ctx: Context) -> str:
+    if due >= ctx.now:
         return "0"
-    return str(int((ctx.now - ticket.due_at).total_seconds() // 3600))
+    return str(int((ctx.now - due).total_seconds() // 3600))

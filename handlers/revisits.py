@@ -1,29 +1,34 @@
-"""Revisits (回访): every finished repair gets exactly one, due by the office's rules.
+"""Revisits (回访): every finished repair gets exactly one, inside the office's window.
 
-When the work is done the revisit is scheduled (a leak repair waits for its leak test).
-When it is due the resident is asked (satisfaction 1–5, fixed or not, a comment); with
-no answer in time the service desk gets a "revisit by phone" task. A bad revisit sends
-the job back to the repair group as rework.
+When the work is done the revisit is planned (a leak repair waits for its leak test;
+handlers/rules/revisit.py): the resident is asked early (satisfaction 1–5, fixed or not,
+a comment), and if they have not answered by the phone time the service desk gets a
+"revisit by phone" task with the window's end on it; a phone revisit still not done
+near the end climbs the escalation ladder like late work (handlers/escalation.py). A
+revisit done after its window is kept and counted late. A bad revisit sends the job
+back to the repair group as rework.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
+from handlers.cards import by_kind
 from handlers.cardsync import refreshed_cards
 from handlers.context import Context
 from handlers.directory import department_chats, private_chat, ticket_resident
+from handlers.escalation import reopen
 from handlers.ids import row_id
-from handlers.messages import Choice, Reply
-from handlers.rules.lifecycle import Forbidden, next_status
-from handlers.rules.revisit import is_bad, revisit_due
+from handlers.messages import Choice, Reply, Text
+from handlers.policies import revisit_policy
+from handlers.rules.lifecycle import REVISITABLE, Forbidden, next_status
+from handlers.rules.revisit import is_bad, plan
 from handlers.staffauth import acting_member
 from storage import audit, jobs, tickets
-from storage.models import Department, Job, StaffMember, Ticket, TicketStatus
+from storage.models import Department, Job, StaffMember, Ticket
 
 ASK, PHONE = "revisit_ask", "revisit_phone"
-REVISITABLE = (TicketStatus.done, TicketStatus.revisit)
 
 
 def _key(kind: str, ticket: Ticket) -> str:
@@ -31,28 +36,47 @@ def _key(kind: str, ticket: Ticket) -> str:
 
 
 async def schedule_revisit(ctx: Context, ticket: Ticket) -> datetime | None:
-    """(Re)schedule the one revisit of a finished repair; None while it awaits a leak test."""
+    """(Re)plan the one revisit of finished work: when to ask, when to phone, by when it
+    must be done (returned); None while a leak repair awaits its leak test."""
     # Repairs by the rules; complaints too, after the outcome ("then revisit").
     if ticket.kind not in ("repair", "complaint") or ticket.done_at is None:
         return None
     leak = ticket.details.get("leak_test_at")
-    due = revisit_due(
-        ticket.category, ticket.done_at, datetime.fromisoformat(leak) if leak else None
+    found = plan(
+        ticket.category,
+        ticket.done_at,
+        datetime.fromisoformat(leak) if leak else None,
+        revisit_policy(ctx.settings),
+        ctx.settings.tz,
     )
-    if due is None:
+    if found is None:
         return None
     # One revisit per repair: a reopened and finished-again job moves it, never adds one.
-    await jobs.cancel(ctx.session, _key(ASK, ticket))
-    await jobs.cancel(ctx.session, _key(PHONE, ticket))
-    await jobs.schedule(
-        ctx.session,
-        kind=ASK,
-        due_at=due,
-        payload={"ticket": ticket.id},
-        dedupe_key=_key(ASK, ticket),
-    )
-    ticket.details = {**ticket.details, "revisit_due": due.isoformat()}
-    return due
+    for kind, due in ((ASK, found.ask_at), (PHONE, found.phone_at)):
+        await jobs.replace(
+            ctx.session,
+            kind=kind,
+            due_at=due,
+            payload={"ticket": ticket.id},
+            dedupe_key=_key(kind, ticket),
+        )
+    ticket.details = {
+        **{k: v for k, v in ticket.details.items() if k != "escalated_revisit"},
+        "revisit_ask_at": _utc(found.ask_at),
+        "revisit_phone_at": _utc(found.phone_at),
+        "revisit_deadline": _utc(found.deadline),
+    }
+    return found.deadline
+
+
+def _utc(moment: datetime) -> str:
+    """Times kept in details are UTC ISO strings, so the database can compare them."""
+    return moment.astimezone(UTC).isoformat()
+
+
+def revisit_deadline(ticket: Ticket) -> datetime | None:
+    due = ticket.details.get("revisit_deadline")
+    return datetime.fromisoformat(due) if due else None
 
 
 def _revisited(ticket: Ticket) -> bool:
@@ -65,14 +89,6 @@ async def ask(ctx: Context, job: Job) -> list[Reply]:
     if ticket is None or ticket.status not in REVISITABLE or _revisited(ticket):
         return []
     residents = await ticket_resident(ctx.session, ticket)
-    answer_by = ctx.now + timedelta(hours=ctx.settings.revisit_answer_hours)
-    await jobs.schedule(
-        ctx.session,
-        kind=PHONE,
-        due_at=answer_by,
-        payload={"ticket": ticket.id},
-        dedupe_key=_key(PHONE, ticket),
-    )
     ticket.details = {**ticket.details, "revisit_asked_at": ctx.now.isoformat()}
     await tickets.record_change(
         ctx.session, ticket, actor="system", action="revisit_asked", now=ctx.now
@@ -99,7 +115,11 @@ async def phone(ctx: Context, job: Job) -> list[Reply]:
     return [
         Reply(
             "revisit.phone_task",
-            {"number": ticket.number, "name": ticket.contact_name},
+            {
+                "number": ticket.number,
+                "name": ticket.contact_name,
+                "due": revisit_deadline(ticket),
+            },
             to=chat,
             choices=(Choice(f"act:rv_take:{ticket.id}", "revisit.take"),),
         )
@@ -118,6 +138,8 @@ async def take_phone_revisit(ctx: Context, argument: str) -> list[Reply]:
         return [Reply("dialog.not_allowed")]
     if _revisited(ticket) or ticket.status not in REVISITABLE:
         return [Reply("revisit.already", {"number": ticket.number})]
+    # Whoever took it is warned first if the window's end comes near.
+    ticket.details = {**ticket.details, "revisit_taker": member.id}
     # The resident's full phone number goes to this member: a privileged look-up.
     await audit.record(
         ctx.session,
@@ -139,12 +161,15 @@ async def take_phone_revisit(ctx: Context, argument: str) -> list[Reply]:
 async def record(ctx: Context, ticket: Ticket, answers: dict[str, Any], by: str) -> list[Reply]:
     """Keep the revisit's result; close the ticket, or send it back as rework."""
     satisfaction, fixed = int(answers["satisfaction"]), answers["fixed"] == "yes"
+    deadline = revisit_deadline(ticket)
     result = {
         "satisfaction": satisfaction,
         "fixed": fixed,
         "comment": answers.get("comment") or "",
         "by": by,
         "at": ctx.now.isoformat(),
+        # Done after the window's end: kept, and counted as a late revisit.
+        "late": int(deadline is not None and ctx.now > deadline),
     }
     ticket.details = {**ticket.details, "revisit": result}
     await jobs.cancel(ctx.session, _key(PHONE, ticket))
@@ -170,7 +195,7 @@ async def record(ctx: Context, ticket: Ticket, answers: dict[str, Any], by: str)
         )
     if not bad:
         return []
-    ticket.reopen_count += 1
+    reopen(ticket, ctx.now)
     # The rework is the same job again: the revisit will be asked once more when done.
     ticket.details = {k: v for k, v in ticket.details.items() if k != "revisit"} | {
         "last_revisit": result
@@ -239,7 +264,7 @@ async def resident_not_yet(ctx: Context, argument: str) -> list[Reply]:
     await tickets.record_change(
         ctx.session, ticket, actor=ctx.actor, action="not_fixed", now=ctx.now, to_status=to_status
     )
-    ticket.reopen_count += 1
+    reopen(ticket, ctx.now)
     await jobs.cancel(ctx.session, _key(ASK, ticket))
     await jobs.cancel(ctx.session, _key(PHONE, ticket))
     assignee = (
@@ -250,8 +275,8 @@ async def resident_not_yet(ctx: Context, argument: str) -> list[Reply]:
         if (assignee is not None)
         else []
     )
-    return [
-        Reply("revisit.confirm.reopened", {"number": ticket.number}),
-        *await refreshed_cards(ctx, ticket),
-        *told,
-    ]
+    reopened = Reply(
+        by_kind(ctx.catalogs, "revisit.confirm.reopened", ticket.kind),
+        {"number": ticket.number, "department": Text(f"department.{ticket.department}")},
+    )
+    return [reopened, *await refreshed_cards(ctx, ticket), *told]

@@ -10,9 +10,10 @@ the community named by its code (`/stats 2026-11 XFL`).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Float, case, cast, extract, func, literal
@@ -21,11 +22,15 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from handlers.cards import charge_text
+from handlers.complaint import KIND_LABELS, SEVERITY_LABELS
 from handlers.context import Context
-from handlers.messages import Reply, Text
+from handlers.messages import Money, Reply, Text
 from handlers.rules import stats as rules
+from handlers.rules.lifecycle import REVISITABLE
 from handlers.rules.stats import Bucket, Figures, Period, PeriodError
 from handlers.staffauth import MANAGERS, acting_member
+from handlers.work_orders import what_text
 from storage import audit, tickets
 from storage.models import Community, Person, StaffMember, Ticket, TicketEvent
 
@@ -74,6 +79,27 @@ def _flag(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.sum(case((condition, 1), else_=0))
 
 
+def revisit_late() -> ColumnElement[Any]:
+    """1 when the latest revisit was done after its window's end, else 0."""
+    details = col(Ticket.details)
+    return func.coalesce(
+        details[("revisit", "late")].as_integer(),
+        details[("last_revisit", "late")].as_integer(),
+        0,
+    )
+
+
+def revisit_overdue(now: datetime) -> ColumnElement[bool]:
+    """Finished work whose revisit window has ended with no revisit recorded. The window's
+    end is kept as a UTC ISO string, so comparing strings compares times."""
+    details = col(Ticket.details)
+    return (
+        col(Ticket.status).in_(REVISITABLE)
+        & details["revisit"].as_string().is_(None)
+        & (details["revisit_deadline"].as_string() < now.astimezone(UTC).isoformat())
+    )
+
+
 async def buckets(
     session: AsyncSession, scope: Scope, period: Period, now: datetime
 ) -> list[Bucket]:
@@ -91,6 +117,8 @@ async def buckets(
             func.coalesce(func.sum(score), 0),
             _flag(col(Ticket.status).in_(rules.OPEN_STATUSES) & (col(Ticket.due_at) < now)),
             _flag(finished_at > col(Ticket.due_at)),
+            func.sum(revisit_late()),
+            _flag(revisit_overdue(now)),
         )
         .where(*in_period(scope, period))
         .group_by(*keys)
@@ -110,6 +138,8 @@ async def buckets(
             satisfaction_sum=int(score_sum or 0),
             overdue_open=int(overdue or 0),
             finished_late=int(late or 0),
+            revisited_late=int(revisited_late or 0),
+            revisit_overdue=int(revisit_due or 0),
         )
         for (
             kind,
@@ -123,6 +153,8 @@ async def buckets(
             score_sum,
             overdue,
             late,
+            revisited_late,
+            revisit_due,
         ) in rows
     ]
 
@@ -372,7 +404,14 @@ def stats_reply(found: Audience, period: Period, numbers: Figures) -> Reply:
             "finish": minutes_text(numbers.median_finish),
             "overdue": numbers.overdue_open,
             "late": numbers.finished_late,
-            "revisit": _rate(numbers.revisit_rate, numbers.revisited, numbers.repairs_finished),
+            "revisit": _rate(
+                numbers.revisit_rate,
+                numbers.revisited - numbers.revisited_late,
+                numbers.repairs_finished,
+            ),
+            "revisit_late": numbers.revisited_late + numbers.revisit_overdue,
+            "revisited_late": numbers.revisited_late,
+            "revisit_overdue": numbers.revisit_overdue,
             "satisfaction": numbers.satisfaction
             if numbers.satisfaction is not None
             else Text("supervisor.none"),
@@ -392,6 +431,12 @@ async def stats_command(ctx: Context, argument: str) -> list[Reply]:
     found, period = resolved
     numbers = await figures(ctx.session, found.scope, period, ctx.now)
     await record_use(ctx, "stats", period.label, community=found.code, total=numbers.total)
+    if numbers.total == 0:  # an empty period says so, instead of a page of zeros
+        return [
+            Reply(
+                "report.nothing", {"scope": found.name, "first": period.first, "last": period.last}
+            )
+        ]
     return [stats_reply(found, period, numbers)]
 
 
@@ -456,6 +501,73 @@ async def _actors(session: AsyncSession, events: Sequence[TicketEvent]) -> dict[
     return names
 
 
+STEP_LABELS = {
+    "warning": "supervisor.step.warning",
+    "group": "supervisor.step.group",
+    "supervisor": "supervisor.step.supervisor",
+    "director": "supervisor.step.director",
+    "unanswered": "supervisor.step.unanswered",
+}
+WATCH_LABELS = {
+    "escalated": "supervisor.watch.work",
+    "escalated_revisit": "supervisor.watch.revisit",
+    "escalated_leak": "supervisor.watch.leak",
+}
+
+
+def _labelled(value: Any, labels: Mapping[str, str]) -> Any:
+    return Text(labels[value]) if value in labels else (value or Text("supervisor.none"))
+
+
+def _event_detail(event: TicketEvent, names: dict[str, Any]) -> Any:
+    """What an event's data says, in words: the charge, who to whom, which step, the score."""
+    data = event.data or {}
+    if event.action == "done" and data.get("amount"):
+        return Text("supervisor.detail.amount", {"amount": Money(Decimal(str(data["amount"])))})
+    if event.action == "transfer":
+        return Text(
+            "supervisor.detail.moved",
+            {
+                "from": Text(f"department.{data.get('from')}"),
+                "to": Text(f"department.{data.get('to')}"),
+            },
+        )
+    if event.action == "handover":
+        return Text(
+            "supervisor.detail.moved",
+            {
+                "from": names.get(f"staff:{data.get('from')}", "?"),
+                "to": names.get(f"staff:{data.get('to')}", "?"),
+            },
+        )
+    if event.action in ("complaint_kind", "complaint_severity"):
+        labels = KIND_LABELS if event.action == "complaint_kind" else SEVERITY_LABELS
+        return Text(
+            "supervisor.detail.moved",
+            {"from": _labelled(data.get("from"), labels), "to": _labelled(data.get("to"), labels)},
+        )
+    if event.action == "escalated":
+        return Text(
+            "supervisor.detail.step",
+            {
+                "watch": Text(
+                    WATCH_LABELS.get(data.get("watch", "escalated"), "supervisor.watch.work")
+                ),
+                "step": _labelled(data.get("step"), STEP_LABELS),
+            },
+        )
+    if event.action in ("revisit_ok", "revisit_bad") and "satisfaction" in data:
+        return Text(
+            "supervisor.detail.revisit",
+            {
+                "score": data["satisfaction"],
+                "fixed": Text("revisit.fixed.yes" if data.get("fixed") else "revisit.fixed.no"),
+                "late": Text("supervisor.detail.late") if data.get("late") else "",
+            },
+        )
+    return ""
+
+
 def _event_line(event: TicketEvent, names: dict[str, Any]) -> Text:
     action = (
         Text(f"supervisor.action.{event.action}")
@@ -480,10 +592,48 @@ def _event_line(event: TicketEvent, names: dict[str, Any]) -> Text:
             "at": event.at,
             "actor": names.get(event.actor, event.actor),
             "action": action,
+            "detail": _event_detail(event, names),
             "change": change,
             "note": note,
         },
     )
+
+
+def what_it_is(ticket: Ticket) -> Any:
+    """A ticket's particulars in a few words, by kind: a repair's category, urgency and
+    charge; a complaint's kind and severity; a fee request's type and amount."""
+    d = ticket.details
+    if ticket.kind == "complaint" and d.get("kind") in KIND_LABELS:
+        return Text(
+            "supervisor.about.complaint",
+            {
+                "kind": Text(KIND_LABELS[d["kind"]]),
+                "severity": _labelled(d.get("severity"), SEVERITY_LABELS),
+            },
+        )
+    if ticket.kind == "repair":
+        return Text(
+            "supervisor.about.repair",
+            {
+                "category": Text(f"repair.category.{ticket.category}")
+                if ticket.category
+                else Text("supervisor.none"),
+                "urgent": Text("supervisor.about.urgent", {"what": what_text(ticket)})
+                if ticket.urgent
+                else "",
+                "charge": charge_text(ticket),
+            },
+        )
+    if ticket.kind == "fee" and d.get("type"):
+        amount = (
+            Text("supervisor.detail.amount", {"amount": Money(ticket.amount)})
+            if ticket.amount
+            else ""
+        )
+        return Text(
+            "supervisor.about.fee", {"type": Text(f"fee.type.{d['type']}"), "amount": amount}
+        )
+    return Text("supervisor.none")
 
 
 async def history_reply(session: AsyncSession, ticket: Ticket) -> Reply:
@@ -505,9 +655,7 @@ async def history_reply(session: AsyncSession, ticket: Ticket) -> Reply:
             "kind": Text(f"kind.{ticket.kind}"),
             "status": Text(f"status.{ticket.status}"),
             "department": Text(f"department.{ticket.department}"),
-            "category": Text(f"repair.category.{ticket.category}")
-            if ticket.category
-            else Text("supervisor.none"),
+            "category": what_it_is(ticket),
             "description": ticket.description,
             "assignee": assignee.name if assignee else Text("supervisor.nobody"),
             "due": ticket.due_at,

@@ -46,6 +46,21 @@ async def schedule(
     return (await session.exec(stmt)).scalar_one_or_none()
 
 
+async def replace(
+    session: AsyncSession,
+    *,
+    kind: str,
+    due_at: datetime,
+    payload: dict[str, Any],
+    dedupe_key: str,
+) -> Job | None:
+    """Schedule the work a key names afresh: a pending job under it is moved, and one
+    already done no longer holds the key (the revisit of a job reworked and finished
+    again is asked again)."""
+    await session.exec(delete(Job).where(col(Job.dedupe_key) == dedupe_key))
+    return await schedule(session, kind=kind, due_at=due_at, payload=payload, dedupe_key=dedupe_key)
+
+
 async def cancel(session: AsyncSession, dedupe_key: str) -> bool:
     """Drop a job not yet done, freeing its key; False when there was none."""
     stmt = (

@@ -143,12 +143,16 @@ async def the_month(app: Any, clock: Any) -> dict[str, str]:
     await add_ticket(app, "XFL", "repair", "repair", at(31, 23, month=10), category="gas")
     await add_ticket(app, "HYY", "repair", "repair", at(15, 9), category="gas")
 
-    clock.set(at(28, 16, 1))
+    # The next morning at ten the resident is asked about A and B, and answers at once:
+    # inside their windows (A's ends 28 Nov 11:00, B's 28 Nov 16:00).
+    clock.set(at(27, 10, 1))
     await app.engine.run_jobs(all_jobs())
     prompts = [s for s in await resident.inbox() if "开始回访" in str(s.buttons)]
-    assert len(prompts) == 2  # A's (due 28 Nov 11:00) and B's (due 28 Nov 16:00)
+    assert len(prompts) == 2
     await revisit(resident, prompts[0], "5 分", "解决了")
     await revisit(resident, prompts[1], "4 分", "解决了")
+    clock.set(at(28, 16, 1))
+    await app.engine.run_jobs(all_jobs())  # the desk's phone revisits: nothing left to do
     return numbers
 
 
@@ -190,7 +194,8 @@ async def test_stats_for_the_month_in_both_languages(demo_app, clock):
     assert "接单时长（中位数）：30分钟" in said
     assert "完成时长（中位数）：6小时30分" in said
     assert "逾期未完成：2 单；超时完成：1 单" in said
-    assert "回访率：80%（4/5）" in said
+    assert "回访率（期限内完成）：80%（4/5）" in said
+    assert "逾期回访：0 单" in said
     assert "平均满意度：3.3" in said
     assert "返修率：33.3%（2/6）" in said
 
@@ -200,7 +205,8 @@ async def test_stats_for_the_month_in_both_languages(demo_app, clock):
     assert "New tickets: 9" in said and "Repair: 6" in said
     assert "Time to accept (median): 30 min" in said
     assert "Time to finish (median): 6 h 30 min" in said
-    assert "Revisit rate: 80% (4/5)" in said and "Reopen rate: 33.3% (2/6)" in said
+    assert "Revisited within the window: 80% (4/5)" in said
+    assert "Reopen rate: 33.3% (2/6)" in said
 
     # A day of its own: only the three repairs filed in chat on 26 November.
     said = texts(await zhou.say("/stats 2026-11-26..2026-11-26"))
@@ -267,10 +273,13 @@ async def test_ticket_history_for_managers_and_its_department(demo_app, clock):
     assert "状态：已关闭 · 部门：维修部 · 处理人：王师傅" in said
     assert "2026-11-26 11:00 张伟：创建工单（— → 待接单）" in said, said
     assert "2026-11-26 12:00 王师傅：接单（待接单 → 已接单）" in said
-    assert "2026-11-26 15:00 王师傅：处理完成（处理中 → 已完成），备注：更换锁芯" in said
+    assert "类型：报修 · 门窗/门锁 · 有偿服务" in said
+    assert (
+        "2026-11-26 15:00 王师傅：处理完成，收费 ¥80.00（处理中 → 已完成），备注：更换锁芯" in said
+    )
     assert "2026-11-26 15:00 张伟：住户反馈未解决（已完成 → 已接单）" in said
-    assert "2026-11-28 16:01 系统：发出回访" in said
-    assert "回访满意（已完成 → 已关闭）" in said
+    assert "2026-11-27 10:01 系统：发出回访" in said
+    assert "回访满意：4 分，解决了（已完成 → 已关闭）" in said
     # the repair department's own staff may read it; the service desk may not
     assert numbers["B"] in texts(await Chat(demo_app, "wang").say(f"/ticket {numbers['B']}"))
     assert "没有权限" in texts(await Chat(demo_app, "li").say(f"/ticket {numbers['B']}"))
@@ -279,7 +288,7 @@ async def test_ticket_history_for_managers_and_its_department(demo_app, clock):
     await zhou.say("/lang en")
     said = texts(await zhou.say(f"/ticket {numbers['A']}"))
     assert "2026-11-26 09:30 王师傅: accepted (new → accepted)" in said
-    assert "revisit: satisfied (done → closed)" in said
+    assert "revisit: satisfied: 5/5, Yes, solved (done → closed)" in said
 
 
 async def test_report_writes_a_chart_and_a_workbook_with_the_stats_numbers(

@@ -122,12 +122,12 @@ async def test_leak_repair_revisited_three_days_after_the_leak_test(demo_app, cl
     clock.advance(days=3)
     await demo_app.engine.run_jobs(all_jobs())
     assert "回访" not in texts(await resident.inbox())  # no leak test yet, no revisit
-    said = await wang.press("已试漏")
-    assert "已记录" in texts(said)
-    clock.advance(days=2, hours=23)
+    said = await wang.press("已试漏")  # Sunday 09:00: the window runs to Wednesday 09:00
+    assert "2026-12-02 09:00" in texts(said)
+    clock.advance(hours=24, minutes=59)  # the morning after the leak test, at ten
     await demo_app.engine.run_jobs(all_jobs())
     assert "回访" not in texts(await resident.inbox())
-    clock.advance(hours=1, minutes=1)
+    clock.advance(minutes=2)
     await demo_app.engine.run_jobs(all_jobs())
     assert "回访" in texts(await resident.inbox())
 
@@ -260,7 +260,10 @@ async def test_an_urgent_repair_goes_out_at_night(demo_app, clock):
 
     clock.set(datetime(2026, 11, 26, 23, 30, tzinfo=ZoneInfo("Asia/Shanghai")))
     resident = Chat(demo_app, "resident")
-    await file_repair(resident, "燃气", "厨房里有很重的煤气味")
+    await resident.say("/repair")
+    await resident.press("3栋2单元1201")
+    await resident.press("燃气")
+    await resident.say("厨房里有很重的煤气味")  # an emergency: filed at once
     wang = repair_group(demo_app, "wang")
     assert "煤气味" in texts(await wang.inbox())
     assert (await ticket(demo_app)).urgent is True

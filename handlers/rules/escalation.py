@@ -44,6 +44,19 @@ def steps_due(
     return [step for step in STEPS if step not in sent and times[step] <= now]
 
 
+def worth_sending(steps: list[str]) -> list[str]:
+    """Of the steps that came together (after downtime), the ones still worth saying: a
+    warning that the deadline is near is moot once the group hears it has passed."""
+    if "group" in steps:
+        return [step for step in steps if step != "warning"]
+    return steps
+
+
+def reopened_due(start: datetime, due_at: datetime, now: datetime) -> datetime:
+    """A reopened job's new deadline: as long from the reopening as it first had."""
+    return now + (due_at - start)
+
+
 def target_due(created_at: datetime, hours: float | None) -> datetime | None:
     """A ticket's deadline from a target in hours; None where no target is set."""
     if hours is None:

@@ -32,6 +32,8 @@ TRANSITIONS: dict[str, dict[str, str]] = {
 }
 
 OPEN = frozenset({S.new, S.accepted, S.in_progress})
+# Finished work whose revisit may still be due (the resident may have confirmed it).
+REVISITABLE = frozenset({S.done, S.revisit})
 FINISHED = frozenset({S.closed, S.cancelled, S.cannot_do})
 # Actions that send finished work back to be done again; each one counts as a reopen.
 REOPENING = frozenset({"not_fixed", "revisit_bad"})

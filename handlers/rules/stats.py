@@ -39,6 +39,18 @@ HISTORY_ACTIONS = (
     "note",
     "escalated",
     "answered",
+    "contacted",
+    "complaint_kind",
+    "complaint_severity",
+    "sent_to_owner",
+    "sent_to_desk",
+    "auto_approved",
+    "owner_approved",
+    "owner_denied",
+    "desk_approved",
+    "desk_denied",
+    "used",
+    "plan",
 )
 
 
@@ -197,6 +209,8 @@ class Bucket:
     satisfaction_sum: int = 0
     overdue_open: int = 0
     finished_late: int = 0
+    revisited_late: int = 0  # revisited after the window's end
+    revisit_overdue: int = 0  # the window has ended and no revisit is recorded
 
 
 @dataclass(frozen=True)
@@ -211,6 +225,8 @@ class Group:
     satisfaction_sum: int = 0
     overdue_open: int = 0
     finished_late: int = 0
+    revisited_late: int = 0
+    revisit_overdue: int = 0
 
     def add(self, bucket: Bucket) -> Group:
         return Group(
@@ -222,11 +238,19 @@ class Group:
             satisfaction_sum=self.satisfaction_sum + bucket.satisfaction_sum,
             overdue_open=self.overdue_open + bucket.overdue_open,
             finished_late=self.finished_late + bucket.finished_late,
+            revisited_late=self.revisited_late + bucket.revisited_late,
+            revisit_overdue=self.revisit_overdue + bucket.revisit_overdue,
         )
 
     @property
     def revisit_rate(self) -> Decimal | None:
-        return percent(self.revisited, self.finished)
+        """Revisits done within their window, of the work finished (the seed asks 100 %)."""
+        return percent(self.revisited - self.revisited_late, self.finished)
+
+    @property
+    def revisits_late(self) -> int:
+        """Revisits done late, and windows that ended with none done."""
+        return self.revisited_late + self.revisit_overdue
 
     @property
     def satisfaction(self) -> Decimal | None:
@@ -262,7 +286,9 @@ class Figures:
     finished: int  # tickets of every kind that reached done
     repairs_finished: int
     revisited: int
-    revisit_rate: Decimal | None
+    revisit_rate: Decimal | None  # within the window
+    revisited_late: int  # done after the window's end
+    revisit_overdue: int  # window ended, none done
     satisfaction: Decimal | None
     reopened: int
     reopen_rate: Decimal | None
@@ -297,6 +323,8 @@ def summarize(
         repairs_finished=repairs.finished,
         revisited=repairs.revisited,
         revisit_rate=repairs.revisit_rate,
+        revisited_late=repairs.revisited_late,
+        revisit_overdue=repairs.revisit_overdue,
         satisfaction=repairs.satisfaction,
         reopened=everything.reopened,
         reopen_rate=everything.reopen_rate,
