@@ -15,8 +15,10 @@ from dialogs.registry import (
     all_commands,
     all_flows,
     all_startup,
+    detour_check,
     intent_router,
     menu_extras,
+    staff_entries,
     start_hook,
 )
 from handlers.clock import Clock, SystemClock
@@ -58,6 +60,8 @@ class App:
             router=intent_router(),
             on_start=start_hook(),
             menu_extras=menu_extras(),
+            detour=detour_check(),
+            staff_entries=staff_entries(),
         )
         async with db.transaction() as session:
             await ensure_first_supervisors(session, settings)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from dialogs.engine import StaffEntry
 from dialogs.flow import Answer, Answers, Flow, InputError, Step, bounded_text
 from handlers import announce
 from handlers.context import Context
 from handlers.ids import row_id
+from handlers.messages import Choice
 from storage.models import Building
 
 
@@ -62,3 +64,8 @@ ANNOUNCE = Flow(
 )
 
 FLOWS = [ANNOUNCE]
+# Supervisors, directors and the service desk may announce; the flow checks who exactly.
+FOR_STAFF = [
+    StaffEntry(("staff", "supervisor", "director"), "announce.help"),
+    StaffEntry(("supervisor", "director"), menu=Choice("flow:announce", "announce.menu")),
+]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from dialogs.flow import Answer, Flow, InputError, Step, chosen
+from dialogs.flow import Answer, Detour, DetourCheck, Flow, InputError, Step, chosen
 from handlers import handoff
 from handlers.clock import Clock
 from handlers.context import Context
@@ -52,6 +52,7 @@ CONTROLS = ("start", "cancel", "back", "menu", "help", "human", "lang")
 SEEN_GRAIN = timedelta(minutes=1)
 KEEP, SKIP, DONE = "=keep", "=skip", "=done"
 CONFIRM, RESUME, RESTART = "=confirm", "=resume", "=restart"
+SWITCH, STAY = "=switch", "=stay"  # the answers to "did you mean to start X instead?"
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,16 @@ class Command:
     run: Handler
     roles: tuple[str, ...] = ()
     private_only: bool = False
+
+
+@dataclass(frozen=True)
+class StaffEntry:
+    """What a feature offers staff of these roles: a line of their /help (a catalog key)
+    and/or an entry of their menu. Staff menus and help are derived from these."""
+
+    roles: tuple[str, ...]
+    help: str | None = None
+    menu: Choice | None = None
 
 
 class Engine:
@@ -80,6 +91,8 @@ class Engine:
         router: Router | None = None,
         on_start: Handler | None = None,
         menu_extras: Sequence[Choice] = (),
+        detour: DetourCheck | None = None,
+        staff_entries: Sequence[StaffEntry] = (),
     ) -> None:
         self.db = db
         self.settings = settings
@@ -91,6 +104,8 @@ class Engine:
         self.router = router
         self.on_start = on_start
         self.menu_extras = tuple(menu_extras)
+        self.detour = detour
+        self.staff_entries = tuple(staff_entries)
         self.idle = timedelta(minutes=settings.dialog_idle_minutes)
 
     # ---- entry point -------------------------------------------------------------
@@ -173,10 +188,16 @@ class Engine:
         for reply in replies:
             channel, chat_id, locale = ctx.msg.channel, ctx.msg.chat_id, ctx.locale
             not_before = reply.not_before
+            answering = reply.to is None or (
+                (reply.to.channel, reply.to.chat_id) == (ctx.msg.channel, ctx.msg.chat_id)
+            )
             if reply.to is not None:
                 channel, chat_id = reply.to.channel, reply.to.chat_id
                 locale = reply.to.locale or self.settings.default_locale
-                if not reply.urgent and not_before is None:
+                if answering and reply.to.locale is None:
+                    locale = ctx.locale
+                # The person who wrote is answered at once, whatever the hour.
+                if not answering and not reply.urgent and not_before is None:
                     # A push nobody asked for just now waits out the quiet hours.
                     not_before = release_time(
                         ctx.now,
@@ -210,6 +231,10 @@ class Engine:
             return await self._command(ctx, state, *command)
         if msg.option and msg.option.startswith("act:"):
             return await self._action(ctx, msg.option)
+        if msg.option and msg.option.startswith("cmd:"):
+            # A staff menu entry: the command it names, with the same checks as typed.
+            name, _, argument = msg.option[4:].partition(" ")
+            return await self._command(ctx, state, name, argument)
         pressed_flow = bool(msg.option and msg.option.startswith("flow:"))
         if msg.chat_kind == "group" and state.mode != "flow" and not pressed_flow:
             return []  # staff chatter in a group is not for the bot
@@ -267,7 +292,7 @@ class Engine:
         if name == "back":
             return await self._back(ctx, state)
         if name == "help":
-            return self._help(ctx, state)
+            return await self._help(ctx, state)
         if name == "human":
             _reset(state)
             state.mode = "human"
@@ -294,6 +319,8 @@ class Engine:
         return [Reply("dialog.lang.set")]
 
     def menu(self, ctx: Context) -> list[Reply]:
+        if self._staff_here(ctx):
+            return [Reply("dialog.menu.staff", choices=self._staff_choices(ctx))]
         choices = (
             tuple(
                 Choice(f"flow:{flow.name}", flow.title)
@@ -304,12 +331,28 @@ class Engine:
         )
         return [Reply("dialog.menu", {"company": self.settings.company_name}, choices=choices)]
 
-    def _help(self, ctx: Context, state: DialogState) -> list[Reply]:
+    async def _help(self, ctx: Context, state: DialogState) -> list[Reply]:
         flow = self.flows.get(state.flow or "")
         step = flow.step(state.step) if flow and state.mode == "flow" else None
         if step is not None and ctx.catalogs.has(ctx.locale, f"{step.prompt}.help"):
-            return [Reply(f"{step.prompt}.help"), Reply("dialog.help.controls")]
+            # The step's own parameters too: examples computed from today, say.
+            params = await step.prompt_params(ctx, state.answers) if step.prompt_params else {}
+            return [Reply(f"{step.prompt}.help", params), Reply("dialog.help.controls")]
+        if ctx.staff:
+            # Staff get their own help: what their roles allow, declared by the features.
+            lines = [Text(e.help) for e in self._staff_offers(ctx) if e.help]
+            return [Reply("dialog.help.staff", {"commands": lines})]
         return [Reply("dialog.help"), Reply("dialog.help.controls")]
+
+    def _staff_offers(self, ctx: Context) -> list[StaffEntry]:
+        return [e for e in self.staff_entries if ctx.is_role(*e.roles)]
+
+    def _staff_here(self, ctx: Context) -> bool:
+        """A staff member in a private chat gets the staff menu, not the residents'."""
+        return bool(ctx.staff) and ctx.msg.chat_kind == "private"
+
+    def _staff_choices(self, ctx: Context) -> tuple[Choice, ...]:
+        return tuple(e.menu for e in self._staff_offers(ctx) if e.menu is not None)
 
     async def _command(
         self, ctx: Context, state: DialogState, name: str, argument: str
@@ -348,9 +391,15 @@ class Engine:
         if text and self.router is not None:
             routed = await self.router(ctx, text)
             if routed is not None:
+                if routed[0] not in self.flows and routed[0] in self.commands:
+                    return await self._command(ctx, state, routed[0], "")  # e.g. "我的工单"
                 return await self.start_flow(ctx, state, routed[0], routed[1])
         if text:
             chosen = self._match_choice(ctx, self.menu(ctx)[0].choices, text)
+            if chosen is not None and chosen.startswith("cmd:"):
+                return await self._command(ctx, state, chosen[4:], "")
+            if chosen is not None and chosen.startswith("act:"):
+                return await self._action(ctx, chosen)
             if chosen is not None:
                 return await self.start_flow(ctx, state, chosen[5:], None)
         return self.menu(ctx)
@@ -358,8 +407,15 @@ class Engine:
     # ---- flows ---------------------------------------------------------------------
 
     async def start_flow(
-        self, ctx: Context, state: DialogState, name: str, initial: str | None
+        self,
+        ctx: Context,
+        state: DialogState,
+        name: str,
+        initial: str | None,
+        carry: Mapping[str, Any] | None = None,
     ) -> list[Reply]:
+        """Start a flow; `carry` keeps answers of the flow being left under the same step
+        names (the unit, the phone), so nothing already said is asked again."""
         flow = self.flows.get(name)
         if flow is None:
             return [Reply("dialog.stale"), *self.menu(ctx)]
@@ -369,6 +425,9 @@ class Engine:
             if isinstance(started, list):
                 return started
             answers = started
+        for key, value in (carry or {}).items():
+            if flow.step(key) is not None and key not in answers:
+                answers[key] = value
         state.mode, state.flow, state.flow_version = "flow", flow.name, flow.version
         state.answers, state.trail = answers, []
         return await self._ask_next(ctx, state, flow, intro=True)
@@ -380,6 +439,10 @@ class Engine:
         replies = (
             [Reply(f"{flow.title}.intro")] if intro and _has(ctx, f"{flow.title}.intro") else []
         )
+        if step is None and not flow.confirm:
+            answers = flow.kept(state.answers)
+            _reset(state)
+            return [*replies, *await flow.finish(ctx, answers)]
         if step is None:
             state.step = None
             return [*replies, await self._summary(ctx, state, flow)]
@@ -428,14 +491,75 @@ class Engine:
         step = flow.step(state.step)
         if step is None:
             return await self._at_summary(ctx, state, flow)
+        if "_detour" in state.answers:
+            return await self._after_detour_question(ctx, state, flow, step)
+        detour = await self._detour_of(ctx, state, flow, step)
+        if detour is not None:
+            return await self._take_detour(ctx, state, flow, detour)
         answer = await self._answer(ctx, state, step)
         if isinstance(answer, Answer) and answer.option and answer.option.startswith("ctl:"):
             # A typed number or label that picked "back" or "cancel".
             name, _, argument = answer.option[4:].partition(" ")
             return await self._control_reply(ctx, state, name, argument)
+        if isinstance(answer, Answer) and answer.option and answer.option.startswith("flow:"):
+            # A step may offer another flow instead (e.g. "bind your unit first").
+            name, _, argument = answer.option[5:].partition(":")
+            return await self.start_flow(ctx, state, name, argument or None)
         if isinstance(answer, Reply):
             return [answer, await self._prompt(ctx, state, step)]
         return await self._accept(ctx, state, flow, step, answer)
+
+    # ---- detours: typed words that belong to another flow ------------------------------
+
+    async def _detour_of(
+        self, ctx: Context, state: DialogState, flow: Flow, step: Step
+    ) -> Detour | None:
+        """Where plain words typed at this step should go instead, if anywhere."""
+        msg = ctx.msg
+        if not (flow.detours and self.detour and msg.text) or msg.option or msg.photo:
+            return None
+        if msg.contact or self._match_choice(ctx, await self._choices(ctx, state, step), msg.words):
+            return None
+        detour = await self.detour(ctx, flow.name, msg.words)
+        if detour is None or detour.flow == flow.name or detour.flow not in self.flows:
+            return None
+        return detour
+
+    async def _take_detour(
+        self, ctx: Context, state: DialogState, flow: Flow, detour: Detour
+    ) -> list[Reply]:
+        if not detour.ask:
+            return await self.start_flow(ctx, state, detour.flow, detour.text, state.answers)
+        state.answers = {**state.answers, "_detour": {"flow": detour.flow, "text": detour.text}}
+        return [self._detour_question(detour.flow, detour.text)]
+
+    def _detour_question(self, name: str, text: str) -> Reply:
+        title = Text(self.flows[name].title)
+        return Reply(
+            "dialog.detour.ask",
+            {"text": text[:60], "flow": title},
+            choices=(
+                Choice(SWITCH, "dialog.detour.switch", {"flow": title}),
+                Choice(STAY, "dialog.detour.stay"),
+                Choice("ctl:cancel", "dialog.cancel"),
+            ),
+        )
+
+    async def _after_detour_question(
+        self, ctx: Context, state: DialogState, flow: Flow, step: Step
+    ) -> list[Reply]:
+        """Switch, keep the words as this step's answer, or (anything else) go on as usual."""
+        pending = state.answers["_detour"]
+        state.answers = {k: v for k, v in state.answers.items() if k != "_detour"}
+        question = self._detour_question(pending["flow"], pending["text"])
+        option = ctx.msg.option or self._match_choice(ctx, question.choices, ctx.msg.words)
+        if option == SWITCH:
+            return await self.start_flow(
+                ctx, state, pending["flow"], pending["text"], state.answers
+            )
+        if option == STAY:
+            return await self._accept(ctx, state, flow, step, Answer(text=pending["text"]))
+        return await self._in_flow(ctx, state)
 
     async def _answer(self, ctx: Context, state: DialogState, step: Step) -> Answer | Reply:
         """The user's input as an `Answer`, with choices resolved; a Reply if unusable."""
@@ -443,7 +567,11 @@ class Engine:
         choices = await self._choices(ctx, state, step)
         option = msg.option
         if option is None and msg.text is not None and choices:
-            option = self._match_choice(ctx, choices, msg.words)
+            # A number picks a choice only where the step offers some of its own: where it
+            # offers nothing but back and cancel, "1" is an answer, not "back".
+            own = any(not c.value.startswith("ctl:") for c in choices)
+            by_number = own and not step.numeric
+            option = self._match_choice(ctx, choices, msg.words, by_number=by_number)
         if option is not None and option not in {c.value for c in choices}:
             return Reply("dialog.stale")
         own_choices = [c for c in choices if not c.value.startswith(("=", "ctl:"))]
@@ -451,10 +579,12 @@ class Engine:
             return Reply("dialog.error.choose")
         return Answer(text=msg.text, option=option, contact=msg.contact, photo=msg.photo)
 
-    def _match_choice(self, ctx: Context, choices: Sequence[Choice], text: str) -> str | None:
+    def _match_choice(
+        self, ctx: Context, choices: Sequence[Choice], text: str, by_number: bool = True
+    ) -> str | None:
         """A typed number (`2`) or label (in either language) picks a choice."""
         text = text.strip()
-        typed = number(text)
+        typed = number(text) if by_number else None
         if typed is not None and 1 <= typed <= len(choices):
             return choices[typed - 1].value
         low = text.lower()
@@ -486,7 +616,7 @@ class Engine:
                 answers[f"_{step.name}"] = collected
                 state.answers = answers
                 return [
-                    Reply(step.collected, {"count": len(collected)}),
+                    Reply(step.collected, {"count": step.count(collected)}),
                     await self._prompt(ctx, state, step),
                 ]
         answers[step.name] = value
@@ -522,6 +652,7 @@ class Engine:
         *trail, previous = state.trail
         answers = dict(state.answers)
         answers.pop(previous, None)
+        answers.pop("_detour", None)
         state.trail, state.answers = trail, answers
         step = flow.step(previous)
         if step is None:

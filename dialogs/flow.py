@@ -80,11 +80,30 @@ class Step:
     optional: bool = False  # offers "skip"; the answer is then None
     many: bool = False  # collects answers (photos) into a list until "done"
     collected: str = "dialog.collected"  # what is said after each answer of a `many` step
+    # How many things a `many` step holds so far (its `{count}`): answers by default; a
+    # step whose answers are lists (several items in one message) counts the items.
+    count: Callable[[list[Any]], int] = len
     request_contact: bool = False
+    # The answer is a number (an amount, a count): "1" typed here is one, never a choice's
+    # position (with only "cancel" offered, "1" would cancel the flow).
+    numeric: bool = False
 
     def applies(self, answers: Answers) -> bool:
         return self.when is None or bool(self.when(answers))
 
+
+@dataclass(frozen=True)
+class Detour:
+    """Words typed in one flow that belong to another: switch at once (an emergency in the
+    repair flow), or ask first (`ask`), carrying the text as the new flow's first answer."""
+
+    flow: str
+    text: str
+    ask: bool = True
+
+
+# Given the flow a resident is in and what they typed, where it should go instead.
+DetourCheck = Callable[[Context, str, str], Awaitable[Detour | None]]
 
 Finish = Callable[[Context, dict[str, Any]], Awaitable[list[Reply]]]
 Starter = Callable[[Context, str | None], Awaitable["dict[str, Any] | list[Reply]"]]
@@ -107,6 +126,12 @@ class Flow:
     start: Starter | None = None
     in_menu: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # False: finish as soon as the last step is answered (an emergency is not a form to
+    # confirm); True: show the summary first.
+    confirm: bool = True
+    # A resident's flow: words typed at a step that plainly ask for something else
+    # ("我要投诉：…" at the visiting-time step) are offered a switch (see `Detour`).
+    detours: bool = False
 
     @property
     def version(self) -> str:

@@ -8,9 +8,10 @@ resident sees the menu. `frontdesk intent "TEXT"` shows the scores for tuning th
 
 from __future__ import annotations
 
+from dialogs.flow import Detour
 from handlers.context import Context
 from handlers.i18n import Catalogs
-from handlers.rules.intent import Decision, decide, residue
+from handlers.rules.intent import Decision, decide, explicit, residue
 
 KEYWORDS = {
     "repair": "intent.words.repair",
@@ -22,6 +23,8 @@ KEYWORDS = {
     "my": "intent.words.my",
 }
 FILLER = "intent.filler"
+# Intents a resident can ask for in so many words ("我要投诉"); their phrases are in the catalogs.
+VERBS = ("repair", "complaint", "fee", "slip", "question")
 # The flow each intent starts; flows of other features may not be installed.
 INTENT_FLOWS = {
     "repair": "repair",
@@ -41,8 +44,16 @@ def keyword_lists(catalogs: Catalogs) -> dict[str, set[str]]:
     return {intent: catalogs.words(key) for intent, key in KEYWORDS.items()}
 
 
+def verb_lists(catalogs: Catalogs) -> dict[str, set[str]]:
+    return {intent: catalogs.words(f"intent.verbs.{intent}") for intent in VERBS}
+
+
 def classify(catalogs: Catalogs, text: str) -> Decision:
-    return decide(text, keyword_lists(catalogs))
+    return decide(text, keyword_lists(catalogs), verbs=verb_lists(catalogs))
+
+
+def explicit_intent(ctx: Context, text: str, at_start: bool = False) -> str | None:
+    return explicit(text, verb_lists(ctx.catalogs), at_start)
 
 
 def initial_text(catalogs: Catalogs, text: str) -> str:
@@ -53,15 +64,27 @@ def initial_text(catalogs: Catalogs, text: str) -> str:
 
 async def route(ctx: Context, text: str) -> tuple[str, str] | None:
     """The flow to start and its initial text; None for the menu."""
-    from dialogs.registry import all_flows  # the registry imports this module
+    from dialogs.registry import all_commands, all_flows  # the registry imports this module
 
     decision = classify(ctx.catalogs, text)
     if decision.intent is None:
         return None
     flow = INTENT_FLOWS[decision.intent]
-    if flow not in {f.name for f in all_flows()}:
+    # "我的工单" is the `/my` command, not a flow; the engine runs either.
+    offered = {f.name for f in all_flows()} | {c.name for c in all_commands()}
+    if flow not in offered:
         return None
     return flow, initial_text(ctx.catalogs, text)
 
 
+async def detour(ctx: Context, flow: str, text: str) -> Detour | None:
+    """A resident who opens with another request ("我要投诉：…" at the visiting-time step)
+    is asked whether to switch, instead of having it stored as the answer."""
+    asked = explicit_intent(ctx, text, at_start=True)
+    if asked is None:
+        return None
+    return Detour(INTENT_FLOWS[asked], text)
+
+
 ROUTER = route
+DETOUR = detour

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dialogs.engine import Command
+from dialogs.engine import Command, StaffEntry
 from handlers import handoff, people
 
 STAFF_ROLES = ("staff", "supervisor", "director")
@@ -13,4 +13,11 @@ COMMANDS = [
     Command("reply", handoff.reply_command, roles=STAFF_ROLES),
     Command("bind", people.bind_group, roles=MANAGERS),
     Command("staff", people.staff_command, roles=MANAGERS, private_only=True),
+]
+
+FOR_STAFF = [
+    StaffEntry(STAFF_ROLES, "people.help.reply"),
+    StaffEntry(MANAGERS, "people.help.bind"),
+    StaffEntry(MANAGERS, "people.help.staff"),
+    StaffEntry(STAFF_ROLES, "people.help.whoami"),
 ]

@@ -4,7 +4,7 @@ the service desk answers by a promised time (`/answer <number> <text>`)."""
 from __future__ import annotations
 
 from dialogs import parsers
-from dialogs.engine import Command
+from dialogs.engine import Command, StaffEntry
 from dialogs.flow import Answer, Answers, Flow, InputError, Step, bounded_text
 from handlers import question
 from handlers.context import Context
@@ -50,8 +50,11 @@ QUESTION = Flow(
     summary="question.summary",
     summarize=question.summarize,
     finish=question.submit,
+    detours=True,
     start=question.begin,
 )
 
 FLOWS = [QUESTION]
 COMMANDS = [Command("answer", question.answer_command, roles=STAFF_ROLES)]
+
+FOR_STAFF = [StaffEntry(STAFF_ROLES, "question.help.answer")]

@@ -1,7 +1,9 @@
 """Every flow, command, button action and scheduled job the front desk offers.
 
 Each feature module in `FEATURES` may define `FLOWS`, `COMMANDS`, `ACTIONS` (button
-actions by name: a button value `act:<name>:<argument>`) and `JOBS` (by job kind).
+actions by name: a button value `act:<name>:<argument>`), `JOBS` (by job kind),
+`SWEEPS`, `ROUTER` and `DETOUR` (where typed words go), `MENU` (residents' menu entries
+that are no flow) and `FOR_STAFF` (staff menu entries and /help lines, by role).
 Adding a feature is one line here.
 """
 
@@ -14,8 +16,8 @@ from types import ModuleType
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from dialogs.engine import Command, Handler, JobWork, Router, Sweep
-from dialogs.flow import Flow
+from dialogs.engine import Command, Handler, JobWork, Router, StaffEntry, Sweep
+from dialogs.flow import Detour, DetourCheck, Flow
 from handlers.context import Context
 from handlers.messages import Choice
 
@@ -23,6 +25,7 @@ from handlers.messages import Choice
 Startup = Callable[[AsyncSession, datetime, tzinfo], Awaitable[None]]
 
 FEATURES = (
+    "dialogs.emergency",
     "dialogs.repair",
     "dialogs.my",
     "dialogs.tasks",
@@ -33,7 +36,9 @@ FEATURES = (
     "dialogs.slip",
     "dialogs.supervisor",
     "dialogs.announce",
+    "dialogs.duty",
     "dialogs.complaint",
+    "dialogs.complaint_answer",
     "dialogs.question",
     "dialogs.intent",
 )
@@ -88,6 +93,30 @@ def intent_router() -> Router | None:
         return None
 
     return route
+
+
+def detour_check() -> DetourCheck | None:
+    """Words typed inside a resident's flow that belong to another flow: each feature's
+    `DETOUR` in `FEATURES` order (an emergency before an explicit request)."""
+    checks: list[DetourCheck] = [
+        module.DETOUR for module in _features() if getattr(module, "DETOUR", None) is not None
+    ]
+    if not checks:
+        return None
+
+    async def check(ctx: Context, flow: str, text: str) -> Detour | None:
+        for one in checks:
+            found = await one(ctx, flow, text)
+            if found is not None:
+                return found
+        return None
+
+    return check
+
+
+def staff_entries() -> list[StaffEntry]:
+    """What staff are offered in their menu and /help, feature by feature."""
+    return [entry for module in _features() for entry in getattr(module, "FOR_STAFF", [])]
 
 
 def menu_extras() -> list[Choice]:

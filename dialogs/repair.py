@@ -9,7 +9,7 @@ from dialogs import parsers
 from dialogs.flow import Answers, Flow, Step, chosen
 from handlers import repair
 from handlers.context import Context
-from handlers.messages import Choice
+from handlers.messages import Choice, Text
 from handlers.rules.warranty import CATEGORIES
 
 TIME_WINDOWS = ("today_pm", "tomorrow_am", "tomorrow_pm", "anytime")
@@ -17,10 +17,19 @@ TIME_WINDOWS = ("today_pm", "tomorrow_am", "tomorrow_pm", "anytime")
 
 async def unit_choices(ctx: Context, answers: Answers) -> Sequence[Choice]:
     units = await repair.units_for(ctx)
+    # Nobody bound yet: their own flat needs the binding first (it decides warranty and
+    # who may see the ticket); a common-area problem can be reported at once.
+    own = [Choice("flow:bind", "repair.unit.bind")] if not units else []
     return [
         *(Choice(f"unit:{unit.id}", "repair.unit.option", {"unit": unit.label}) for unit in units),
+        *own,
         Choice("common", "repair.unit.common"),
     ]
+
+
+async def unit_note(ctx: Context, answers: Answers) -> dict[str, Any]:
+    bound = await repair.units_for(ctx)
+    return {"note": "" if bound else Text("repair.unit.unbound")}
 
 
 def _common(answers: Answers) -> bool:
@@ -39,7 +48,13 @@ REPAIR = Flow(
     name="repair",
     title="repair.title",
     steps=(
-        Step("unit", "repair.unit.prompt", parse=chosen, choices=unit_choices),
+        Step(
+            "unit",
+            "repair.unit.prompt",
+            parse=chosen,
+            choices=unit_choices,
+            prompt_params=unit_note,
+        ),
         Step("location", "repair.location.prompt", parse=parsers.short_text, when=_common),
         Step(
             "category",
@@ -68,6 +83,7 @@ REPAIR = Flow(
     summarize=repair.summarize,
     finish=repair.submit,
     start=repair.begin,
+    detours=True,
 )
 
 FLOWS = [REPAIR]

@@ -7,14 +7,15 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from dialogs import parsers
-from dialogs.engine import Command
+from dialogs.engine import Command, StaffEntry
 from dialogs.flow import Answer, Answers, Flow, InputError, Step, bounded_text, chosen
-from handlers import escalation, revisits, tasks
+from handlers import escalation, revisits, tasks, worklist
+from handlers.cards import by_kind
 from handlers.context import Context
 from handlers.ids import row_id
 from handlers.messages import Choice, Reply, Text
 from handlers.my import own_ticket
-from handlers.revisits import REVISITABLE
+from handlers.rules.lifecycle import REVISITABLE
 from handlers.staffauth import acting_member
 from storage.models import Department, Ticket, TicketStatus
 
@@ -51,7 +52,12 @@ async def _task_start(
                 "task.not_now", {"number": ticket.number, "status": Text(f"status.{ticket.status}")}
             )
         ]
-    return {"_ticket": ticket.id, "_number": ticket.number, "_paid": ticket.paid}
+    return {
+        "_ticket": ticket.id,
+        "_number": ticket.number,
+        "_paid": ticket.paid,
+        "_kind": ticket.kind,
+    }
 
 
 async def _done_start(ctx: Context, initial: str | None) -> dict[str, Any] | list[Reply]:
@@ -60,6 +66,16 @@ async def _done_start(ctx: Context, initial: str | None) -> dict[str, Any] | lis
 
 async def _cannot_start(ctx: Context, initial: str | None) -> dict[str, Any] | list[Reply]:
     return await _task_start(ctx, initial, "open")
+
+
+async def _note_example(ctx: Context, answers: Answers) -> dict[str, Any]:
+    kind = str(answers.get("_kind", "repair"))
+    return {"example": Text(by_kind(ctx.catalogs, "task.done.example", kind))}
+
+
+async def _photos_wanted(ctx: Context, answers: Answers) -> dict[str, Any]:
+    repair = answers.get("_kind", "repair") == "repair"
+    return {"photos": Text("task.done.photos.repair" if repair else "task.done.photos.other")}
 
 
 async def _done_summary(ctx: Context, answers: Answers) -> dict[str, Any]:
@@ -93,9 +109,22 @@ TASK_DONE = Flow(
     name="task_done",
     title="task.done.title",
     steps=(
-        Step("note", "task.done.note", parse=parsers.description),
-        Step("photos", "task.done.photos", parse=parsers.photo, many=True, optional=True),
-        Step("amount", "task.done.amount", parse=amount, when=lambda a: bool(a.get("_paid"))),
+        Step("note", "task.done.note", parse=parsers.description, prompt_params=_note_example),
+        Step(
+            "photos",
+            "task.done.photos",
+            parse=parsers.photo,
+            many=True,
+            optional=True,
+            prompt_params=_photos_wanted,
+        ),
+        Step(
+            "amount",
+            "task.done.amount",
+            parse=amount,
+            when=lambda a: bool(a.get("_paid")),
+            numeric=True,
+        ),
     ),
     summary="task.done.summary",
     summarize=_done_summary,
@@ -195,7 +224,14 @@ REVISIT_STAFF = Flow(
 )
 
 FLOWS = [TASK_DONE, TASK_CANNOT, REVISIT, REVISIT_STAFF]
-COMMANDS = [Command("mytasks", tasks.my_tasks, roles=STAFF_ROLES)]
+COMMANDS = [
+    Command("mytasks", tasks.my_tasks, roles=STAFF_ROLES),
+    Command("tasks", worklist.list_command, roles=STAFF_ROLES),
+]
+FOR_STAFF = [
+    StaffEntry(STAFF_ROLES, "task.help.mine", Choice("cmd:mytasks", "task.menu.mine")),
+    StaffEntry(STAFF_ROLES, "task.help.open", Choice("cmd:tasks", "task.menu.open")),
+]
 ACTIONS = {
     "t_accept": tasks.accept,
     "t_start": tasks.start,
@@ -207,6 +243,7 @@ ACTIONS = {
     "r_fixed": revisits.resident_fixed,
     "r_notyet": revisits.resident_not_yet,
     "rv_take": revisits.take_phone_revisit,
+    "t_open": worklist.open_card,
 }
 JOBS = {revisits.ASK: revisits.ask, revisits.PHONE: revisits.phone}
 SWEEPS = [escalation.watch_deadlines]

@@ -1,4 +1,9 @@
-"""Task cards pushed to staff groups: one per ticket, edited in place as it changes."""
+"""Task cards pushed to staff groups: one per ticket, edited in place as it changes.
+
+This module draws the repair card and the task buttons every worked ticket shares;
+complaints, fee requests and questions have cards of their own (handlers/cardsync.py
+picks the card of a ticket's kind).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,21 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.directory import department_chats
-from handlers.messages import Choice, Reply, Text
+from handlers.messages import Choice, Money, Reply, Text
 from handlers.rules.phone import mask_phone
 from handlers.rules.revisit import needs_leak_test
 from storage.models import StaffMember, Ticket, TicketStatus, Unit
+
+# Kinds worked with the task buttons (accept, start, done …); release slips, binding
+# requests and chats handed to a person have buttons of their own.
+TASK_KINDS = frozenset({"repair", "complaint", "fee", "question"})
+
+
+def by_kind(catalogs: Any, key: str, kind: str) -> str:
+    """`key.<kind>` where the catalogs word it for that kind (a complaint is not visited by
+    a technician), else `key` itself."""
+    own = f"{key}.{kind}"
+    return own if catalogs.has(catalogs.default_locale, own) else key
 
 
 def where(ticket: Ticket, unit: Unit | None) -> Any:
@@ -20,8 +36,20 @@ def where(ticket: Ticket, unit: Unit | None) -> Any:
 
 
 def visit_time(window: str) -> Any:
-    """The convenient time: a chosen window (`time:tomorrow_am`) by its label, else as typed."""
+    """The convenient time: a chosen window (`time:tomorrow_am`) by its label, else as typed;
+    an emergency has none: as soon as possible."""
+    if not window:
+        return Text("card.asap")
     return Text(f"repair.{window.replace(':', '.')}") if window.startswith("time:") else window
+
+
+def urgent_mark(ticket: Ticket) -> Any:
+    """The line that opens an urgent card: what the emergency is, or just "urgent"."""
+    if not ticket.urgent:
+        return ""
+    kind = ticket.details.get("emergency")
+    what = Text(f"emergency.kind.{kind}") if kind else Text("card.urgent.plain")
+    return Text("card.urgent", {"what": what})
 
 
 async def card_params(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
@@ -29,6 +57,7 @@ async def card_params(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
     unit = await session.get(Unit, ticket.unit_id) if ticket.unit_id else None
     assignee = await session.get(StaffMember, ticket.assignee_id) if ticket.assignee_id else None
     return {
+        "urgent": urgent_mark(ticket),
         "number": ticket.number,
         "kind": Text(f"kind.{ticket.kind}"),
         "status": Text(f"status.{ticket.status}"),
@@ -38,11 +67,20 @@ async def card_params(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
         "name": ticket.contact_name,
         "phone": mask_phone(ticket.contact_phone),
         "time": visit_time(str(ticket.details.get("time", ""))),
-        "paid": Text("card.paid" if ticket.paid else "card.free"),
+        "paid": charge_text(ticket),
         "photos": len(ticket.details.get("photos", [])),
         "due": ticket.due_at,
         "assignee": assignee.name if assignee else Text("card.nobody"),
     }
+
+
+def charge_text(ticket: Ticket) -> Any:
+    """Free, or paid with the amount charged once it is known."""
+    if not ticket.paid:
+        return Text("card.free")
+    if ticket.amount is not None:
+        return Text("card.paid.amount", {"amount": Money(ticket.amount)})
+    return Text("card.paid")
 
 
 def card_choices(ticket: Ticket) -> tuple[Choice, ...]:

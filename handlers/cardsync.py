@@ -1,12 +1,12 @@
 """A ticket's card, sent again after a change so every chat that shows it is edited in place.
 
-Complaints have a card of their own (with the kind and severity buttons, also shown to
-supervisors and the director); every other kind uses the common task card.
+Each kind draws its own card: a complaint (with its kind and severity buttons, also shown
+to supervisors and the director), a fee request, a question; repairs and the rest use the
+repair card of handlers/cards.py.
 """
 
 from __future__ import annotations
 
-from handlers import complaint
 from handlers.cards import card_updates
 from handlers.context import Context
 from handlers.messages import Reply
@@ -14,6 +14,13 @@ from storage.models import Ticket, TicketKind
 
 
 async def refreshed_cards(ctx: Context, ticket: Ticket) -> list[Reply]:
+    # The kinds' modules use this one, so they are imported when a card is drawn.
+    from handlers import complaint, fees, question
+
     if ticket.kind == TicketKind.complaint:
         return await complaint.card_pushes(ctx, ticket)
+    if ticket.kind == TicketKind.question:
+        return await question.card(ctx, ticket)
+    if ticket.kind == TicketKind.fee:
+        return await fees.card_pushes(ctx, ticket)
     return await card_updates(ctx.session, ticket)

@@ -7,18 +7,20 @@ while it changes, so when two staff press "accept" together the first one wins.
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlmodel import col, select
 
-from handlers.cards import visit_time, where
+from handlers.cards import TASK_KINDS, by_kind, visit_time, where
 from handlers.cardsync import refreshed_cards
 from handlers.context import Context
 from handlers.directory import department_chats, people_with_role, private_chat, ticket_resident
 from handlers.ids import row_id
 from handlers.messages import Choice, Money, Reply, Text
 from handlers.revisits import schedule_revisit
-from handlers.rules.lifecycle import Forbidden, next_status
+from handlers.rules.lifecycle import OPEN, Forbidden, next_status
 from handlers.staffauth import acting_member, is_manager
 from storage import audit, tickets
 from storage.models import Department, Photo, StaffMember, Ticket, TicketStatus, Unit
@@ -39,6 +41,11 @@ async def _staff_ticket(ctx: Context, argument: str) -> tuple[Ticket, StaffMembe
     member = acting_member(ctx, ticket.community_id, ticket.department)
     if member is None:
         return [Reply("dialog.not_allowed")]
+    if ticket.kind not in TASK_KINDS:
+        # A slip or a binding request is decided with its own buttons, not worked as a task.
+        return [
+            Reply("task.not_a_task", {"number": ticket.number, "kind": Text(f"kind.{ticket.kind}")})
+        ]
     return ticket, member
 
 
@@ -87,10 +94,12 @@ def _refused(ticket: Ticket) -> list[Reply]:
 
 
 async def private_details(ctx: Context, ticket: Ticket, member: StaffMember) -> Reply:
-    """The full contact, only to the staff member who took the job, in private."""
+    """The full contact, only to the staff member who took the job, in private; what to do
+    next in the words of the ticket's kind (a visit, an answer by a time, a call back)."""
     unit = await ctx.session.get(Unit, ticket.unit_id) if ticket.unit_id else None
+    answer_by = ticket.details.get("answer_by")
     return Reply(
-        "task.private",
+        by_kind(ctx.catalogs, "task.private", ticket.kind),
         {
             "number": ticket.number,
             "where": where(ticket, unit),
@@ -98,13 +107,17 @@ async def private_details(ctx: Context, ticket: Ticket, member: StaffMember) -> 
             "phone": ticket.contact_phone,
             "description": ticket.description,
             "time": visit_time(str(ticket.details.get("time", ""))),
+            "due": datetime.fromisoformat(answer_by) if answer_by else ticket.due_at,
         },
         to=private_chat(member),
     )
 
 
 async def tell_resident(ctx: Context, ticket: Ticket, key: str, **params: Any) -> list[Reply]:
+    """Tell the resident about their ticket, in the words of its kind."""
     params.setdefault("number", ticket.number)
+    params.setdefault("department", Text(f"department.{ticket.department}"))
+    key = by_kind(ctx.catalogs, key, ticket.kind)
     return [Reply(key, params, to=chat) for chat in await ticket_resident(ctx.session, ticket)]
 
 
@@ -113,16 +126,11 @@ async def accept(ctx: Context, argument: str) -> list[Reply]:
     if isinstance(found, list):
         return found
     ticket, member = found
+    taker = await ctx.session.get(StaffMember, ticket.assignee_id) if ticket.assignee_id else None
+    if ticket.status != TicketStatus.new and taker is not None and ticket.status in OPEN:
+        return [Reply("task.taken", {"number": ticket.number, "by": taker.name})]
     if ticket.status != TicketStatus.new:
-        taker = (
-            await ctx.session.get(StaffMember, ticket.assignee_id) if ticket.assignee_id else None
-        )
-        return [
-            Reply(
-                "task.taken",
-                {"number": ticket.number, "by": taker.name if taker else Text("card.nobody")},
-            )
-        ]
+        return _refused(ticket)  # cancelled, finished, given up: it says which
     ticket.assignee_id = member.id
     await move(ctx, ticket, "accept", f"staff:{member.id}")
     return [
@@ -308,8 +316,6 @@ async def finish(
     for ref in photos:
         ctx.session.add(Photo(ticket_id=ticket.id, channel=ctx.msg.channel, file_ref=ref))
     if amount is not None:
-        from decimal import Decimal
-
         ticket.amount = Decimal(amount)
     due = await schedule_revisit(ctx, ticket)
     confirm = (
@@ -319,19 +325,17 @@ async def finish(
     charge = Text("task.charge", {"amount": Money(ticket.amount)}) if ticket.amount else ""
     told = [
         Reply(
-            "task.resident.done",
+            by_kind(ctx.catalogs, "task.resident.done", ticket.kind),
             {"number": ticket.number, "note": note, "charge": charge},
             to=chat,
             choices=confirm,
         )
         for chat in await ticket_resident(ctx.session, ticket)
     ]
-    mine = [
-        Reply(
-            "task.done.ok",
-            {"number": ticket.number, "due": due if due else Text("task.after_leak_test")},
-        )
-    ]
+    revisit: Any = due if due else Text("task.after_leak_test")
+    if ticket.kind not in ("repair", "complaint"):
+        revisit = Text("task.no_revisit")
+    mine = [Reply("task.done.ok", {"number": ticket.number, "due": revisit})]
     return [*mine, *await refreshed_cards(ctx, ticket), *told]
 
 

@@ -42,6 +42,7 @@ RESIDENT_ACTIONS = {
     "my_view",
     "my_urge",
     "my_cancel",
+    "my_code",
     "r_fixed",
     "r_notyet",
     "slip_owner_ok",
@@ -62,6 +63,10 @@ ARGUMENTS = {
     "report": "",
     "ticket": "R-261126-0001",
     "mytasks": "",
+    "tasks": "",
+    "duty": "",
+    "plan": "F-261126-0001",
+    "agreements": "",
 }
 DESCRIPTION, PHONE = "客厅插座没电", "13800000001"
 
@@ -252,7 +257,9 @@ async def test_staff_act_only_for_their_community_and_department(demo_app):
         assert [s.payload["key"] for s in said] == ["dialog.not_allowed"], (user, value)
     for where in ("HYY 1栋1单元102", "1栋1单元102"):  # another community's unit
         said = await Chat(demo_app, "li").say(f"/paid {where} 100 R20261126")
-        assert [s.payload["key"] for s in said] in (["dialog.not_allowed"], ["fee.paid.no_unit"])
+        refusals = (["dialog.not_allowed"], ["fee.paid.no_unit"], ["fee.paid.near"])
+        assert [s.payload["key"] for s in said] in refusals
+        assert "和悦园" not in texts(said) and "HYY" not in texts(said).replace(where, "")
     assert await snapshot(demo_app) == before
     for user in ("wang", "zhou"):  # a look-up that finds nothing is still audited
         said = await Chat(demo_app, user).say(f"/ticket {hyy.number}")
@@ -356,6 +363,11 @@ async def test_every_privileged_action_is_in_the_audit_log(demo_app, clock):
         "cmp_kind": "tests/test_complaint.py",
         "cmp_sev": "tests/test_complaint.py",
         "mytasks": "reads the member's own tasks only",
+        "tasks": "lists the open work of the member's own departments only",
+        "t_open": "shows a card again; its buttons are checked again when pressed",
+        "duty": "tests/test_emergency.py (duty_on / duty_off audited)",
+        "plan": "tests/test_fee_agreements.py",
+        "agreements": "reads the agreements of the member's communities only",
     }
     staff_actions = set(all_actions()) - RESIDENT_ACTIONS
     privileged = {c.name for c in all_commands() if c.roles}

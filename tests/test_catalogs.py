@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from handlers.i18n import LOCALES, Catalogs, load_po_dir
+from handlers.rules import slip as slip_rules
 from handlers.rules.stats import HISTORY_ACTIONS
+from handlers.rules.urgency import EMERGENCIES, IGNORE, NOT_NOW, URGENT
 from handlers.rules.warranty import CATEGORIES
 from storage.models import Department, StaffRole, TicketKind, TicketStatus
 
@@ -53,7 +55,8 @@ def dynamic_keys() -> set[str]:
     keys |= {f"department.{d.value}" for d in Department}
     keys |= {f"people.role.{r.value}" for r in StaffRole}
     keys |= {f"revisit.score.{n}" for n in range(1, 6)} | {"revisit.fixed.yes", "revisit.fixed.no"}
-    keys |= {f"escalation.{r}" for r in ("supervisor", "director")}
+    steps = ("warning", "overdue", "supervisor", "director")
+    keys |= {f"escalation.{w}{r}" for w in ("", "revisit.", "leak.") for r in steps}
     keys |= {f"binding.role.{r}" for r in ("owner", "member", "tenant", "delegate")}
     keys |= {f"binding.way.{w}" for w in ("code", "contact", "request")}
     keys |= {f"fee.type.{t}" for t in ("dispute", "instalment", "collection")}
@@ -62,9 +65,16 @@ def dynamic_keys() -> set[str]:
     keys |= {f"slip.window.{w}" for w in ("morning", "afternoon", "evening")}
     keys |= {f"slip.status.{s}" for s in ("owner_pending", "desk_pending", "approved")}
     keys |= {f"supervisor.action.{a}" for a in HISTORY_ACTIONS}
-    keys |= {f"slip.status.{s}" for s in ("denied", "used")}
+    keys |= {f"slip.status.{s}" for s in ("denied", "used", "cancelled")}
     keys |= {f"slip.verdict.{v}" for v in ("valid", "used", "not_yet", "expired")}
-    keys |= {f"slip.verdict.{v}" for v in ("pending", "denied")}
+    keys |= {f"slip.verdict.{v}" for v in ("pending", "denied", "cancelled")}
+    keys |= {f"slip.state.{s}" for s in slip_rules.STATES}
+    keys |= {f"slip.event.{e}" for e in slip_rules.EVENTS}
+    keys |= {f"emergency.{part}.{k}" for part in ("kind", "advice") for k in EMERGENCIES}
+    keys |= {f"emergency.words.{k}" for k in (*EMERGENCIES, NOT_NOW, URGENT, IGNORE)}
+    states = ("open", "resolved", "active", "kept", "broken")
+    keys |= {f"fee.agreement.status.{s}" for s in states}
+    keys |= {f"arrears.instalment.{w}" for w in ("before", "overdue")}
     keys |= {f"wechat.link.{n}" for n in ("photo", "document")}
     return keys
 
@@ -109,3 +119,28 @@ def test_money_and_dates_follow_the_locale():
     assert cat.format("zh_CN", moment) == "2026-11-26 09:30"  # shown in Asia/Shanghai
     assert cat.format("en", moment.date()) == "Nov 26, 2026"
     assert cat.format("zh_CN", moment.date()) == "2026年11月26日"
+
+
+def test_text_speaks_of_choices_every_channel_has_not_buttons():
+    """WeChat shows choices as numbered lines and the console as numbers: no text outside
+    a channel's own catalog may tell people to press or click a button."""
+    from babel.messages.pofile import read_po
+
+    own_channel = {"telegram.po", "wecom.po"}  # texts only that channel shows
+    physical = {"emergency.advice.trapped"}  # the alarm button in a lift car
+    found = []
+    for locale, pattern in (
+        ("zh_CN", r"按钮|点击|点「|点下面"),
+        ("en", r"(?i)\b(press|click)\b|\btap (on|the)\b|button"),
+    ):
+        for path in sorted((ROOT / "locales" / locale / "LC_MESSAGES").glob("*.po")):
+            if path.name in own_channel:
+                continue
+            with path.open("rb") as handle:
+                for message in read_po(handle, locale=locale):
+                    key = str(message.id)
+                    if not message.id or key in physical or ".words." in key:
+                        continue
+                    if re.search(pattern, str(message.string)):
+                        found.append(f"{locale} {path.name} {key}: {message.string}")
+    assert found == []

@@ -118,7 +118,7 @@ def frontdesk(env_url: str, workdir: Path, *args: str) -> subprocess.CompletedPr
 
 def test_the_backup_and_restore_commands(tmp_path: Path):
     url = f"sqlite+aiosqlite:///{tmp_path / 'fd.db'}"
-    assert frontdesk(url, tmp_path, "seed-demo").returncode == 0
+    assert frontdesk(url, tmp_path, "seed-demo", "--no-history").returncode == 0
     done = frontdesk(url, tmp_path, "backup", "--out", str(tmp_path / "b" / "fd.backup"))
     assert done.returncode == 0, done.stderr
     other = f"sqlite+aiosqlite:///{tmp_path / 'other.db'}"

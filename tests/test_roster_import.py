@@ -226,7 +226,7 @@ async def test_missing_columns_and_unreadable_files(tmp_path):
 
 
 def test_import_and_invite_on_the_command_line(tmp_path):
-    assert frontdesk(tmp_path, "seed-demo").returncode == 0
+    assert frontdesk(tmp_path, "seed-demo", "--no-history").returncode == 0
     units = [
         UNITS[0],
         ["XFL", "5栋", "5栋1单元301", "120", "", ""],

@@ -167,7 +167,7 @@ async def test_binding_by_phone_offers_a_share_contact_keyboard(demo_app, emulat
     await deliver(demo_app, sender)
 
     shown = emulator.last(RESIDENT)
-    assert "分享您的手机号" in (shown.text or "")
+    assert "分享我的手机号" in (shown.text or "")
     assert shown.keyboard == "reply"
     assert shown.buttons[0] == [{"text": "📱 分享我的手机号", "request_contact": True}]
 
@@ -182,7 +182,7 @@ async def test_binding_by_phone_offers_a_share_contact_keyboard(demo_app, emulat
 
 
 async def test_the_next_plain_message_takes_the_contact_keyboard_away(demo_app, emulator, sender):
-    await queue(demo_app, RESIDENT, "请点击下方按钮分享您的手机号。", request_contact=True)
+    await queue(demo_app, RESIDENT, "请点击下方按钮分享我的手机号。", request_contact=True)
     await queue(demo_app, RESIDENT, "好的，已为您记录。")
     await deliver(demo_app, sender)
     sent = [params for name, params in emulator.calls if name == "sendMessage"]

@@ -279,6 +279,19 @@ async def test_numbers_and_words_press_buttons_that_are_not_flow_steps(open_wech
     assert said == "好的，以后我用中文和您交流。"
 
 
+async def test_typed_words_after_a_statement_go_where_they_say_and_no_buttons_are_promised(
+    open_wechat,
+):
+    wx = await open_wechat()
+    zhang = Resident(wx)
+    said = await zhang.say("我家物业费交到几月了")
+    assert "3栋2单元1201" in said and "按钮" not in said and "点" not in said
+    said = await zhang.say("我的工单")  # the main menu's own words, not one of these lines
+    assert "失效" not in said and ("工单" in said or "没有" in said)
+    said = await Resident(wx, openid="oNewcomer0000000000000000001").say("/bind")
+    assert "邀请码" in said and "手机号" not in said  # no verified number to share on WeChat
+
+
 async def test_voice_location_events_and_other_messages(open_wechat):
     wx = await open_wechat()
     zhang = Resident(wx)

@@ -116,15 +116,39 @@ def scores(text: str, keywords: Mapping[str, Collection[str]]) -> dict[str, floa
     return {intent: _score(plain, words, listed) for intent, listed in keywords.items()}
 
 
+def explicit(text: str, verbs: Mapping[str, Collection[str]], at_start: bool = False) -> str | None:
+    """The intent asked for in so many words ("我要投诉", "I want to complain"): the one
+    whose request phrase comes first; with `at_start`, only one the message opens with."""
+    plain = normalise(text).lstrip(" ,.!?，。！？:：")
+    found: list[tuple[int, str]] = []
+    for intent, listed in verbs.items():
+        for verb in listed:
+            at = plain.find(normalise(verb)) if verb.strip() else -1
+            if at >= 0:
+                found.append((at, intent))
+    found.sort()
+    if not found or (at_start and found[0][0] != 0):
+        return None
+    return found[0][1]
+
+
 def decide(
-    text: str, keywords: Mapping[str, Collection[str]], threshold: float = THRESHOLD
+    text: str,
+    keywords: Mapping[str, Collection[str]],
+    threshold: float = THRESHOLD,
+    verbs: Mapping[str, Collection[str]] | None = None,
 ) -> Decision:
-    """The intent with the best score; None when below `threshold` or tied."""
+    """The intent asked for outright, else the best score; None when below `threshold` or
+    tied. A request phrase beats topic words: "我要投诉维修师傅" is a complaint."""
     ranked = sorted(scores(text, keywords).items(), key=lambda item: -item[1])
     if not ranked:
         return Decision(None, None, 0.0, None, 0.0)
     best, best_score = ranked[0]
     second, second_score = ranked[1] if len(ranked) > 1 else (None, 0.0)
+    asked = explicit(text, verbs or {})
+    if asked is not None:
+        runner = next(((i, v) for i, v in ranked if i != asked), (None, 0.0))
+        return Decision(asked, asked, dict(ranked).get(asked, 0.0), *runner)
     sure = best_score >= threshold and best_score > second_score
     return Decision(best if sure else None, best, best_score, second, second_score)
 
