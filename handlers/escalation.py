@@ -24,7 +24,7 @@ from handlers.policies import ladder, revisit_policy
 from handlers.rules.escalation import Ladder, reopened_due, steps_due, worth_sending
 from handlers.rules.lifecycle import OPEN, REVISITABLE
 from handlers.rules.revisit import LEAK_CATEGORIES, leak_test_due
-from storage import tickets
+from storage import outbox, tickets
 from storage.models import Department, StaffMember, Ticket
 
 BATCH = 200
@@ -130,7 +130,7 @@ async def _watch(ctx: Context, watch: Watch) -> list[Reply]:
         came = steps_due(ladder, start, due, ctx.now, sent)
         for step in came:
             if step in worth_sending(came):
-                replies += await _step(ctx, ticket, watch, step, due)
+                replies += await _step(ctx, ticket, watch, step, start, due)
             sent = [*sent, step]
             await tickets.record_change(
                 ctx.session,
@@ -189,8 +189,14 @@ async def _unanswered_complaints(ctx: Context) -> list[Reply]:
     return replies
 
 
+def _warning_key(ticket: Ticket, watch: Watch, start: datetime) -> str:
+    """The dedupe-key prefix of one round's warnings, so the overdue notice can take back
+    a warning still queued (nobody should read "due soon" after "overdue")."""
+    return f"warn:{watch.name}:{ticket.id}:{start.isoformat()}:"
+
+
 async def _step(
-    ctx: Context, ticket: Ticket, watch: Watch, step: str, due: datetime
+    ctx: Context, ticket: Ticket, watch: Watch, step: str, start: datetime, due: datetime
 ) -> list[Reply]:
     params = {
         "number": ticket.number,
@@ -209,8 +215,18 @@ async def _step(
             if member
             else await department_chats(ctx.session, ticket.community_id, watch.group(ticket))
         )
-        return [Reply(f"{watch.words}warning", params, to=chat) for chat in chats]
+        key = _warning_key(ticket, watch, start)
+        return [
+            Reply(
+                f"{watch.words}warning",
+                params,
+                to=chat,
+                dedupe_key=f"{key}{chat.channel}:{chat.chat_id}",
+            )
+            for chat in chats
+        ]
     if step == "group":
+        await outbox.withdraw(ctx.session, _warning_key(ticket, watch, start), ctx.now)
         chats = await department_chats(ctx.session, ticket.community_id, watch.group(ticket))
         return [
             Reply(f"{watch.words}overdue", params, to=chat, urgent=ticket.urgent) for chat in chats

@@ -407,8 +407,9 @@ def stats_reply(found: Audience, period: Period, numbers: Figures) -> Reply:
             "revisit": _rate(
                 numbers.revisit_rate,
                 numbers.revisited - numbers.revisited_late,
-                numbers.repairs_finished,
+                numbers.revisits_owed,
             ),
+            "revisit_pending": numbers.revisits_pending,
             "revisit_late": numbers.revisited_late + numbers.revisit_overdue,
             "revisited_late": numbers.revisited_late,
             "revisit_overdue": numbers.revisit_overdue,

@@ -59,6 +59,24 @@ async def enqueue(
     return (await session.exec(stmt)).scalar_one_or_none()
 
 
+async def withdraw(session: AsyncSession, key_prefix: str, now: datetime) -> int:
+    """Take back queued messages not sent yet whose dedupe keys start with `key_prefix`
+    (a deadline warning overtaken by the overdue notice); one a sender holds stays."""
+    rows = await session.exec(
+        select(Outbox).where(
+            col(Outbox.dedupe_key).startswith(key_prefix, autoescape=True),
+            col(Outbox.sent_at).is_(None),
+            col(Outbox.failed_at).is_(None),
+            or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now),
+        )
+    )
+    taken = 0
+    for row in rows.all():
+        await session.delete(row)
+        taken += 1
+    return taken
+
+
 @dataclass(frozen=True)
 class Message:
     """One message of a batch for `enqueue_many`."""

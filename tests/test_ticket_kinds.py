@@ -134,3 +134,19 @@ async def test_accepting_an_instalment_request_keeps_the_fee_card(demo_app):
     assert "分期" in said and "上门时间" not in said and "免费维修" not in said
     told = texts(await tenant.inbox())
     assert "您的申请" in told and "师傅" not in told
+
+
+async def test_a_warning_still_queued_is_taken_back_by_the_overdue_notice(demo_app, clock):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo("Asia/Shanghai")
+    clock.set(datetime(2026, 11, 26, 0, 30, tzinfo=tz))
+    await file_repair(Chat(demo_app, "resident"))  # electrical: due 27 Nov 00:30, nobody takes it
+    clock.set(datetime(2026, 11, 26, 22, 31, tzinfo=tz))
+    await sweep(demo_app)  # the warning, held for the quiet hours
+    clock.set(datetime(2026, 11, 27, 0, 31, tzinfo=tz))
+    await sweep(demo_app)  # the deadline passed while it still waited
+    clock.set(datetime(2026, 11, 27, 7, 0, tzinfo=tz))
+    said = texts(await repair_group(demo_app, "wang").inbox())
+    assert "已超时" in said and "即将超时" not in said

@@ -243,14 +243,20 @@ class Group:
         )
 
     @property
-    def revisit_rate(self) -> Decimal | None:
-        """Revisits done within their window, of the work finished (the seed asks 100 %)."""
-        return percent(self.revisited - self.revisited_late, self.finished)
+    def revisits_owed(self) -> int:
+        """Revisits that should be done by now: done (on time or late), or window over."""
+        return self.revisited + self.revisit_overdue
 
     @property
-    def revisits_late(self) -> int:
-        """Revisits done late, and windows that ended with none done."""
-        return self.revisited_late + self.revisit_overdue
+    def revisit_rate(self) -> Decimal | None:
+        """Revisits done within their window, of those owed by now (the seed asks 100 %);
+        finished work whose window is still open is not counted yet."""
+        return percent(self.revisited - self.revisited_late, self.revisits_owed)
+
+    @property
+    def revisits_pending(self) -> int:
+        """Finished work whose revisit window is still open (or a leak awaiting its test)."""
+        return max(self.finished - self.revisits_owed, 0)
 
     @property
     def satisfaction(self) -> Decimal | None:
@@ -286,7 +292,9 @@ class Figures:
     finished: int  # tickets of every kind that reached done
     repairs_finished: int
     revisited: int
-    revisit_rate: Decimal | None  # within the window
+    revisit_rate: Decimal | None  # within the window, of those owed by now
+    revisits_owed: int
+    revisits_pending: int  # window still open
     revisited_late: int  # done after the window's end
     revisit_overdue: int  # window ended, none done
     satisfaction: Decimal | None
@@ -323,6 +331,8 @@ def summarize(
         repairs_finished=repairs.finished,
         revisited=repairs.revisited,
         revisit_rate=repairs.revisit_rate,
+        revisits_owed=repairs.revisits_owed,
+        revisits_pending=repairs.revisits_pending,
         revisited_late=repairs.revisited_late,
         revisit_overdue=repairs.revisit_overdue,
         satisfaction=repairs.satisfaction,
