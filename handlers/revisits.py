@@ -11,6 +11,7 @@ back to the repair group as rework.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -112,19 +113,17 @@ async def phone(ctx: Context, job: Job) -> list[Reply]:
     await tickets.record_change(
         ctx.session, ticket, actor="system", action="revisit_by_phone", now=ctx.now
     )
-    return [
-        Reply(
-            "revisit.phone_task",
-            {
-                "number": ticket.number,
-                "name": ticket.contact_name,
-                "due": revisit_deadline(ticket),
-            },
-            to=chat,
-            choices=(Choice(f"act:rv_take:{ticket.id}", "revisit.take"),),
-        )
-        for chat in await department_chats(ctx.session, ticket.community_id, Department.service)
-    ]
+    chats = await department_chats(ctx.session, ticket.community_id, Department.service)
+    return [replace(phone_task(ticket), to=chat) for chat in chats]
+
+
+def phone_task(ticket: Ticket) -> Reply:
+    """The desk's "revisit by phone" task, with the window's end and who will take it."""
+    return Reply(
+        "revisit.phone_task",
+        {"number": ticket.number, "name": ticket.contact_name, "due": revisit_deadline(ticket)},
+        choices=(Choice(f"act:rv_take:{ticket.id}", "revisit.take"),),
+    )
 
 
 async def take_phone_revisit(ctx: Context, argument: str) -> list[Reply]:

@@ -23,7 +23,7 @@ from handlers.cardsync import refreshed_cards
 from handlers.context import Context
 from handlers.ids import row_id
 from handlers.messages import Choice, Reply, Text
-from handlers.revisits import revisit_deadline
+from handlers.revisits import phone_task
 from handlers.rules.lifecycle import OPEN, REVISITABLE
 from handlers.staffauth import MANAGERS, acting_member
 from storage.models import Department, ReleaseSlip, SlipStatus, Ticket, TicketKind
@@ -125,17 +125,7 @@ async def open_card(ctx: Context, argument: str) -> list[Reply]:
     if acting_member(ctx, ticket.community_id, department) is None:
         return [Reply("dialog.not_allowed")]
     if ticket.status in REVISITABLE and "revisit" not in ticket.details:
-        return [
-            Reply(
-                "revisit.phone_task",
-                {
-                    "number": ticket.number,
-                    "name": ticket.contact_name,
-                    "due": revisit_deadline(ticket),
-                },
-                choices=(Choice(f"act:rv_take:{ticket.id}", "revisit.take"),),
-            )
-        ]
+        return [phone_task(ticket)]
     if ticket.kind == TicketKind.binding:
         cards = [await binding.request_card(ctx, ticket)] if ticket.status == "new" else []
     elif ticket.kind == TicketKind.slip:

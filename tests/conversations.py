@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from sqlmodel import select
+
 from bot.app import App
+from storage.models import ChatIdentity, Person
 from tests.harness import Chat
 
 
@@ -37,3 +40,19 @@ async def finish_repair(app: App, amount: str | None = "30", note: str = "更换
     if amount is not None:
         await group.say(amount)
     await group.press("确认提交")
+
+
+async def chat_as(app: App, user_id: str, name: str, locale: str | None = None) -> Chat:
+    """A console chat bound to the demo resident called `name`."""
+    async with app.db.transaction() as s:
+        person = (await s.exec(select(Person).where(Person.name == name))).one()
+        s.add(
+            ChatIdentity(
+                channel="console",
+                external_user_id=user_id,
+                person_id=person.id,
+                display_name=name,
+                locale=locale,
+            )
+        )
+    return Chat(app, user_id)

@@ -11,22 +11,11 @@ from sqlmodel import select
 
 from dialogs.registry import all_jobs
 from handlers.rules.arrears import ArrearsPolicy, next_step
-from storage.models import ArrearsCase, ChatIdentity, Person, Unit
+from storage.models import ArrearsCase, Unit
+from tests.conversations import chat_as
 from tests.harness import Chat, texts
 
 UNIT = "3栋2单元1202"  # one month unpaid; owned by 王芳, rented by 刘洋 ("tenant")
-
-
-async def chat_as(app, user_id: str, name: str) -> Chat:
-    """A console chat bound to the demo resident called `name`."""
-    async with app.db.transaction() as s:
-        person = (await s.exec(select(Person).where(Person.name == name))).one()
-        s.add(
-            ChatIdentity(
-                channel="console", external_user_id=user_id, person_id=person.id, display_name=name
-            )
-        )
-    return Chat(app, user_id)
 
 
 def test_the_ladder_rule():

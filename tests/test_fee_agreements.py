@@ -25,13 +25,12 @@ from handlers.rules.arrears import (
 from storage.models import (
     ArrearsCase,
     Bill,
-    ChatIdentity,
     FeeAgreement,
-    Person,
     Ticket,
     TicketEvent,
     Unit,
 )
+from tests.conversations import chat_as
 from tests.harness import Chat, texts
 
 UNIT = "1栋1单元302"
@@ -39,22 +38,6 @@ SERVICE = "group:XFL:service"
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-
-
-async def chat_as(app, user_id: str, name: str, locale: str | None = None) -> Chat:
-    """A console chat bound to the demo resident called `name`."""
-    async with app.db.transaction() as s:
-        person = (await s.exec(select(Person).where(Person.name == name))).one()
-        s.add(
-            ChatIdentity(
-                channel="console",
-                external_user_id=user_id,
-                person_id=person.id,
-                display_name=name,
-                locale=locale,
-            )
-        )
-    return Chat(app, user_id)
 
 
 async def run_days(app, clock, days: int) -> None:

@@ -30,7 +30,6 @@ from storage.models import (
     AuditLog,
     Bill,
     Binding,
-    ChatIdentity,
     Payment,
     Person,
     Ticket,
@@ -38,6 +37,7 @@ from storage.models import (
     Unit,
 )
 from tests.commandline import frontdesk
+from tests.conversations import chat_as
 from tests.harness import Chat, texts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,22 +45,6 @@ SERVICE = "group:XFL:service"
 
 
 # ---- helpers -------------------------------------------------------------------------
-
-
-async def chat_as(app, user_id: str, name: str, locale: str | None = None) -> Chat:
-    """A console chat bound to the demo resident called `name`."""
-    async with app.db.transaction() as s:
-        person = (await s.exec(select(Person).where(Person.name == name))).one()
-        s.add(
-            ChatIdentity(
-                channel="console",
-                external_user_id=user_id,
-                person_id=person.id,
-                display_name=name,
-                locale=locale,
-            )
-        )
-    return Chat(app, user_id)
 
 
 async def unit_named(app, label: str) -> Unit:

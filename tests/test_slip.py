@@ -17,13 +17,12 @@ from handlers.rules import slip as rules
 from storage.models import (
     AuditLog,
     Bill,
-    ChatIdentity,
-    Person,
     ReleaseSlip,
     Ticket,
     TicketEvent,
     Unit,
 )
+from tests.conversations import chat_as
 from tests.harness import Chat, texts
 
 SERVICE = "group:XFL:service"
@@ -37,21 +36,6 @@ def _workdir(tmp_path, monkeypatch):
 
 
 # ---- helpers -------------------------------------------------------------------------
-
-
-async def chat_as(app, user_id: str, name: str, locale: str | None = None) -> Chat:
-    async with app.db.transaction() as s:
-        person = (await s.exec(select(Person).where(Person.name == name))).one()
-        s.add(
-            ChatIdentity(
-                channel="console",
-                external_user_id=user_id,
-                person_id=person.id,
-                display_name=name,
-                locale=locale,
-            )
-        )
-    return Chat(app, user_id)
 
 
 LABELS = {
