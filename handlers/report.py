@@ -35,6 +35,7 @@ from handlers import stats
 from handlers.context import Context
 from handlers.i18n import Catalogs
 from handlers.messages import Reply
+from handlers.rules.spreadsheet import as_text
 from handlers.rules.stats import Figures, Group, Period, to_minutes
 from storage.models import Community, StaffMember, Ticket
 
@@ -354,10 +355,18 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def _value(value: Any) -> Any:
-    """A cell value: Decimals as numbers, times as local wall-clock times."""
+    """A cell value: Decimals as numbers, and text (descriptions, names, anything people
+    typed) as text that no spreadsheet reads as a formula."""
     if isinstance(value, Decimal):
         return float(value)
+    if isinstance(value, str):
+        return as_text(value)
     return value
+
+
+def _row(values: Sequence[Any]) -> list[Any]:
+    """A row for `append`: every value through `_value` (cells pass unchanged)."""
+    return [_value(value) for value in values]
 
 
 def summary_rows(numbers: Figures, label: Label) -> list[tuple[str, Any]]:
@@ -447,12 +456,12 @@ def _summary_sheet(book: _Book, data: MonthData) -> None:
     ws.column_dimensions["A"].width = 34
     ws.column_dimensions["B"].width = 14
     ws.append([book.cell(ws, data.title, book.big)])
-    ws.append([f"{data.period.first.isoformat()} – {data.period.last.isoformat()}"])
+    ws.append(_row([f"{data.period.first.isoformat()} – {data.period.last.isoformat()}"]))
     ws.append([])
     header = (label("supervisor.col.item"), label("supervisor.col.value"))
     ws.append([book.cell(ws, name, book.bold) for name in header])
     for name, value in summary_rows(data.figures, label):
-        ws.append([name, _value(value)])
+        ws.append(_row([name, value]))
 
 
 def _common(label: Label) -> list[str]:
@@ -480,14 +489,16 @@ def _category_sheet(book: _Book, data: MonthData) -> None:
     ws = book.sheet("supervisor.sheet.category", header, [18, *[10] * 11])
     for name, group in data.figures.categories.items():
         ws.append(
-            [
-                label(f"repair.category.{name}") if name else "—",
-                *map(_value, _group_row(group)),
-                to_minutes(data.finish_by_category.get(name)),
-                group.revisited,
-                _value(group.revisit_rate),
-                _value(group.satisfaction),
-            ]
+            _row(
+                [
+                    label(f"repair.category.{name}") if name else "—",
+                    *_group_row(group),
+                    to_minutes(data.finish_by_category.get(name)),
+                    group.revisited,
+                    group.revisit_rate,
+                    group.satisfaction,
+                ]
+            )
         )
 
 
@@ -502,12 +513,14 @@ def _department_sheet(book: _Book, data: MonthData) -> None:
     ws = book.sheet("supervisor.sheet.department", header, [16, *[10] * 9])
     for name, group in data.figures.departments.items():
         ws.append(
-            [
-                label(f"department.{name}"),
-                *map(_value, _group_row(group)),
-                to_minutes(data.accept_by_department.get(name)),
-                to_minutes(data.finish_by_department.get(name)),
-            ]
+            _row(
+                [
+                    label(f"department.{name}"),
+                    *_group_row(group),
+                    to_minutes(data.accept_by_department.get(name)),
+                    to_minutes(data.finish_by_department.get(name)),
+                ]
+            )
         )
 
 
@@ -522,11 +535,13 @@ def _day_sheet(book: _Book, data: MonthData) -> None:
     ws = book.sheet("supervisor.sheet.day", header, [12, *[10] * (len(kinds) + 1)])
     for day, counts in data.per_day.items():
         ws.append(
-            [
-                book.cell(ws, day, number_format="yyyy-mm-dd"),
-                sum(counts.values()),
-                *(counts.get(k, 0) for k in kinds),
-            ]
+            _row(
+                [
+                    book.cell(ws, day, number_format="yyyy-mm-dd"),
+                    sum(counts.values()),
+                    *(counts.get(k, 0) for k in kinds),
+                ]
+            )
         )
 
 
@@ -558,23 +573,28 @@ def _ticket_sheet(book: _Book, data: MonthData, tz: ZoneInfo) -> None:
         (code, number, kind, category, department, status, *times) = row[:11]
         assignee, reopened, score, by, description = row[11:]
         ws.append(
-            [
-                code,
-                number,
-                label(f"kind.{kind}"),
-                label(f"repair.category.{category}") if category else "",
-                label(f"department.{department}"),
-                label(f"status.{status}"),
-                *(book.cell(ws, _local(t, tz), number_format="yyyy-mm-dd hh:mm") for t in times),
-                assignee or "",
-                reopened,
-                score,
-                label(REVISIT_BY[by]) if by in REVISIT_BY else (by or ""),
-                description[:200],
-            ]
+            _row(
+                [
+                    code,
+                    number,
+                    label(f"kind.{kind}"),
+                    label(f"repair.category.{category}") if category else "",
+                    label(f"department.{department}"),
+                    label(f"status.{status}"),
+                    *(
+                        book.cell(ws, _local(t, tz), number_format="yyyy-mm-dd hh:mm")
+                        for t in times
+                    ),
+                    assignee or "",
+                    reopened,
+                    score,
+                    label(REVISIT_BY[by]) if by in REVISIT_BY else (by or ""),
+                    description[:200],
+                ]
+            )
         )
     if data.more:
-        ws.append([label("supervisor.sheet.more", count=data.more)])
+        ws.append(_row([label("supervisor.sheet.more", count=data.more)]))
 
 
 def _local(moment: datetime | None, tz: ZoneInfo) -> datetime | None:

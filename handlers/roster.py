@@ -4,16 +4,27 @@ Three stages: `read_table` reads the file (UTF-8 CSV with or without a BOM, or .
 `parse` checks every cell as plain data and notes every bad one as
 `line N, column X: why`; `import_rows` resolves communities and units and upserts by
 natural key inside the caller's transaction. Any error of the file raises one
-`RosterError` listing all of them before a row is written, so the transaction rolls
-back and nothing is half-imported; importing the same file again adds nothing.
+`RosterError` listing them (the first 50, then how many more) before a row is written,
+so the transaction rolls back and nothing is half-imported; importing the same file
+again adds nothing.
+
+A roster comes from outside (another system's export, a spreadsheet passed around), so
+reading is bounded: the file's size, what an .xlsx unpacks to, its rows and columns, and
+each cell's length have limits (`Limits`, `CELL_CHARS`); reading stops at the first
+line past the row limit, so a million-row sheet costs the same as one just past it. A
+cell with a control or invisible character (a NUL, an escape, a zero-width space) is
+refused rather than stored as a name.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable, Sequence
+import unicodedata
+import zipfile
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -31,14 +42,36 @@ from storage.models import Bill, Binding, Building, Community, Person, Unit
 
 KINDS = ("units", "residents", "bills")
 CENT = Decimal("0.01")
+# The longest cell read (a name may have 100 characters, a unit label 50): Python's CSV
+# reader alone would take 128 KB and then fail with a traceback.
+CELL_CHARS = 1_000
+ERRORS_SHOWN = 50  # a file wrong on every line is told in a screenful, not a million lines
+_REFUSED = {"Cc", "Cf", "Zl", "Zp", "Cs"}  # control, invisible and line-separator characters
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much of a file is read: a hostile or mistaken file costs seconds, not gigabytes."""
+
+    size: int = 20_000_000  # bytes on disk
+    unpacked: int = 100_000_000  # bytes an .xlsx (a zip) unpacks to
+    rows: int = 50_000  # lines after the header line
+    columns: int = 50  # headers; cells further right are not read
+
+
+LIMITS = Limits()
 
 
 class RosterError(Exception):
-    """The file cannot be imported; `errors` lists every reason, one line each."""
+    """The file cannot be imported; `errors` lists the reasons, one line each (the first
+    `ERRORS_SHOWN`, then `… and N more`); `count` is how many there were."""
 
     def __init__(self, errors: Sequence[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = list(errors)
+        self.count = len(errors)
+        self.errors = list(errors[:ERRORS_SHOWN])
+        if self.count > ERRORS_SHOWN:
+            self.errors.append(f"… and {self.count - ERRORS_SHOWN:,} more")
+        super().__init__("\n".join(self.errors))
 
 
 class CellError(ValueError):
@@ -56,49 +89,98 @@ class Table:
     rows: list[tuple[int, list[Any]]]
 
 
-def read_table(path: Path) -> Table:
-    """Read a .csv (UTF-8, BOM or not) or .xlsx file; `RosterError` when unreadable."""
+def read_table(path: Path, limits: Limits = LIMITS) -> Table:
+    """Read a .csv (UTF-8, BOM or not) or .xlsx file; `RosterError` when unreadable or
+    past a limit."""
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        lines = _csv_rows(path)
-    elif suffix in (".xlsx", ".xlsm"):
-        lines = _xlsx_rows(path)
-    else:
+    if suffix not in (".csv", ".xlsx", ".xlsm"):
         raise RosterError([f"{path.name}: expected a .csv or .xlsx file"])
-    filled = [(line, cells) for line, cells in lines if any(not _blank(c) for c in cells)]
-    if not filled:
+    size = path.stat().st_size
+    if size > limits.size:
+        raise RosterError([f"{path.name}: {size:,} bytes, more than {limits.size:,} (split it)"])
+    lines = _csv_rows(path, limits) if suffix == ".csv" else _xlsx_rows(path, limits)
+    header: list[str] | None = None
+    rows: list[tuple[int, list[Any]]] = []
+    with contextlib.closing(lines):
+        for line, cells in lines:
+            if line > limits.rows + 1:
+                raise RosterError(
+                    [
+                        f"line {line}: more than {limits.rows:,} rows after the header "
+                        "(split the file, or delete the empty rows below the data)"
+                    ]
+                )
+            if all(_blank(c) for c in cells):
+                continue
+            if header is None:
+                header = _header(line, cells, limits)
+            else:
+                rows.append((line, list(cells[: limits.columns])))
+    if header is None:
         raise RosterError([f"{path.name}: the file is empty"])
-    (_, header), *rows = filled
-    return Table([str(h or "").strip() for h in header], rows)
+    return Table(header, rows)
 
 
-def _csv_rows(path: Path) -> list[tuple[int, list[Any]]]:
+def _header(line: int, cells: Sequence[Any], limits: Limits) -> list[str]:
+    """The header line's cells, printable (they are quoted in every error message)."""
+    if any(not _blank(c) for c in cells[limits.columns :]):
+        raise RosterError(
+            [
+                f"line {line}, column {limits.columns + 1}: more than {limits.columns} "
+                "columns (delete the ones not imported)"
+            ]
+        )
+    texts = [str(h or "").strip()[:100] for h in cells[: limits.columns]]
+    return ["".join(c if c.isprintable() else "?" for c in text) for text in texts]
+
+
+def _csv_rows(path: Path, limits: Limits) -> Generator[tuple[int, Sequence[Any]]]:
+    with path.open("rb") as handle:
+        data = handle.read(limits.size + 1)  # the file may have grown since it was measured
+    if len(data) > limits.size:
+        raise RosterError([f"{path.name}: more than {limits.size:,} bytes (split it)"])
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise RosterError(
             [f"{path.name}: not UTF-8 text (in Excel: Save as → CSV UTF-8)"]
         ) from None
     reader = csv.reader(io.StringIO(text, newline=""))
-    rows = []
-    for cells in reader:
-        rows.append((reader.line_num, list(cells)))
-    return rows
+    try:
+        for cells in reader:
+            yield reader.line_num, cells
+    except csv.Error as exc:
+        # The one error of the default dialect: a cell longer than the CSV reader's limit.
+        why = f"too long (at most {CELL_CHARS:,} characters)" if "larger" in str(exc) else exc
+        raise RosterError([f"line {reader.line_num}: {why}"]) from None
 
 
-def _xlsx_rows(path: Path) -> list[tuple[int, list[Any]]]:
+def _xlsx_rows(path: Path, limits: Limits) -> Generator[tuple[int, Sequence[Any]]]:
     from openpyxl import load_workbook
 
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        with zipfile.ZipFile(path) as archive:
+            # A part never unpacks to more than it declares (the zip reader stops there);
+            # checked before openpyxl loads the shared strings whole.
+            unpacked = sum(info.file_size for info in archive.infolist())
+        if unpacked > limits.unpacked:
+            raise RosterError(
+                [f"{path.name}: unpacks to {unpacked:,} bytes, more than {limits.unpacked:,}"]
+            )
+        book = load_workbook(path, read_only=True, data_only=True, keep_links=False)
+    except RosterError:
+        raise
+    except Exception as exc:  # zipfile and openpyxl raise many kinds for a damaged file
         raise RosterError([f"{path.name}: not a readable Excel file ({exc})"]) from None
     try:
         sheet = book.worksheets[0]
-        return [
-            (number, list(cells))
-            for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1)
-        ]
+        # The stored size of the sheet may be wrong (or hostile): read what is there, one
+        # column past the limit so that a header too wide is seen.
+        sheet.reset_dimensions()
+        rows = sheet.iter_rows(max_col=limits.columns + 1, values_only=True)
+        yield from enumerate(rows, start=1)
+    except Exception as exc:  # a damaged sheet fails only when it is read
+        raise RosterError([f"{path.name}: not a readable Excel file ({exc})"]) from None
     finally:
         book.close()
 
@@ -113,7 +195,14 @@ def _blank(value: Any) -> bool:
 def _text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # Excel keeps phone numbers and codes typed as numbers as floats
-    return "" if value is None else str(value).strip()
+    text = "" if value is None else str(value).strip()
+    if len(text) > CELL_CHARS:
+        raise CellError(f"too long ({len(text):,} characters, at most {CELL_CHARS:,})")
+    if not text.isprintable():  # (spaces other than ' ' are not printable, and are fine)
+        for char in text:
+            if unicodedata.category(char) in _REFUSED:
+                raise CellError(f"control or invisible character U+{ord(char):04X}")
+    return text
 
 
 def _required(value: Any) -> str:

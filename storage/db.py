@@ -35,6 +35,9 @@ def is_sqlite(url: str) -> bool:
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create the async engine with the pragmas each backend needs."""
+    # SQL parameters are what people wrote (messages, names, phone numbers): never in a
+    # log line or an error message, whoever turns on SQL logging.
+    kwargs["hide_parameters"] = True
     if not is_sqlite(url):
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)

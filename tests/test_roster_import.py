@@ -13,7 +13,7 @@ from openpyxl import Workbook
 from sqlalchemy import func
 from sqlmodel import SQLModel, col, select
 
-from handlers.roster import RosterError, Summary, import_rows, parse, read_table
+from handlers.roster import Limits, RosterError, Summary, import_rows, parse, read_table
 from storage.db import Database
 from storage.models import Bill, Binding, Building, Person, Unit
 from tests.commandline import frontdesk
@@ -257,3 +257,121 @@ def test_import_and_invite_on_the_command_line(tmp_path):
     assert all(len(line.split("\t")[2]) == 8 for line in lines)
     done = frontdesk(tmp_path, "invite", "--community", "XFL", "--unit", "9栋")
     assert done.returncode == 2 and "no unit" in done.stderr
+
+
+# ---- hostile files ------------------------------------------------------------------------
+
+
+def test_a_cell_too_long_for_the_csv_reader_is_one_line_not_a_traceback(tmp_path):
+    rows = [
+        RESIDENTS[0],
+        RESIDENTS[1],
+        ["XFL", "3栋2单元1201", "张" * 200_000, "13800000002", "业主"],
+    ]
+    path = write_csv(tmp_path / "residents.csv", rows)
+    with pytest.raises(RosterError) as caught:
+        read_table(path)
+    assert caught.value.errors == ["line 3: too long (at most 1,000 characters)"]
+
+    done = frontdesk(tmp_path, "import", "residents", str(path))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == "line 3: too long (at most 1,000 characters)"
+
+
+async def test_control_characters_and_long_cells_are_refused(xfl, tmp_path):
+    await load(xfl, "units", write_csv(tmp_path / "units.csv", UNITS))
+    before = await counts(xfl)
+    rows = [
+        RESIDENTS[0],
+        ["XFL", "3栋2单元1201", "张\x00伟", "13800000011", "业主", "no"],
+        ["XFL", "3栋2单元1201", "\x1b[2J李娜", "13800000012", "业主", "no"],
+        ["XFL", "3栋2单元1201", "王\u200b芳", "13800000013", "业主", "no"],
+        ["XFL", "3栋2单元1202", "赵\u2028六", "13800000014", "业主", "no"],
+        ["XFL", "3栋2单元1202", "孙七", "138" * 334, "业主", "no"],
+        ["XFL", "3栋2单元1202", "周　八", "13800000016", "业主", "no"],  # a full-width space
+    ]
+    path = write_csv(tmp_path / "residents.csv", rows)
+    with pytest.raises(RosterError) as caught:
+        await load(xfl, "residents", path)
+    assert caught.value.errors == [
+        "line 2, column Name: control or invisible character U+0000",
+        "line 3, column Name: control or invisible character U+001B",
+        "line 4, column Name: control or invisible character U+200B",
+        "line 5, column Name: control or invisible character U+2028",
+        "line 6, column Phone: too long (1,002 characters, at most 1,000)",
+    ]
+    assert await counts(xfl) == before
+    async with xfl.transaction() as s:
+        assert not [name for name in (await s.exec(select(Person.name))).all() if "\x00" in name]
+
+
+def hostile_sheet(path: Path, rows: int, far: int | None = None) -> Path:
+    """A residents sheet of `rows` rows, and a cell on line `far` if given."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(RESIDENTS[0])
+    for n in range(rows):
+        sheet.append(["XFL", "3栋2单元1201", f"住户{n}", f"138{n:08d}", "业主", "no"])
+    if far is not None:
+        sheet.cell(far, 1, "XFL")
+    book.save(path)
+    return path
+
+
+def test_reading_stops_at_the_first_line_past_the_row_limit(tmp_path):
+    path = hostile_sheet(tmp_path / "residents.xlsx", rows=30)
+    with pytest.raises(RosterError) as caught:
+        read_table(path, Limits(rows=20))
+    assert caught.value.errors == [
+        "line 22: more than 20 rows after the header "
+        "(split the file, or delete the empty rows below the data)"
+    ]
+    assert len(read_table(path, Limits(rows=30)).rows) == 30
+
+    # A few kilobytes that claim a cell on Excel's last row: refused at line 50,002.
+    far = hostile_sheet(tmp_path / "far.xlsx", rows=2, far=1_048_576)
+    assert far.stat().st_size < 20_000
+    with pytest.raises(RosterError, match=r"^line 50002: more than 50,000 rows"):
+        read_table(far)
+
+    csv_rows = write_csv(tmp_path / "r.csv", [RESIDENTS[0]] + [RESIDENTS[1]] * 25)
+    with pytest.raises(RosterError, match=r"^line 22: more than 20 rows"):
+        read_table(csv_rows, Limits(rows=20))
+
+
+def test_size_and_width_limits(tmp_path):
+    units = write_csv(tmp_path / "units.csv", UNITS)
+    size = units.stat().st_size
+    with pytest.raises(RosterError) as caught:
+        read_table(units, Limits(size=size - 1))
+    assert caught.value.errors == [f"units.csv: {size:,} bytes, more than {size - 1:,} (split it)"]
+    assert len(read_table(units, Limits(size=size)).rows) == 3
+
+    # A zip bomb in miniature: 300,000 letters pack into a few kilobytes.
+    bomb = write_xlsx(tmp_path / "bomb.xlsx", [UNITS[0], *[["XFL", "a" * 30_000]] * 10])
+    assert bomb.stat().st_size < 10_000
+    with pytest.raises(RosterError, match=r"^bomb\.xlsx: unpacks to [\d,]+ bytes, more than"):
+        read_table(bomb, Limits(unpacked=100_000))
+
+    wide = write_csv(tmp_path / "wide.csv", [[*UNITS[0], *(f"x{n}" for n in range(45))]])
+    with pytest.raises(RosterError) as caught:
+        read_table(wide)
+    assert caught.value.errors == [
+        "line 1, column 51: more than 50 columns (delete the ones not imported)"
+    ]
+
+
+def test_at_most_fifty_errors_are_listed(tmp_path):
+    rows = [UNITS[0], *(["XFL", "6栋", f"6栋1单元{n}", "x", "", ""] for n in range(120))]
+    path = write_csv(tmp_path / "units.csv", rows)
+    parsed = parse("units", read_table(path))
+    error = RosterError(parsed.errors)
+    assert error.count == 120 and len(error.errors) == 51
+    assert error.errors[0] == "line 2, column 面积(m²): not a number: 'x'"
+    assert error.errors[-1] == "… and 70 more"
+
+    done = frontdesk(tmp_path, "import", "units", str(path))
+    assert done.returncode == 1
+    printed = done.stderr.strip().splitlines()
+    assert len(printed) == 51 and printed[-1] == "… and 70 more"
