@@ -18,6 +18,7 @@ from dialogs.registry import (
     detour_check,
     intent_router,
     menu_extras,
+    private_actions,
     staff_entries,
     start_hook,
 )
@@ -62,6 +63,7 @@ class App:
             menu_extras=menu_extras(),
             detour=detour_check(),
             staff_entries=staff_entries(),
+            private_actions=private_actions(),
         )
         async with db.transaction() as session:
             await ensure_first_supervisors(session, settings)

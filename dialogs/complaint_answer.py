@@ -71,6 +71,7 @@ ANSWER = Flow(
     finish=_finish,
     start=_start,
     in_menu=False,
+    in_groups=True,
 )
 
 FLOWS = [ANSWER]

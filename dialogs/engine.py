@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -31,7 +31,15 @@ from handlers.rules.quiet import release_time
 from storage import inbound, jobs, outbox
 from storage.db import Database
 from storage.jobs import JobHandler
-from storage.models import ChatIdentity, DialogState, Job, Outbox, Person, StaffMember
+from storage.models import (
+    ChatIdentity,
+    DialogState,
+    Job,
+    Outbox,
+    Person,
+    StaffGroup,
+    StaffMember,
+)
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -93,6 +101,7 @@ class Engine:
         menu_extras: Sequence[Choice] = (),
         detour: DetourCheck | None = None,
         staff_entries: Sequence[StaffEntry] = (),
+        private_actions: Collection[str] = (),
     ) -> None:
         self.db = db
         self.settings = settings
@@ -106,6 +115,7 @@ class Engine:
         self.menu_extras = tuple(menu_extras)
         self.detour = detour
         self.staff_entries = tuple(staff_entries)
+        self.private_actions = frozenset(private_actions)
         self.idle = timedelta(minutes=settings.dialog_idle_minutes)
 
     # ---- entry point -------------------------------------------------------------
@@ -134,7 +144,7 @@ class Engine:
                 session.add(state)
             replies = await self._route(ctx, state)
             state.updated_at = ctx.now
-            return await self.deliver(ctx, replies)
+            return await self.deliver(ctx, [*replies, *ctx.also_send])
 
     async def _context(self, session: Any, msg: Incoming) -> Context:
         # The chat account and its person in one query.
@@ -223,6 +233,8 @@ class Engine:
 
     async def _route(self, ctx: Context, state: DialogState) -> list[Reply]:
         msg = ctx.msg
+        if msg.chat_kind == "group":
+            return await self._in_group(ctx, state)
         control = self._control(msg)
         if control is not None:
             return await self._control_reply(ctx, state, *control)
@@ -235,9 +247,6 @@ class Engine:
             # A staff menu entry: the command it names, with the same checks as typed.
             name, _, argument = msg.option[4:].partition(" ")
             return await self._command(ctx, state, name, argument)
-        pressed_flow = bool(msg.option and msg.option.startswith("flow:"))
-        if msg.chat_kind == "group" and state.mode != "flow" and not pressed_flow:
-            return []  # staff chatter in a group is not for the bot
         if state.mode == "human":
             return await handoff.relay(ctx)
         if state.mode == "paused":
@@ -247,6 +256,70 @@ class Engine:
                 return self._pause(ctx, state)
             return await self._in_flow(ctx, state)
         return await self._at_menu(ctx, state)
+
+    # ---- group chats ----------------------------------------------------------------
+
+    async def _in_group(self, ctx: Context, state: DialogState) -> list[Reply]:
+        """A group is no place for a resident's business: everyone there would see it.
+
+        Staff commands, task buttons and the task flows work in any group; a resident's
+        flow, `/my`, the menu or "talk to a person" get a pointer to a private chat in an
+        ordinary group, and nothing at all in a department's own group. Chatter is ignored.
+        """
+        msg = ctx.msg
+        pointer = [] if await self._staff_group(ctx) else [Reply("dialog.private_please")]
+        control = self._control(msg)
+        if control is not None:
+            name, argument = control
+            if name in ("cancel", "back") and state.mode == "flow" and self._group_flow(state.flow):
+                return await self._control_reply(ctx, state, name, argument)
+            if name == "help" and ctx.staff:
+                return await self._help(ctx, state)
+            if name == "lang":
+                return self._language(ctx, argument)
+            return pointer if name in ("start", "menu", "help", "human") else []
+        if msg.option and msg.option.startswith("act:"):
+            if msg.option[4:].partition(":")[0] in self.private_actions:
+                return pointer  # a resident's own ticket is not opened where all can read
+            return await self._action(ctx, msg.option)  # every action checks who may act
+        command = msg.command
+        if msg.option and msg.option.startswith("cmd:"):
+            command = (msg.option[4:].partition(" ")[0], msg.option[4:].partition(" ")[2])
+        if command is not None:
+            name, argument = command
+            known = self.commands.get(name)
+            if known is not None and (known.roles or name == "whoami"):
+                return await self._command(ctx, state, name, argument)
+            if known is None and self._group_flow(name):
+                return await self.start_flow(ctx, state, name, argument or None)
+            if ctx.staff and name in self.flows:
+                return [Reply("dialog.private_only")]  # e.g. /announce: staff, in private
+            return pointer if known is not None or name in self.flows else []
+        if msg.option and msg.option.startswith("flow:"):
+            name, _, argument = msg.option[5:].partition(":")
+            if self._group_flow(name):
+                return await self.start_flow(ctx, state, name, argument or None)
+            return pointer
+        if state.mode == "flow":
+            if not self._group_flow(state.flow):
+                _reset(state)  # a resident's flow begun in a group before: not here
+                return pointer
+            if ctx.now - state.updated_at > self.idle:
+                return self._pause(ctx, state)
+            return await self._in_flow(ctx, state)
+        return []  # chatter in a group is not for the bot
+
+    def _group_flow(self, name: str | None) -> bool:
+        flow = self.flows.get(name or "")
+        return flow is not None and flow.in_groups
+
+    async def _staff_group(self, ctx: Context) -> bool:
+        found = await ctx.session.exec(
+            select(StaffGroup.id).where(
+                StaffGroup.channel == ctx.msg.channel, StaffGroup.chat_id == ctx.msg.chat_id
+            )
+        )
+        return found.first() is not None
 
     def _control(self, msg: Incoming) -> tuple[str, str] | None:
         """A control word or command: `/cancel`, `取消`, `back`, `/lang en`, …"""

@@ -217,6 +217,7 @@ FEE_PLAN = Flow(
     finish=fee_agreements.finish_plan,
     start=fee_agreements.begin_plan,
     in_menu=False,
+    in_groups=True,
 )
 
 FLOWS = [FEES, FEE_REQUEST, FEE_VISIT, FEE_PLAN]

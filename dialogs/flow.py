@@ -129,6 +129,9 @@ class Flow:
     # False: finish as soon as the last step is answered (an emergency is not a form to
     # confirm); True: show the summary first.
     confirm: bool = True
+    # May run in a group chat: staff task flows, and the guard's `/slip CODE` check. A
+    # resident's flow never does: the group would see their answers.
+    in_groups: bool = False
     # A resident's flow: words typed at a step that plainly ask for something else
     # ("我要投诉：…" at the visiting-time step) are offered a switch (see `Detour`).
     detours: bool = False

@@ -40,3 +40,4 @@ ACTIONS = {
     "my_code": my.show_code,
 }
 MENU = [Choice("act:my_list:", "my.title")]
+PRIVATE_ACTIONS = {"my_list", "my_view", "my_urge", "my_cancel", "my_code"}

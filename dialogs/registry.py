@@ -3,7 +3,8 @@
 Each feature module in `FEATURES` may define `FLOWS`, `COMMANDS`, `ACTIONS` (button
 actions by name: a button value `act:<name>:<argument>`), `JOBS` (by job kind),
 `SWEEPS`, `ROUTER` and `DETOUR` (where typed words go), `MENU` (residents' menu entries
-that are no flow) and `FOR_STAFF` (staff menu entries and /help lines, by role).
+that are no flow), `FOR_STAFF` (staff menu entries and /help lines, by role) and
+`PRIVATE_ACTIONS` (actions on a resident's own business: never in a group chat).
 Adding a feature is one line here.
 """
 
@@ -31,6 +32,7 @@ FEATURES = (
     "dialogs.tasks",
     "dialogs.people",
     "dialogs.arrears",
+    "dialogs.retention",
     "dialogs.binding",
     "dialogs.fees",
     "dialogs.slip",
@@ -112,6 +114,11 @@ def detour_check() -> DetourCheck | None:
         return None
 
     return check
+
+
+def private_actions() -> set[str]:
+    """Button actions on a resident's own business, answered in private chats only."""
+    return {name for module in _features() for name in getattr(module, "PRIVATE_ACTIONS", ())}
 
 
 def staff_entries() -> list[StaffEntry]:

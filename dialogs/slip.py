@@ -112,6 +112,7 @@ SLIP = Flow(
     summarize=slip.summarize,
     finish=slip.submit,
     start=slip.begin,
+    in_groups=True,
 )
 
 FLOWS = [SLIP]
@@ -123,3 +124,4 @@ ACTIONS = {
     "slip_use": slip.mark_used,
 }
 FOR_STAFF = [StaffEntry(("staff", "supervisor", "director"), "slip.help.check")]
+PRIVATE_ACTIONS = {"slip_owner_ok", "slip_owner_no"}

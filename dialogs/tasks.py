@@ -131,6 +131,7 @@ TASK_DONE = Flow(
     finish=_done_finish,
     start=_done_start,
     in_menu=False,
+    in_groups=True,
 )
 
 TASK_CANNOT = Flow(
@@ -142,6 +143,7 @@ TASK_CANNOT = Flow(
     finish=_cannot_finish,
     start=_cannot_start,
     in_menu=False,
+    in_groups=True,
 )
 
 SCORES = tuple(Choice(str(n), f"revisit.score.{n}") for n in range(5, 0, -1))
@@ -221,6 +223,7 @@ REVISIT_STAFF = Flow(
     finish=_staff_revisit_finish,
     start=_staff_revisit_start,
     in_menu=False,
+    in_groups=True,
 )
 
 FLOWS = [TASK_DONE, TASK_CANNOT, REVISIT, REVISIT_STAFF]
@@ -247,3 +250,4 @@ ACTIONS = {
 }
 JOBS = {revisits.ASK: revisits.ask, revisits.PHONE: revisits.phone}
 SWEEPS = [escalation.watch_deadlines]
+PRIVATE_ACTIONS = {"r_fixed", "r_notyet"}

@@ -8,10 +8,11 @@ press. `require_binding` is what other flows call before showing fees or slips.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -27,7 +28,17 @@ from handlers.directory import (
 )
 from handlers.ids import row_id
 from handlers.messages import Choice, Recipient, Reply, Text
-from handlers.rules.binding import CODE_LIFETIME, code_refusal, new_code, normalise_code, parse_role
+from handlers.rules.binding import (
+    CODE_LIFETIME,
+    CodeThrottle,
+    code_key,
+    code_refusal,
+    new_code,
+    normalise_code,
+    parse_role,
+    recent,
+    throttled,
+)
 from handlers.rules.phone import mask_phone, normalise_phone
 from handlers.staffauth import acting_member
 from storage import audit, tickets
@@ -37,6 +48,7 @@ from storage.models import (
     Community,
     Department,
     InviteCode,
+    KeyValue,
     Person,
     Role,
     StaffMember,
@@ -45,6 +57,7 @@ from storage.models import (
     TicketStatus,
     Unit,
 )
+from storage.upsert import insert
 
 BIND_FLOW = "bind"
 START_BINDING = Choice(f"flow:{BIND_FLOW}", "binding.start")
@@ -139,16 +152,23 @@ def _link_chat(ctx: Context, person: Person) -> None:
 # ---- invitation codes -------------------------------------------------------------------
 
 
+class Issued(NamedTuple):
+    """A code as issued: shown once (printed for the move-in pack), then kept only hashed."""
+
+    code: str
+    expires_at: datetime
+
+
 async def issue_code(
     session: AsyncSession, unit: Unit, role: str, actor: str, now: datetime
-) -> InviteCode:
+) -> Issued:
     """A fresh one-time code for a unit, valid for 30 days; the issue is audit-logged."""
     assert unit.id is not None
     code = new_code()
-    while await session.get(InviteCode, code) is not None:
+    while await session.get(InviteCode, code_key(code)) is not None:
         code = new_code()
     invite = InviteCode(
-        code=code,
+        code=code_key(code),
         unit_id=unit.id,
         role=role,
         created_by=actor,
@@ -162,10 +182,10 @@ async def issue_code(
         actor=actor,
         action="invite",
         target=f"unit:{unit.id}",
-        detail={"code": code, "role": role, "unit": unit.label},
+        detail={"role": role, "unit": unit.label},  # never the code itself
         now=now,
     )
-    return invite
+    return Issued(code, now + CODE_LIFETIME)
 
 
 async def usable_code(ctx: Context, text: str) -> tuple[InviteCode, Unit]:
@@ -173,9 +193,11 @@ async def usable_code(ctx: Context, text: str) -> tuple[InviteCode, Unit]:
     code = normalise_code(text)
     if code is None:
         raise Refused("binding.code.invalid")
-    invite = await ctx.session.get(InviteCode, code)
+    await _not_throttled(ctx)
+    invite = await ctx.session.get(InviteCode, code_key(code))
     unit = await ctx.session.get(Unit, invite.unit_id) if invite else None
     if invite is None or unit is None:
+        await _wrong_code(ctx)
         raise Refused("binding.code.unknown", code=code)
     why = code_refusal(invite.used_at, invite.expires_at, ctx.now)
     if why == "used":
@@ -192,7 +214,7 @@ async def code_details(ctx: Context, text: str) -> dict[str, Any]:
     """What a usable code binds to, as answers a flow can keep (JSON)."""
     invite, unit = await usable_code(ctx, text)
     return {
-        "code": invite.code,
+        "code": normalise_code(text),  # as typed, for `redeem`; the store has its hash
         "unit": unit.label,
         "role": invite.role,
         "for_person": invite.person_id is not None,
@@ -212,7 +234,8 @@ async def redeem(ctx: Context, text: str, name: str | None) -> list[Reply]:
         .values(used_at=ctx.now)
     )
     if claimed.rowcount != 1:
-        return [Reply("binding.code.used", {"code": invite.code}, choices=(TO_MENU,))]
+        code = normalise_code(text)
+        return [Reply("binding.code.used", {"code": code}, choices=(TO_MENU,))]
     person = ctx.person
     if person is None and invite.person_id is not None:
         person = await ctx.session.get(Person, invite.person_id)
@@ -233,7 +256,7 @@ async def redeem(ctx: Context, text: str, name: str | None) -> list[Reply]:
         actor=ctx.actor,
         action="bind_invite",
         target=f"unit:{unit.id}",
-        detail={"code": invite.code, "role": invite.role},
+        detail={"role": invite.role},
         now=ctx.now,
     )
     return [
@@ -616,5 +639,64 @@ async def route_code(ctx: Context, text: str) -> tuple[str, str] | None:
         return None
     if any(ch.isdigit() for ch in code):
         return BIND_FLOW, code
-    issued = await ctx.session.get(InviteCode, code)
+    issued = await ctx.session.get(InviteCode, code_key(code))
     return (BIND_FLOW, code) if issued is not None else None
+
+
+# ---- guessing codes -----------------------------------------------------------------------
+
+THROTTLE = CodeThrottle()
+_ALL_TRIES = "codes:wrong"
+
+
+def _tries_key(ctx: Context) -> str:
+    return f"codes:wrong:{ctx.msg.channel}:{ctx.msg.user_id}"
+
+
+async def _tries(ctx: Context, key: str) -> list[datetime]:
+    row = await ctx.session.get(KeyValue, key, with_for_update=True)
+    return [datetime.fromisoformat(t) for t in json.loads(row.value)] if row else []
+
+
+async def _not_throttled(ctx: Context) -> None:
+    """Refuse to look at a code while this chat, or everyone, has been guessing."""
+    why = throttled(
+        await _tries(ctx, _tries_key(ctx)), await _tries(ctx, _ALL_TRIES), ctx.now, THROTTLE
+    )
+    if why == "chat":
+        raise Refused("binding.code.slow_down", minutes=THROTTLE.per_chat_window.seconds // 60)
+    if why == "everyone":
+        raise Refused("binding.code.busy")
+
+
+async def _wrong_code(ctx: Context) -> None:
+    """Count a wrong code for this chat and overall; the desk hears of a burst once."""
+    for key, window in (
+        (_tries_key(ctx), THROTTLE.per_chat_window),
+        (_ALL_TRIES, THROTTLE.overall_window),
+    ):
+        kept = [*recent(await _tries(ctx, key), ctx.now, window), ctx.now][-100:]
+        value = json.dumps([t.isoformat() for t in kept])
+        await ctx.session.exec(
+            insert(ctx.session, KeyValue)
+            .values(key=key, value=value)
+            .on_conflict_do_update(index_elements=["key"], set_={"value": value})
+        )
+    overall = recent(await _tries(ctx, _ALL_TRIES), ctx.now, THROTTLE.overall_window)
+    if len(overall) == THROTTLE.overall:
+        await audit.record(
+            ctx.session,
+            actor="system",
+            action="codes_guessed",
+            target="invite_code",
+            detail={"tries": len(overall), "last_chat": f"{ctx.msg.channel}:{ctx.msg.user_id}"},
+            now=ctx.now,
+        )
+        ctx.also_send.extend(await _burst_alert(ctx.session, len(overall)))
+
+
+async def _burst_alert(session: AsyncSession, tries: int) -> list[Reply]:
+    """Every community's service desk is told that invitation codes are being guessed."""
+    communities = (await session.exec(select(Community))).all()
+    chats = [chat for c in communities for chat in await _desk(session, c.id or 0)]
+    return [Reply("binding.code.burst", {"tries": tries}, to=chat, urgent=True) for chat in chats]

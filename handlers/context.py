@@ -30,6 +30,9 @@ class Context:
     locale: str
     person: Person | None = None
     staff: list[StaffMember] = field(default_factory=list)
+    # Pushes decided on the way, sent with the answer even when the step refuses the input
+    # (the desk warned of invitation codes being guessed while the guess is turned down).
+    also_send: list[Reply] = field(default_factory=list)
 
     @property
     def now(self) -> datetime:

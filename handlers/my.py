@@ -29,12 +29,19 @@ RESIDENT_KINDS = ("repair", "complaint", "fee", "question", "slip")
 
 
 async def own_tickets(ctx: Context) -> list[Ticket]:
-    """The sender's tickets, newest first: by person when bound, else by this chat."""
-    conditions: list[ColumnElement[bool]] = [
-        (col(Ticket.channel) == ctx.msg.channel) & (col(Ticket.chat_id) == ctx.msg.chat_id)
-    ]
+    """The sender's tickets, newest first: the person's, and the ones this private chat
+    filed before anyone was bound to it. Never a group's: everyone there shares its id."""
+    conditions: list[ColumnElement[bool]] = []
+    if ctx.msg.chat_kind == "private":
+        conditions.append(
+            (col(Ticket.channel) == ctx.msg.channel)
+            & (col(Ticket.chat_id) == ctx.msg.chat_id)
+            & col(Ticket.person_id).is_(None)
+        )
     if ctx.person is not None:
         conditions.append(col(Ticket.person_id) == ctx.person.id)
+    if not conditions:
+        return []
     rows = await ctx.session.exec(
         select(Ticket)
         .where(or_(*conditions), col(Ticket.kind).in_(RESIDENT_KINDS))
@@ -54,8 +61,9 @@ async def own_ticket(ctx: Context, argument: str) -> Ticket | None:
         return None
     if ctx.person is not None and ticket.person_id == ctx.person.id:
         return ticket
-    if ticket.channel == ctx.msg.channel and ticket.chat_id == ctx.msg.chat_id:
-        return ticket
+    filed_here = ticket.channel == ctx.msg.channel and ticket.chat_id == ctx.msg.chat_id
+    if ctx.msg.chat_kind == "private" and filed_here and ticket.person_id is None:
+        return ticket  # filed from this private chat before it was bound to anyone
     return None
 
 

@@ -162,12 +162,46 @@ async def bind_group(ctx: Context, argument: str) -> list[Reply]:
     ]
 
 
+# Roles rank: nobody grants or takes away a role above their own.
+RANK = {StaffRole.staff: 1, StaffRole.supervisor: 2, StaffRole.director: 3}
+
+
+def _rank(ctx: Context, community_id: int | None) -> int:
+    """The sender's highest role that acts for this community (company-wide ones do)."""
+    return max(
+        (
+            RANK.get(StaffRole(m.role), 0)
+            for m in ctx.staff
+            if m.active and m.community_id in (None, community_id)
+        ),
+        default=0,
+    )
+
+
+async def _held(ctx: Context, community_id: int, user_id: str) -> list[StaffMember]:
+    return list(
+        (
+            await ctx.session.exec(
+                select(StaffMember).where(
+                    StaffMember.community_id == community_id,
+                    StaffMember.channel == ctx.msg.channel,
+                    StaffMember.external_user_id == user_id,
+                )
+            )
+        ).all()
+    )
+
+
 async def staff_command(ctx: Context, argument: str) -> list[Reply]:
-    """`/staff add <user> <department> <name> [role]`, `/staff remove <user>`, `/staff list`."""
-    verb, _, rest = argument.strip().partition(" ")
-    community = await _community_for(ctx, None)
+    """`/staff [CODE] add <user> <department> <name> [role]`, `/staff [CODE] remove <user>`,
+    `/staff [CODE] list`; the code names the community when the sender manages several."""
+    words = argument.split()
+    code = words.pop(0) if words and words[0].lower() not in ("add", "remove", "list") else None
+    verb, rest = (words[0].lower(), " ".join(words[1:])) if words else ("", "")
+    community = await _community_for(ctx, code)
     if community is None or community.id is None:
-        return [Reply("people.bind.which_community")]
+        return [Reply("people.staff.which_community")]
+    mine = _rank(ctx, community.id)
     if verb == "list":
         members = (
             await ctx.session.exec(
@@ -196,6 +230,15 @@ async def staff_command(ctx: Context, argument: str) -> list[Reply]:
         if len(name_words) >= 2 and name_words[-1].lower() in ROLES:
             role = name_words.pop().lower()
         name = " ".join(name_words)
+        held = await _held(ctx, community.id, user_id)
+        above = [m.role for m in held if m.active and RANK.get(StaffRole(m.role), 0) > mine]
+        if RANK[StaffRole(role)] > mine or above:
+            return [
+                Reply(
+                    "people.staff.above",
+                    {"role": Text(f"people.role.{above[0] if above else role}")},
+                )
+            ]
         member = await add_staff(
             ctx.session,
             channel=ctx.msg.channel,
@@ -224,17 +267,12 @@ async def staff_command(ctx: Context, argument: str) -> list[Reply]:
             )
         ]
     if verb == "remove" and len(words) == 1:
-        leaving = (
-            await ctx.session.exec(
-                select(StaffMember).where(
-                    StaffMember.community_id == community.id,
-                    StaffMember.channel == ctx.msg.channel,
-                    StaffMember.external_user_id == words[0],
-                )
-            )
-        ).first()
+        held = await _held(ctx, community.id, words[0])
+        leaving = held[0] if held else None
         if leaving is None:
             return [Reply("people.staff.unknown", {"user": words[0]})]
+        if RANK.get(StaffRole(leaving.role), 0) > mine:
+            return [Reply("people.staff.above", {"role": Text(f"people.role.{leaving.role}")})]
         leaving.active = False
         await audit.record(
             ctx.session, actor=ctx.actor, action="staff_remove", target=words[0], now=ctx.now

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from sqlmodel import col, select
 
 from handlers.binding import require_binding
 from handlers.people import add_staff
+from handlers.rules.binding import code_key
 from storage.models import (
     AuditLog,
     Binding,
@@ -77,12 +79,14 @@ async def test_staff_invite_and_start_with_the_code_binds_a_new_resident(demo_ap
     said = await newcomer.say("/units")
     assert "幸福里 3栋2单元1202（租户）" in texts(said)
     async with demo_app.db.transaction() as s:
-        used = await s.get(InviteCode, code)
+        assert await s.get(InviteCode, code) is None  # the store keeps only its hash
+        used = await s.get(InviteCode, code_key(code))
         assert used is not None and used.used_at is not None
         person = await s.get(Person, used.used_by)
         assert person is not None and person.name == "陈晨"
-        actions = [a.action for a in (await s.exec(select(AuditLog))).all()]
-        assert actions == ["invite", "bind_invite"]
+        audits = (await s.exec(select(AuditLog))).all()
+        assert [a.action for a in audits] == ["invite", "bind_invite"]
+        assert all(code not in json.dumps(a.detail) for a in audits)
 
 
 async def test_a_used_code_is_refused_politely(demo_app):
@@ -397,3 +401,31 @@ async def test_already_bound_unit_is_not_requested_again(demo_app):
     await resident.press("幸福里")
     said = await resident.say("3栋2单元1201")
     assert "已经绑定过 3栋2单元1201" in texts(said)
+
+
+# ---- guessing codes --------------------------------------------------------------------
+
+
+async def test_a_chat_that_keeps_guessing_codes_must_wait(demo_app, clock):
+    code = await invite(demo_app, "3栋2单元1202")
+    guesser = Chat(demo_app, "guesser")
+    for guess in ("AAAA2222", "BBBB3333", "CCCC4444", "DDDD5555", "EEEE6666"):
+        assert "没有找到" in texts(await guesser.say(f"/start {guess}"))
+    said = texts(await guesser.say(f"/start {code}"))  # even a right one, for a while
+    assert "15 分钟后再试" in said and "绑定成功" not in said
+    clock.advance(minutes=16)
+    assert "绑定成功" in texts(await guesser.say(f"/start {code}"))
+
+
+async def test_a_burst_of_guesses_from_many_chats_pauses_codes_and_warns_the_desk(demo_app):
+    desk = Chat(demo_app, "li", chat_id="group:XFL:service", kind="group")
+    await desk.inbox()
+    letters = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+    for n in range(30):  # thirty chats, a wrong code each
+        await Chat(demo_app, f"bot{n}").say(f"/start GUESS2{letters[n]}2")
+    warned = texts(await desk.inbox())
+    assert "安全提醒" in warned and "30 次" in warned
+    said = texts(await Chat(demo_app, "bot99").say("/start ZZZZ9999"))
+    assert "繁忙" in said
+    await Chat(demo_app, "bot98").say("/start ZZZZ8888")
+    assert "安全提醒" not in texts(await desk.inbox())  # told once per burst

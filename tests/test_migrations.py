@@ -77,3 +77,64 @@ async def test_postgresql_upgrade_from_empty(pg_url: str) -> None:
         await _upgrade_twice(db)
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_codes_issued_before_are_kept_only_as_hashes(backend, tmp_path: Path, pg_url: str):
+    """Invitation codes already in a store become hashes; audit rows lose the code."""
+    import json
+
+    from sqlalchemy import text
+
+    from handlers.rules.binding import code_key
+
+    if backend == "sqlite":
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'codes.db'}")
+    else:
+        from tests.conftest import _create_database, _drop_database
+
+        name, url = await _create_database()
+        db = Database(url)
+    try:
+        await upgrade(db.engine, "0008")
+        async with db.engine.begin() as c:
+            await c.execute(
+                text(
+                    "INSERT INTO community (id, code, name, management_rate, office_hours, phone)"
+                    " VALUES (1, 'XFL', '幸福里', 2.5, '', '')"
+                )
+            )
+            await c.execute(
+                text("INSERT INTO building (id, community_id, name) VALUES (1, 1, '3栋')")
+            )
+            await c.execute(
+                text(
+                    "INSERT INTO unit"
+                    " (id, community_id, building_id, label, area_m2, extra_monthly)"
+                    " VALUES (1, 1, 1, '3栋2单元1201', 89.5, 0)"
+                )
+            )
+            await c.execute(
+                text(
+                    "INSERT INTO invite_code (code, unit_id, role, created_by, created_at)"
+                    " VALUES ('ABCD2345', 1, 'owner', 'cli', CURRENT_TIMESTAMP)"
+                )
+            )
+            await c.execute(
+                text(
+                    "INSERT INTO audit_log (at, actor, action, target, detail)"
+                    " VALUES (CURRENT_TIMESTAMP, 'cli', 'invite', 'unit:1', :detail)"
+                ),
+                {"detail": json.dumps({"code": "ABCD2345", "role": "owner"})},
+            )
+        await upgrade(db.engine)
+        async with db.engine.connect() as c:
+            codes = (await c.execute(text("SELECT code FROM invite_code"))).scalars().all()
+            detail = (await c.execute(text("SELECT detail FROM audit_log"))).scalar_one()
+        assert codes == [code_key("ABCD2345")]
+        found = json.loads(detail) if isinstance(detail, str) else detail
+        assert found == {"role": "owner"}
+    finally:
+        await db.dispose()
+        if backend == "postgresql":
+            await _drop_database(name)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from storage.models import AuditLog, StaffGroup, StaffMember
+from handlers.people import add_staff
+from storage.models import AuditLog, Community, StaffGroup, StaffMember
 from tests.harness import Chat, texts
 
 
@@ -56,7 +57,7 @@ async def test_in_english(demo_app):
     zhou = Chat(demo_app, "zhou")
     await zhou.say("/lang en")
     said = await zhou.say("/staff")
-    assert "Usage: /staff add" in texts(said)
+    assert "Usage: /staff [CODE] add" in texts(said)
     group = Chat(demo_app, "zhou", chat_id="group:g2", kind="group")
     said = await group.say("/bind greening")
     assert "Greening" in texts(said)
@@ -71,3 +72,32 @@ async def test_the_service_desk_answers_a_chat_handed_to_a_person(demo_app):
     said = await Chat(demo_app, "li").say("/reply H-261126-0001 您好，请问有什么可以帮您？")
     assert "已发送给住户" in texts(said)
     assert "请问有什么可以帮您" in texts(await resident.inbox())
+
+
+async def test_nobody_grants_or_removes_a_role_above_their_own(demo_app):
+    zhou = Chat(demo_app, "zhou")  # a supervisor of XFL
+    said = texts(await zhou.say("/staff add boss2 service 新主任 director"))
+    assert "高于您自己的角色" in said
+    assert "高于您自己的角色" in texts(await zhou.say("/staff remove chen"))  # the director
+    assert "已添加" in texts(await zhou.say("/staff add sun service 孙主管 supervisor"))
+    async with demo_app.db.transaction() as s:
+        director = (await s.exec(select(StaffMember).where(StaffMember.name == "陈主任"))).one()
+        roles = {m.name: m.role for m in (await s.exec(select(StaffMember))).all()}
+    assert director.active and "新主任" not in roles and roles["孙主管"] == "supervisor"
+    # The director may.
+    assert "已添加" in texts(
+        await Chat(demo_app, "chen").say("/staff add boss2 service 新主任 director")
+    )
+
+
+async def test_a_company_wide_supervisor_names_the_community(demo_app):
+    async with demo_app.db.transaction() as s:
+        await add_staff(s, channel="console", user_id="hq", name="总部主管", role="supervisor")
+    hq = Chat(demo_app, "hq")
+    assert "小区代码" in texts(await hq.say("/staff list"))
+    assert "和悦园" in texts(await hq.say("/staff HYY list"))
+    assert "已添加" in texts(await hq.say("/staff HYY add gao repair 高师傅"))
+    async with demo_app.db.transaction() as s:
+        gao = (await s.exec(select(StaffMember).where(StaffMember.name == "高师傅"))).one()
+        hyy = (await s.exec(select(Community).where(Community.code == "HYY"))).one()
+    assert gao.community_id == hyy.id
