@@ -13,17 +13,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 from sqlalchemy import func, text
 from sqlalchemy.engine import make_url
 from sqlmodel import col, select
 
+from handlers import retention
 from handlers.rules.stats import OPEN_STATUSES
 from storage import outbox
 from storage.db import Database, is_sqlite
@@ -34,8 +35,11 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-PING_TIMEOUT = 5.0  # seconds; a health check must answer even when the database hangs
+# Seconds: `/health` and `/metrics` answer within 5 s even when the database hangs or a
+# lock holds it (a load balancer's usual timeout), reporting it unavailable.
+PING_TIMEOUT = 4.0
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus text format
 PG_GUIDANCE = (
     "the store is PostgreSQL: back it up with its own tools, e.g.\n"
@@ -132,14 +136,32 @@ async def restore(url: str, backup_file: Path) -> Path:
 # ---- health and metrics ---------------------------------------------------------------------
 
 
-async def ping(db: Database) -> bool:
-    """True when the database answers a trivial query in time."""
-    try:
-        async with asyncio.timeout(PING_TIMEOUT), db.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-    except Exception:  # any failure to answer means "down" to a load balancer
-        return False
-    return True
+class Probe:
+    """One database call at a time, answered within a timeout.
+
+    A call that does not finish in time is left running rather than cancelled: with the
+    database locked, a cancelled call would still wait for its connection to be given
+    back (SQLite's 30-second busy wait, in a thread), which is how `/health` once took
+    30 s. The next request waits for that same call instead of starting another, so a
+    hung database holds one connection, not one per check.
+    """
+
+    def __init__(self, timeout: float = PING_TIMEOUT) -> None:
+        self.timeout = timeout
+        self._running: asyncio.Task[Any] | None = None
+
+    async def __call__(self, work: Callable[[], Awaitable[T]]) -> T:
+        if self._running is None or self._running.done():
+            self._running = asyncio.ensure_future(work())
+        result: T = await asyncio.wait_for(asyncio.shield(self._running), self.timeout)
+        return result
+
+
+async def ping(db: Database) -> None:
+    """A database round trip; on SQLite it also takes the write lock, for a store that
+    cannot be written is no use to the bot (raises when the database cannot be reached)."""
+    async with db.engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
 
 
 @dataclass(frozen=True)
@@ -159,16 +181,19 @@ async def collect(db: Database, now: datetime) -> Metrics:
         failed = select(func.count()).select_from(Outbox)
         overdue = select(func.count()).select_from(Ticket)
         age = await outbox.oldest_pending_age(session, now)
+        # Rows retention purged are carried over, so the counters never fall.
         return Metrics(
             updates_handled=(
                 await session.exec(handled.where(col(InboundUpdate.handled_at).is_not(None)))
-            ).one(),
+            ).one()
+            + await retention.purged(session, retention.HANDLED_PURGED),
             outbox_pending=await outbox.pending_count(session),
             outbox_oldest_age=max(age.total_seconds(), 0.0) if age else 0.0,
             announcements_pending=await outbox.pending_count(session, bulk=True),
             deliveries_failed=(
                 await session.exec(failed.where(col(Outbox.failed_at).is_not(None)))
-            ).one(),
+            ).one()
+            + await retention.purged(session, retention.FAILED_PURGED),
             tickets_overdue=(
                 await session.exec(
                     overdue.where(col(Ticket.status).in_(OPEN_STATUSES), col(Ticket.due_at) < now)
@@ -217,15 +242,18 @@ def exposition(metrics: Metrics) -> str:
 def routes(app: App) -> list[web.RouteDef]:
     """`GET /health` and `GET /metrics` for the process's HTTP listener."""
 
+    pinging, scraping = Probe(), Probe()
+
     async def health(_: web.Request) -> web.Response:
-        if await ping(app.db):
-            return web.json_response({"status": "ok", "database": "ok"})
-        return web.json_response({"status": "error", "database": "down"}, status=503)
+        try:
+            await pinging(lambda: ping(app.db))
+        except Exception:  # any failure to answer in time means "down" to a load balancer
+            return web.json_response({"status": "error", "database": "down"}, status=503)
+        return web.json_response({"status": "ok", "database": "ok"})
 
     async def metrics(_: web.Request) -> web.Response:
         try:
-            async with asyncio.timeout(PING_TIMEOUT):
-                figures = await collect(app.db, app.clock.now())
+            figures = await scraping(lambda: collect(app.db, app.clock.now()))
         except Exception:  # the scrape fails visibly; Prometheus records `up == 0`
             return web.Response(status=503, text="database unavailable\n")
         return web.Response(

@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     deadline_warning_hours: float = Field(2, ge=0)
     escalate_supervisor_hours: float = Field(4, ge=0)
     escalate_director_hours: float = Field(20, ge=0)
+    # Retention: messages received and delivered are kept this many days, audit details
+    # (the particulars of who did what) this many; a daily job purges or blanks the rest.
+    retain_inbound_days: int = Field(90, ge=1)
+    retain_outbox_days: int = Field(90, ge=1)
+    retain_audit_detail_days: int = Field(365, ge=30)
     log_level: str = "INFO"
     # Files the bot makes: QR images of release slips, reports, dunning letters.
     data_dir: Path = Path("data")
@@ -128,6 +133,16 @@ class Settings(BaseSettings):
     wecom_api_url: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int = Field(8080, ge=1, le=65535)
+    # Slow clients must not hold the listener: a request's headers must arrive within the
+    # header timeout (after the connection opens, or after its previous answer), its body
+    # within the body timeout; past the connection cap the oldest connection without a
+    # request being handled is closed, and when every one is busy a newcomer gets 503.
+    http_header_timeout: float = Field(10, gt=0)
+    http_body_timeout: float = Field(10, gt=0)
+    http_max_connections: int = Field(256, ge=1)
+    # WeChat and WeCom callbacks whose timestamp is further than this from this host's
+    # clock are refused, and a timestamp with its nonce is accepted for one message only.
+    callback_replay_window_seconds: int = Field(300, ge=30)
 
     staff: list[StaffEntry] = Field(default_factory=list)
 

@@ -2,7 +2,8 @@
 
 `export_person` gathers the person, their bindings and chat accounts, their own tickets
 with history and photos, the bills and payments of units they own, invitations, release
-slips and the audit rows about them. `forget_person` anonymises: the name becomes
+slips, the audit rows about them, the messages received from their chats and what is
+kept for those chats. `forget_person` anonymises: the name becomes
 "已注销住户#<id>", the phone goes, chat accounts are unlinked with their ids hashed, and
 their tickets stay — counted in every figure — with the personal fields blanked.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, delete, or_, update
+from sqlalchemy import String, cast, delete, false, or_, update
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,6 +31,7 @@ from storage.models import (
     DialogState,
     InboundUpdate,
     InviteCode,
+    KeyValue,
     Outbox,
     Payment,
     Person,
@@ -188,6 +190,11 @@ async def export_person(session: AsyncSession, person: Person) -> dict[str, Any]
     )
     slips = await session.exec(select(ReleaseSlip).where(ReleaseSlip.person_id == pid))
     numbers = [t.number for t in own]
+    received = await session.exec(
+        select(InboundUpdate)
+        .where(_of_chats(col(InboundUpdate.channel), col(InboundUpdate.chat_id), identities))
+        .order_by(col(InboundUpdate.id))
+    )
     return {
         "person": _row(person),
         "bindings": [
@@ -200,7 +207,33 @@ async def export_person(session: AsyncSession, person: Person) -> dict[str, Any]
         "invitations": [_row(i) for i in invitations.all()],
         "release_slips": [_row(s) for s in slips.all()],
         "audit": [_row(a) for a in await _audit_rows(session, pid, identities, numbers)],
+        "messages_received": [_row(u) for u in received.all()],
+        "kept_for_their_chats": [_row(k) for k in await _chat_values(session, identities)],
     }
+
+
+def _of_chats(channel: Any, chat_id: Any, identities: list[ChatIdentity]) -> Any:
+    """Rows of any of the person's chats (a private chat's id is the account's)."""
+    return or_(
+        false(),
+        *((channel == i.channel) & (chat_id == i.external_user_id) for i in identities),
+    )
+
+
+def _chat_value_keys(identities: list[ChatIdentity]) -> Any:
+    """`key_value` rows kept for one chat end with its id (`wechat:choices:<openid>`)."""
+    return or_(
+        false(),
+        *(
+            col(KeyValue.key).endswith(f":{i.external_user_id}", autoescape=True)
+            for i in identities
+        ),
+    )
+
+
+async def _chat_values(session: AsyncSession, identities: list[ChatIdentity]) -> list[KeyValue]:
+    rows = await session.exec(select(KeyValue).where(_chat_value_keys(identities)))
+    return list(rows.all())
 
 
 # ---- forget ---------------------------------------------------------------------------------
@@ -284,10 +317,12 @@ async def _forget_tickets(
             session.add(photo)
         result.tickets += 1
     await _blank_staff_copies(session, own)
-    # The history stays append-only for everything else; only the person's own words go.
-    # A Core UPDATE, deliberately past the ORM guard in storage.tickets.
+    # The history stays append-only for everything else; only the person's own words and
+    # photos go (a note's photo reference is in its data). A Core UPDATE, deliberately
+    # past the ORM guard in storage.tickets.
+    actors = [f"person:{pid}", *(f"{i.channel}:{i.external_user_id}" for i in identities)]
     await session.exec(
-        update(TicketEvent).where(col(TicketEvent.actor) == f"person:{pid}").values(note="")
+        update(TicketEvent).where(col(TicketEvent.actor).in_(actors)).values(note="", data={})
     )
 
 
@@ -315,6 +350,9 @@ async def _forget_chats(
                 col(ButtonToken.channel) == channel, col(ButtonToken.chat_id) == user
             )
         )
+        # What was kept for the chat: the choices last shown on WeChat (their labels can
+        # hold a phone number), counters of wrong invitation codes.
+        await session.exec(delete(KeyValue).where(_chat_value_keys([identity])))
         identity.person_id = None
         identity.external_user_id = pseudonym(channel, user)
         identity.display_name = ""

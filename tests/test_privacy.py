@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot import logs
 from bot.settings import Settings
@@ -22,6 +22,7 @@ from storage.models import (
     ChatIdentity,
     DialogState,
     InboundUpdate,
+    KeyValue,
     Outbox,
     Person,
     Photo,
@@ -287,3 +288,64 @@ async def test_export_and_forget_on_postgresql(pg_database, clock):
         assert not any("水槽" in json.dumps(p, ensure_ascii=False) for p in kept)
     finally:
         await app.close()
+
+
+async def test_forget_and_export_cover_whatever_is_kept_for_the_persons_chats(demo_app):
+    resident = Chat(demo_app, "resident")
+    await file_repair(resident)
+    await resident.say("/my")
+    await resident.press("R-261126-0001")
+    await resident.press("补充")
+    await resident.photo("kitchen-wall.jpg")
+    await resident.press("确认")
+    await resident.say("/start GUESS2A2")  # a wrong code: a counter kept for this chat
+    await resident.say("/human")
+    await resident.say("我的手机是 13800000001，请回电")  # kept as a message received
+
+    shown = await export(demo_app, ZHANG_PHONE)
+    texts_received = json.dumps(shown["messages_received"], ensure_ascii=False)
+    assert "请回电" in texts_received
+    assert any(k["key"].endswith(":resident") for k in shown["kept_for_their_chats"])
+
+    await forget(demo_app, ZHANG_PHONE)
+    async with demo_app.db.transaction() as s:
+        events = (await s.exec(select(TicketEvent))).all()
+        kept = (await s.exec(select(KeyValue))).all()
+        received = (await s.exec(select(InboundUpdate))).all()
+    assert not any("kitchen-wall" in json.dumps(e.data) for e in events)
+    assert not any(k.key.endswith(":resident") for k in kept)
+    assert not any("请回电" in json.dumps(u.payload, ensure_ascii=False) for u in received)
+
+
+async def test_retention_purges_old_messages_and_blanks_old_audit_details(demo_app, clock):
+    from datetime import timedelta
+
+    from bot.ops import collect
+    from dialogs.registry import all_jobs
+
+    resident = Chat(demo_app, "resident")
+    await file_repair(resident)  # messages received and sent, audit rows
+    await repair_group(demo_app, "wang").inbox()
+    async with demo_app.db.transaction() as s:
+        received = len((await s.exec(select(InboundUpdate))).all())
+        sent = len((await s.exec(select(Outbox).where(col(Outbox.sent_at).is_not(None)))).all())
+    assert received and sent
+    clock.advance(days=89)
+    await demo_app.engine.run_jobs(all_jobs())
+    async with demo_app.db.transaction() as s:
+        assert len((await s.exec(select(InboundUpdate))).all()) == received  # not yet
+    clock.advance(days=2)
+    await demo_app.engine.run_jobs(all_jobs())
+    async with demo_app.db.transaction() as s:
+        assert (await s.exec(select(InboundUpdate))).all() == []
+        assert (await s.exec(select(Outbox).where(col(Outbox.sent_at).is_not(None)))).all() == []
+    figures = await collect(demo_app.db, clock.now())
+    assert figures.updates_handled >= received  # a counter never falls after a purge
+    async with demo_app.db.transaction() as s:
+        long_ago = clock.now() - timedelta(days=400)
+        s.add(AuditLog(actor="cli", action="fee_paid", target="x", detail={"n": 1}, at=long_ago))
+    clock.advance(days=1)
+    await demo_app.engine.run_jobs(all_jobs())
+    async with demo_app.db.transaction() as s:
+        old = (await s.exec(select(AuditLog).where(AuditLog.target == "x"))).one()
+    assert old.detail == {} and old.action == "fee_paid"

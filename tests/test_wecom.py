@@ -44,6 +44,7 @@ from storage.models import (
     TicketEvent,
 )
 from tests.harness import Chat, texts
+from tests.test_wechat import locked
 from tests.wechat_emulator import (
     CallbackRequest,
     WeChatEmulator,
@@ -329,6 +330,39 @@ async def test_a_retried_message_is_handled_once(app: App, desk: WeCom, wang: St
     async with app.db.transaction() as s:
         done = (await s.exec(select(TicketEvent).where(TicketEvent.action == "done"))).all()
     assert len(done) == 1
+
+
+async def test_a_message_answered_while_the_database_was_locked_survives_a_restart(
+    app: App, desk: WeCom, wang: Staff, emulator, clock: ManualClock
+):
+    """WeCom retries (and the staff member waits) when there is no answer in 5 s; an
+    answer given before the message was stored must not lose it if the process dies."""
+    xml = wecom_xml("text", wang.user, Content="帮助")
+    request = wecom_request(xml, TOKEN, AES_KEY, emulator.corp_id)
+    loop = asyncio.get_running_loop()
+    async with locked(app):
+        started = loop.time()
+        answer = asyncio.ensure_future(desk.post(request))
+        await asyncio.wait({answer}, timeout=8)  # the lock goes after 8 s at the latest
+        assert (await answer, loop.time() - started < 5.0) == ((200, ""), True)
+        desk.callback.abandon()  # the process dies before the database takes the message
+    # The next start's delivery loop handles what the spool kept, and answers.
+    restarted = await App.start(app.settings, clock=clock)
+    stop = asyncio.Event()
+    running = asyncio.create_task(wecom.serve(restarted, stop))
+    try:
+        for _ in range(200):
+            if emulator.wecom_messages:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 10)
+        await restarted.close()
+    [reply] = emulator.wecom_messages
+    assert reply["touser"] == wang.user and "王师傅" in message_text(reply)  # the help
+    async with app.db.transaction() as s:
+        assert len((await s.exec(select(InboundUpdate))).all()) == 1
 
 
 # ---- the whole repair, WeChat resident to WeCom group and back -----------------------------

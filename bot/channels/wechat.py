@@ -1,12 +1,15 @@
 """The WeChat official-account channel (公众号): residents write to the account.
 
 In: WeChat posts each message to `/wechat` (plaintext or safe mode), signed with the
-token. Text, images (downloaded and kept: media ids expire after three days), voice
-(WeChat's recognition text), locations, the subscribe event and menu clicks become an
-`Incoming`. The answer must come within 5 seconds: when the engine is done in time the
-replies go back passively in the HTTP response; otherwise the response is `success` and
-the replies go out as customer-service messages. WeChat's retries of one message are one
-effect (the in-flight task is awaited again; the engine dedupes what it has seen).
+token. A timestamp out of the replay window, or a timestamp and nonce already used by
+another message, is refused (403). Text, images (downloaded and kept: media ids expire
+after three days), voice (WeChat's recognition text), locations, the subscribe event and
+menu clicks become an `Incoming`. The answer must come within 5 seconds, whatever the
+database does: when the engine is done in time the replies go back passively in the HTTP
+response; otherwise the message is stored (in the database, or else in the spool, a
+synced file) and the response is `success`, and the replies go out as customer-service
+messages. WeChat's retries of one message are one effect (the in-flight task is awaited
+again; the engine dedupes what it has seen).
 
 Out: choices are numbered lines (WeChat has no buttons); the resident answers with the
 number or the words. Customer-service messages are allowed only within 48 hours of the
@@ -23,7 +26,7 @@ import json
 import logging
 import re
 from collections.abc import Coroutine, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from hashlib import sha1
 from pathlib import Path
@@ -42,12 +45,14 @@ from wechatpy.replies import TextReply
 from bot.channels import ChannelUnavailable
 from bot.channels.wechat_api import WeChatAPI, WeChatAPIError
 from bot.delivery import SendResult, deliver_pending
-from bot.http import MAX_BODY
+from bot.http import MAX_BODY, Notices, Replayed, ReplayGuard, Stale, Stamp
+from handlers.clock import Clock, SystemClock
 from handlers.directory import bound_units, department_chats
 from handlers.ids import number
 from handlers.messages import Incoming, Reply
 from handlers.rules.quiet import release_time
 from storage import audit, outbox
+from storage.inbound import Spool, database_unavailable
 from storage.models import ChatIdentity, Community, Department, KeyValue, Outbox, Person
 from storage.upsert import insert
 
@@ -68,6 +73,12 @@ POLL_INTERVAL = 1.0  # seconds between outbox rounds when nothing was due
 # The rest of a passive reply waits this long, so that it arrives after the passive part.
 LEFTOVER_DELAY = 0.5
 SUCCESS = "success"  # "received, no reply now": WeChat neither retries nor complains
+# The end of the budget is kept for the passive reply, or for writing the spool.
+PASSIVE_RESERVE = 0.5
+MIN_SPOOL_WAIT = 0.05  # seconds the spool write or the passive reply get at least
+SPOOL_GRACE = 60.0  # a spooled message still unstored this long is handled by the loop
+SPOOL_INTERVAL = 5.0  # seconds between two looks at the spool
+PURGE_INTERVAL = 60.0  # seconds between two purges of old nonces
 
 # Customer-service send refused for this resident until they write again.
 OUT_OF_WINDOW = frozenset({45015, 45047})  # outside the 48 hours; quota used up
@@ -152,6 +163,11 @@ def signed(token: str, query: Mapping[str, str]) -> bool:
 
 def unwrap(secrets: Secrets, query: Mapping[str, str], body: bytes) -> BaseMessage:
     """The message in a callback body (decrypted in safe mode); `Rejected` when not WeChat's."""
+    return _parse(unwrap_text(secrets, query, body))
+
+
+def unwrap_text(secrets: Secrets, query: Mapping[str, str], body: bytes) -> str:
+    """The message XML of a callback body (decrypted in safe mode), not yet parsed."""
     if FORBIDDEN_MARKUP.search(body):
         raise Rejected(400, "DOCTYPE or ENTITY in the body")
     try:
@@ -167,7 +183,7 @@ def unwrap(secrets: Secrets, query: Mapping[str, str], body: bytes) -> BaseMessa
             raise Rejected(400, "DOCTYPE or ENTITY in the message")
     elif encrypted:
         raise Rejected(400, "encrypted message but no FRONTDESK_WECHAT_AES_KEY")
-    return _parse(text)
+    return text
 
 
 def _decrypt(secrets: Secrets, query: Mapping[str, str], text: str) -> str:
@@ -499,23 +515,66 @@ async def _community_of(session: Any, person: Person | None) -> int | None:
 # ---- the callback -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Handled:
+    """What handling one message gave: the engine's outbox rows, or a text of our own."""
+
+    rows: list[Outbox] = field(default_factory=list)
+    text: str | None = None
+
+
 @dataclass
 class _InFlight:
-    """A message being handled, and how many requests (WeChat's retries) wait for it."""
+    """A message being handled, how many requests (WeChat's retries) wait for it, and
+    the writing of its spool copy once a request had to answer before it was stored."""
 
-    task: asyncio.Task[list[Outbox]]
+    task: asyncio.Task[Handled]
+    stamp: Stamp
     waiting: int = 0
+    spooled: asyncio.Task[None] | None = None
+
+
+@dataclass(frozen=True)
+class Passive:
+    """A passive reply: its text, the outbox rows it carries (marked sent), and whether
+    rows are left for customer-service messages."""
+
+    text: str | None
+    ids: frozenset[int]
+    leftover: bool
+
+
+def message_key(message: BaseMessage) -> str:
+    """The id a message is recognised by: MsgId, or sender + CreateTime for events."""
+    if message.type == "event" or not message.id:
+        return f"wx:{message.source}:{message.time}"
+    return f"wx:{message.id}"
 
 
 class WeChatCallback:
-    """Serves `/wechat`: URL verification, messages in, passive replies out."""
+    """Serves `/wechat`: URL verification, messages in, passive replies out.
 
-    def __init__(self, app: App, budget: float = PASSIVE_BUDGET) -> None:
+    The answer leaves within the budget whatever the database does. A message handled
+    in time is answered passively. One that is not yet stored when the budget is nearly
+    spent is written to the spool (a synced file) and answered `success`: WeChat shows
+    the resident nothing and does not retry, the handling goes on, and the replies go
+    out as customer-service messages. If the process dies first, the delivery loop of
+    the next start handles what the spool kept. Only when the message can be stored
+    neither way is the answer 503, and WeChat sends it again.
+    """
+
+    def __init__(
+        self, app: App, budget: float = PASSIVE_BUDGET, clock: Clock | None = None
+    ) -> None:
         self.app = app
         self.budget = budget
         self.secrets = Secrets.of(app)
         self.api = api_of(app)
         self.sender = WeChatSender(app, self.api)
+        window = timedelta(seconds=app.settings.callback_replay_window_seconds)
+        self.guard = ReplayGuard(CHANNEL, window, clock or SystemClock())
+        self.spool = Spool(Path(app.settings.data_dir) / "spool" / CHANNEL)
+        self.notices = Notices(log)
         self._inflight: dict[str, _InFlight] = {}
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -530,11 +589,21 @@ class WeChatCallback:
                 raise Rejected(403, "bad signature")
             if request.method == "GET":
                 return web.Response(text=request.query.get("echostr", ""))
-            message = unwrap(self.secrets, request.query, await self._body(request))
+            query = request.query
+            stamp = self.guard.stamp(query.get("timestamp", ""), query.get("nonce", ""))
+            text = unwrap_text(self.secrets, query, await self._body(request))
+            message = _parse(text)
+            stamp = stamp.of(str(message.source), message_key(message))
+            self.guard.check_here(stamp)
         except Rejected as exc:
-            log.warning("wechat: callback refused (%s): %s", exc.status, exc)
-            return web.Response(status=exc.status, text=str(exc))
-        return await self._answer(request, message, deadline)
+            return self._refuse(exc.status, str(exc))
+        except (Stale, Replayed) as exc:
+            return self._refuse(403, str(exc))
+        return await self._answer(request, message, text, stamp, deadline)
+
+    def _refuse(self, status: int, why: str) -> web.Response:
+        self.notices.note(f"refused {status}", "wechat: callbacks refused (%s): %s", status, why)
+        return web.Response(status=status, text=why)
 
     async def _body(self, request: web.Request) -> bytes:
         if (request.content_length or 0) > MAX_BODY:
@@ -550,72 +619,156 @@ class WeChatCallback:
     # ---- one message ---------------------------------------------------------------------
 
     async def _answer(
-        self, request: web.Request, message: BaseMessage, deadline: float
+        self, request: web.Request, message: BaseMessage, text: str, stamp: Stamp, deadline: float
     ) -> web.StreamResponse:
-        openid = str(message.source)
-        got = await self._incoming(message)
-        if got is None:
-            return web.Response(text=SUCCESS)
-        if isinstance(got, str):  # something we answer at once, without the engine
-            locale = await self._locale(openid)
-            return self._reply(request, message, self.app.catalogs.text(locale, got))
-        entry = self._inflight.get(got.message_id)
+        loop = asyncio.get_running_loop()
+        openid, key = str(message.source), message_key(message)
+        entry = self._inflight.get(key)
         if entry is None:
-            entry = _InFlight(asyncio.create_task(self._process(got, message)))
-            self._inflight[got.message_id] = entry
-            entry.task.add_done_callback(
-                lambda task: self._finished(got.message_id, openid, entry, task)
-            )
+            entry = _InFlight(asyncio.create_task(self._accept(message, stamp)), stamp)
+            self._inflight[key] = entry
+            entry.task.add_done_callback(lambda task: self._finished(key, openid, entry, task))
+        elif stamp.key != entry.stamp.key:  # a retry under a new nonce: every worker knows it
+            self._spawn(self._remember(stamp))
         entry.waiting += 1
+        # The end of the budget is kept for the passive reply, or for the spool.
+        reserve = min(PASSIVE_RESERVE, self.budget / 4)
         try:
-            left = max(deadline - asyncio.get_running_loop().time(), 0.0)
-            rows = await asyncio.wait_for(asyncio.shield(entry.task), left)
+            handled = await asyncio.wait_for(
+                asyncio.shield(entry.task), max(deadline - reserve - loop.time(), 0.0)
+            )
         except TimeoutError:
-            # Too slow for a passive reply: the outbox sends it as customer service.
-            log.info("wechat: %s not ready in %.1f s; answered later", got.message_id, self.budget)
-            return web.Response(text=SUCCESS)
-        except Exception:
+            record = {"id": key, "xml": text, "stamp": stamp.record()}
+            return await self._keep(entry, key, record, deadline)
+        except Replayed as exc:
+            return self._refuse(403, str(exc))
+        except Exception as exc:
+            if database_unavailable(exc):  # down, not slow: the spool keeps it
+                record = {"id": key, "xml": text, "stamp": stamp.record()}
+                return await self._keep(entry, key, record, deadline)
             # Nothing was stored (the transaction rolled back): let WeChat retry.
-            log.exception("wechat: handling %s failed", got.message_id)
+            log.exception("wechat: handling %s failed", key)
             return web.Response(status=500, text="error")
         finally:
             entry.waiting -= 1
-        text, leftover = await self._take_passive(rows, openid)
-        if leftover:
-            self._spawn(self._deliver(openid, after=LEFTOVER_DELAY))
-        if text is None:
+        if handled.text is not None:
+            return self._reply(request, message, handled.text)
+        passive = await self._passive(handled.rows, openid, deadline) if handled.rows else None
+        if passive is None or passive.text is None:
             return web.Response(text=SUCCESS)
-        return self._reply(request, message, text)
+        if passive.leftover:
+            self._spawn(self._deliver(openid, after=LEFTOVER_DELAY))
+        return self._reply(request, message, passive.text)
+
+    async def _keep(
+        self, entry: _InFlight, key: str, record: dict[str, Any], deadline: float
+    ) -> web.Response:
+        """Answer `success` for a message not stored in time, once the spool holds it."""
+        task = entry.task
+        if task.done() and not task.cancelled() and task.exception() is None:
+            return web.Response(text=SUCCESS)  # stored after all, just now
+        if entry.spooled is None or _failed(entry.spooled):
+            entry.spooled = asyncio.create_task(self.spool.put(key, record))
+        left = max(deadline - asyncio.get_running_loop().time(), MIN_SPOOL_WAIT)
+        try:
+            await asyncio.wait_for(asyncio.shield(entry.spooled), left)
+        except Exception:
+            # Stored nowhere: no `success`, so WeChat sends the message again.
+            log.exception("wechat: %s could not be kept in the spool either", key)
+            return web.Response(status=503, text="busy")
+        log.info("wechat: %s not stored in %.1f s; kept in the spool", key, self.budget)
+        return web.Response(text=SUCCESS)
 
     def _finished(
-        self, message_id: str, openid: str, entry: _InFlight, task: asyncio.Task[Any]
+        self, key: str, openid: str, entry: _InFlight, task: asyncio.Task[Handled]
     ) -> None:
-        self._inflight.pop(message_id, None)
+        self._inflight.pop(key, None)
         if task.cancelled():
             return
-        if task.exception() is not None:
-            if entry.waiting == 0:  # answered `success` already: WeChat will not send it again
-                log.error(
-                    "wechat: handling %s failed after the answer",
-                    message_id,
-                    exc_info=task.exception(),
-                )
-            return
-        if entry.waiting == 0:  # every request timed out: nobody will reply passively
+        error = task.exception()
+        if error is not None and not isinstance(error, Replayed):
+            if entry.waiting == 0:  # answered already: WeChat will not send it again
+                where = "the spool keeps it" if entry.spooled is not None else "not kept"
+                log.error("wechat: handling %s failed after the answer; %s", key, where)
+            return  # a spooled copy stays for the delivery loop
+        if entry.spooled is not None:
+            self._spawn(self._unspool(entry.spooled, key))
+        if error is None and entry.waiting == 0:  # nobody will reply passively
             self._spawn(self._deliver(openid))
+
+    async def _remember(self, stamp: Stamp) -> None:
+        with contextlib.suppress(Exception):  # a nonce already known, or the database away
+            async with self.app.db.transaction() as session:
+                await self.guard.check_stored(session, stamp)
+
+    async def _unspool(self, written: asyncio.Task[None], key: str) -> None:
+        """The database holds the message now: its spool copy goes."""
+        with contextlib.suppress(Exception):
+            await written
+        await self.spool.drop(key)
+
+    async def _accept(self, message: BaseMessage, stamp: Stamp | None) -> Handled:
+        """Handle one message (the task WeChat's retries wait for); `Replayed` when its
+        nonce came with another message, and then nothing is stored."""
+        got = await self._incoming(message)
+        if got is None:
+            return Handled()
+        if isinstance(got, str):  # something we answer at once, without the engine
+            locale = await self._locale(str(message.source))
+            return Handled(text=self.app.catalogs.text(locale, got))
+        msg = got
+        if message.type == "image":
+            path = await self._download(str(message.media_id))
+            if path is None:
+                return Handled(rows=[await self._notice(msg.chat_id, "wechat.image.failed")])
+            msg = replace(msg, photo=path)
+        # The nonce is stored with the message, in one transaction: both or neither.
+        async with self.app.db.batch():
+            if stamp is not None:
+                async with self.app.db.transaction() as session:
+                    await self.guard.check_stored(session, stamp)
+            return Handled(rows=await self.app.engine.handle(msg))
+
+    async def drain(self, older_than: float = SPOOL_GRACE) -> int:
+        """Handle the messages the spool kept for `older_than` seconds; how many.
+
+        Stops at the first that the database still cannot take; one that cannot be
+        handled at all is set aside (`.failed`) and logged, not tried forever.
+        """
+        handled = 0
+        for record in await self.spool.waiting(older_than):
+            key = str(record.get("id", ""))
+            if key in self._inflight:
+                continue
+            try:
+                message = _parse(str(record["xml"]))
+                stamp = Stamp.from_record(record["stamp"]) if record.get("stamp") else None
+                await self._accept(message, stamp)
+            except Replayed:
+                log.warning("wechat: spooled %s was a replay; dropped", key)
+            except Exception as exc:
+                if database_unavailable(exc):
+                    log.warning("wechat: the database is still away; %s stays in the spool", key)
+                    break
+                log.exception("wechat: spooled %s cannot be handled; set aside", key)
+                await self.spool.set_aside(key)
+                continue
+            else:
+                handled += 1
+            await self.spool.drop(key)
+        return handled
 
     async def _incoming(self, message: BaseMessage) -> Incoming | str | None:
         """The neutral message; a catalog key to answer at once; None to ignore."""
         openid = str(message.source)
         fields: dict[str, Any] = {}
-        message_id = f"wx:{message.id}"
         kind = message.type
         if kind == "text":
             text = str(message.content or "").strip()
             option = await pressed(self.app, openid, text)
             fields = {"option": option} if option else {"text": text}
         elif kind == "image":
-            pass  # the photo is downloaded in `_process`, within the time budget
+            pass  # the photo is downloaded in `_accept`, within the time budget
         elif kind == "voice":
             if not message.recognition:
                 return "wechat.voice.unrecognised"
@@ -627,7 +780,7 @@ class WeChatCallback:
             said = _event_text(message)
             if said is None:
                 return None
-            fields, message_id = {"text": said}, f"wx:{openid}:{message.time}"
+            fields = {"text": said}
         else:
             return "wechat.unsupported"
         return Incoming(
@@ -635,18 +788,9 @@ class WeChatCallback:
             chat_id=openid,
             user_id=openid,
             at=self.app.clock.now(),
-            message_id=message_id,
+            message_id=message_key(message),
             **fields,
         )
-
-    async def _process(self, msg: Incoming, message: BaseMessage) -> list[Outbox]:
-        """Handle one message (the task WeChat's retries wait for); the outbox rows written."""
-        if message.type == "image":
-            path = await self._download(str(message.media_id))
-            if path is None:
-                return [await self._notice(msg.chat_id, "wechat.image.failed")]
-            msg = replace(msg, photo=path)
-        return await self.app.engine.handle(msg)
 
     async def _notice(self, openid: str, key: str) -> Outbox:
         """A message of the channel's own, queued like any reply."""
@@ -685,7 +829,30 @@ class WeChatCallback:
 
     # ---- replies -------------------------------------------------------------------------
 
-    async def _take_passive(self, rows: Sequence[Outbox], openid: str) -> tuple[str | None, bool]:
+    async def _passive(
+        self, rows: Sequence[Outbox], openid: str, deadline: float
+    ) -> Passive | None:
+        """The passive reply, if it is ready by the deadline; otherwise the rows it took
+        go back to the outbox, to go out as customer-service messages."""
+        take = asyncio.create_task(self._take_passive(rows, openid))
+        left = max(deadline - asyncio.get_running_loop().time(), MIN_SPOOL_WAIT)
+        done, _ = await asyncio.wait({take}, timeout=left)
+        if take not in done:
+            take.add_done_callback(lambda late: self._spawn(self._give_back(late, openid)))
+            return None
+        if take.exception() is not None:
+            log.error("wechat: passive reply failed", exc_info=take.exception())
+            self._spawn(self._deliver(openid))
+            return None
+        return take.result()
+
+    async def _give_back(self, late: asyncio.Task[Passive], openid: str) -> None:
+        """A passive reply made too late: its rows are sent the other way."""
+        if not late.cancelled() and late.exception() is None:
+            await self._release(set(late.result().ids))
+        await self._deliver(openid)
+
+    async def _take_passive(self, rows: Sequence[Outbox], openid: str) -> Passive:
         """The text of the rows that fit one passive reply (marked sent); whether any are left.
 
         A passive reply is one text of at most 2048 bytes: leading text rows are joined up
@@ -715,11 +882,12 @@ class WeChatCallback:
         run = 0
         while run < len(chosen) and chosen[run].id in taken:
             run += 1
-        await self._release(taken - {r.id for r in chosen[:run]})
+        ids = frozenset(r.id for r in chosen[:run] if r.id is not None)
+        await self._release(taken - ids)
         if run == 0:
-            return None, bool(mine)
+            return Passive(None, ids, bool(mine))
         await remember_choices(self.app, openid, chosen[run - 1].payload)
-        return "\n\n".join(parts[:run]), len(mine) > run
+        return Passive("\n\n".join(parts[:run]), ids, len(mine) > run)
 
     async def _mark_passive(self, ids: list[int], now: datetime) -> set[int]:
         """Mark rows sent as a passive reply, unless a delivery loop holds them already."""
@@ -779,6 +947,18 @@ class WeChatCallback:
         while self._inflight or self._background:
             pending = [e.task for e in self._inflight.values()] + list(self._background)
             await asyncio.wait(pending)
+
+    def abandon(self) -> None:
+        """Stop the work still running, at once, as a process that dies would (tests; a
+        shutdown that cannot wait): what was answered but not stored stays in the spool
+        for the next start's delivery loop. A task waiting for a locked database gives
+        up its connection only when the lock goes, so this does not wait for them."""
+        for task in [e.task for e in self._inflight.values()] + list(self._background):
+            task.cancel()
+
+
+def _failed(task: asyncio.Task[Any]) -> bool:
+    return task.done() and (task.cancelled() or task.exception() is not None)
 
 
 def _event_text(message: BaseMessage) -> str | None:
@@ -847,11 +1027,29 @@ def routes(app: App, budget: float = PASSIVE_BUDGET) -> list[web.AbstractRouteDe
 
 
 async def serve(app: App, stop: asyncio.Event) -> None:
-    """The delivery loop: outbox rows for WeChat residents, until `stop` is set."""
+    """The delivery loop: outbox rows for WeChat residents, until `stop` is set.
+
+    It also handles what the spool kept while the database was away (at once at start,
+    for what a previous run answered but did not store), and forgets old nonces.
+    """
     check_settings(app.settings)
+    callback = WeChatCallback(app)
+    loop = asyncio.get_running_loop()
+    next_spool = next_purge = loop.time()
+    grace = 0.0  # at start nothing is in flight: whatever the spool holds is left over
     async with api_of(app) as api:
         sender = WeChatSender(app, api)
         while not stop.is_set():
+            if loop.time() >= next_spool:
+                with contextlib.suppress(Exception):  # logged inside; the next round retries
+                    await callback.drain(older_than=grace)
+                grace, next_spool = SPOOL_GRACE, loop.time() + SPOOL_INTERVAL
+            if loop.time() >= next_purge:
+                try:
+                    await callback.guard.purge(app)
+                except Exception:
+                    log.warning("wechat: old nonces not purged (the database is away)")
+                next_purge = loop.time() + PURGE_INTERVAL
             try:
                 sent = await deliver_pending(app.db, sender, app.clock)
             except Exception:  # the database is away: try again next round

@@ -2,9 +2,11 @@
 
 In: WeCom posts every message a staff member sends to the app to `/wecom`, signed and
 encrypted (verified and decrypted with wechatpy's enterprise crypto; a bad signature or
-corp id is answered 403 and nothing is stored, malformed XML and any DOCTYPE/ENTITY
-markup 400). The callback answers an empty 200 within WeCom's 5 seconds; replies go
-through the outbox as app messages. A staff member is a `StaffMember` with channel
+corp id, a timestamp out of the replay window or a nonce already used by another message
+is answered 403 and nothing is stored, malformed XML and any DOCTYPE/ENTITY markup 400).
+The callback answers an empty 200 within WeCom's 5 seconds once the message is stored
+(in the database, or in the spool when the database is too slow); replies go through the
+outbox as app messages. A staff member is a `StaffMember` with channel
 `wecom` and the WeCom UserID; their chat with the app is a private chat named by it.
 
 Staff type one line per action, in Chinese or English (the verbs are word lists in
@@ -42,9 +44,10 @@ import contextlib
 import html
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import xmltodict
@@ -59,10 +62,13 @@ from wechatpy.exceptions import InvalidSignatureException
 from bot.channels import ChannelUnavailable
 from bot.channels.wecom_api import WeComAPI, WeComError, WeComUnavailable
 from bot.delivery import SendResult, deliver_pending
+from bot.http import Notices, Replayed, ReplayGuard, Stale, Stamp
 from dialogs.engine import CONFIRM, SKIP, identity_of
+from handlers.clock import Clock, SystemClock
 from handlers.ids import number
 from handlers.messages import Incoming, Reply, Text
 from storage import audit, inbound, outbox
+from storage.inbound import Spool, database_unavailable
 from storage.models import (
     Community,
     DialogState,
@@ -82,6 +88,10 @@ log = logging.getLogger(__name__)
 CHANNEL = "wecom"
 PATH = "/wecom"
 ANSWER_WITHIN = 4.0  # seconds; WeCom gives up (and retries) after 5
+SPOOL_RESERVE = 0.5  # seconds of those kept for writing the spool
+SPOOL_GRACE = 60.0  # a spooled message still unstored this long is handled by the loop
+SPOOL_INTERVAL = 5.0  # seconds between two looks at the spool
+PURGE_INTERVAL = 60.0  # seconds between two purges of old nonces
 IDLE_SLEEP = 1.0  # seconds the delivery loop waits when nothing is due
 # Markup WeChat never sends; with it an XML parser could be made to expand entities.
 FORBIDDEN_MARKUP = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
@@ -214,14 +224,36 @@ def read_message(xml: str) -> Received:
     )
 
 
-class Callback:
-    """The `/wecom` endpoint of one application."""
+@dataclass
+class _InFlight:
+    """A message being handled, how many requests (WeCom's retries) wait for it, and
+    the writing of its spool copy once a request had to answer before it was stored."""
 
-    def __init__(self, app: App) -> None:
+    task: asyncio.Task[None]
+    stamp: Stamp
+    waiting: int = 0
+    spooled: asyncio.Task[None] | None = None
+
+
+class Callback:
+    """The `/wecom` endpoint of one application.
+
+    It answers within WeCom's 5 seconds whatever the database does: a message not yet
+    stored by then is written to the spool (a synced file) first, and handled as soon as
+    the database takes it (by the delivery loop after a restart); only a message stored
+    nowhere is answered 503, so that WeCom sends it again.
+    """
+
+    def __init__(self, app: App, clock: Clock | None = None) -> None:
         self.app = app
         self.crypto = crypto_for(app)
+        window = timedelta(seconds=app.settings.callback_replay_window_seconds)
+        self.guard = ReplayGuard(CHANNEL, window, clock or SystemClock())
+        self.spool = Spool(Path(app.settings.data_dir) / "spool" / CHANNEL)
+        self.notices = Notices(log)
         # Messages being handled now: WeCom's retry of one waits for the same work.
-        self._inflight: dict[str, asyncio.Task[bool]] = {}
+        self._inflight: dict[str, _InFlight] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get(PATH, self.verify), web.post(PATH, self.receive)]
@@ -242,40 +274,147 @@ class Callback:
         return web.Response(text=str(echo))
 
     async def receive(self, request: web.Request) -> web.Response:
+        deadline = asyncio.get_running_loop().time() + ANSWER_WITHIN
+        query = dict(request.query)
         try:
-            received = read_message(
-                open_envelope(self.crypto, dict(request.query), await request.read())
-            )
+            xml = open_envelope(self.crypto, query, await request.read())
+            stamp = self.guard.stamp(query["timestamp"], query["nonce"])
+            received = read_message(xml)
+            stamp = stamp.of(received.user, received.message_id)
+            self.guard.check_here(stamp)
         except Rejected as rejected:
-            log.warning("wecom: callback rejected (%s): %s", rejected.status, rejected.reason)
-            return web.Response(status=rejected.status, text=rejected.reason)
+            return self._refuse(rejected.status, rejected.reason)
+        except (Stale, Replayed) as refused:
+            return self._refuse(403, str(refused))
         agent = self.app.settings.wecom_agent_id
         if received.agent and agent and received.agent != agent:
             return web.Response(text="")  # another app of the company: not ours to answer
-        task = self._inflight.get(received.message_id)
-        if task is None:
-            task = asyncio.create_task(self._handle(received))
-            self._inflight[received.message_id] = task
-            task.add_done_callback(lambda _: self._inflight.pop(received.message_id, None))
-        # Answer in time either way; a slow message finishes in the background.
-        done, _ = await asyncio.wait({task}, timeout=ANSWER_WITHIN)
-        if task in done and not task.result():
-            return web.Response(status=500, text="")  # nothing was stored: WeCom retries
+        key = received.message_id
+        entry = self._inflight.get(key)
+        if entry is None:
+            entry = _InFlight(asyncio.create_task(self._handle(received, stamp)), stamp)
+            self._inflight[key] = entry
+            entry.task.add_done_callback(lambda task: self._finished(key, entry, task))
+        elif stamp.key != entry.stamp.key:  # a retry under a new nonce: every worker knows it
+            self._spawn(self._remember(stamp))
+        entry.waiting += 1
+        try:
+            # Answer in time either way; a slow message finishes in the background.
+            left = deadline - SPOOL_RESERVE - asyncio.get_running_loop().time()
+            await asyncio.wait({entry.task}, timeout=max(left, 0.0))
+        finally:
+            entry.waiting -= 1
+        record = {"id": key, "xml": xml, "stamp": stamp.record()}
+        if not entry.task.done():
+            return await self._keep(entry, key, record, deadline)
+        if entry.task.cancelled():  # shutting down: WeCom sends it again
+            return web.Response(status=503, text="")
+        error = entry.task.exception()
+        if error is None:
+            return web.Response(text="")
+        if isinstance(error, Replayed):
+            return self._refuse(403, str(error))
+        if database_unavailable(error):  # down, not slow: the spool keeps it
+            return await self._keep(entry, key, record, deadline)
+        log.error("wecom: handling %s failed", key, exc_info=error)
+        return web.Response(status=500, text="")  # nothing was stored: WeCom retries
+
+    def _refuse(self, status: int, why: str) -> web.Response:
+        self.notices.note(f"refused {status}", "wecom: callbacks refused (%s): %s", status, why)
+        return web.Response(status=status, text=why)
+
+    async def _keep(
+        self, entry: _InFlight, key: str, record: dict[str, Any], deadline: float
+    ) -> web.Response:
+        """Answer for a message not stored in time, once the spool holds it."""
+        if entry.spooled is None or _failed(entry.spooled):
+            entry.spooled = asyncio.create_task(self.spool.put(key, record))
+        left = max(deadline - asyncio.get_running_loop().time(), 0.05)
+        try:
+            await asyncio.wait_for(asyncio.shield(entry.spooled), left)
+        except Exception:
+            log.exception("wecom: %s could not be kept in the spool either", key)
+            return web.Response(status=503, text="")  # stored nowhere: WeCom retries
+        log.info("wecom: %s not stored in time; kept in the spool, handled later", key)
         return web.Response(text="")
 
-    async def _handle(self, received: Received) -> bool:
-        """Handle one message; False (logged) when it failed and WeCom should retry."""
-        try:
-            await handle(self.app, received)
-            return True
-        except Exception:
-            log.exception("wecom: handling %s failed", received.message_id)
-            return False
+    async def _handle(self, received: Received, stamp: Stamp | None) -> None:
+        """Handle one message; `Replayed` (nothing stored) when its nonce is another's."""
+        if stamp is not None:
+            async with self.app.db.transaction() as session:
+                await self.guard.check_stored(session, stamp)
+        await handle(self.app, received)
+
+    def _finished(self, key: str, entry: _InFlight, task: asyncio.Task[None]) -> None:
+        self._inflight.pop(key, None)
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None and not isinstance(error, Replayed):
+            if entry.waiting == 0:
+                where = "the spool keeps it" if entry.spooled is not None else "not kept"
+                log.error("wecom: handling %s failed after the answer; %s", key, where)
+            return
+        if entry.spooled is not None:
+            self._spawn(self._unspool(entry.spooled, key))
+
+    async def _remember(self, stamp: Stamp) -> None:
+        with contextlib.suppress(Exception):  # a nonce already known, or the database away
+            async with self.app.db.transaction() as session:
+                await self.guard.check_stored(session, stamp)
+
+    async def _unspool(self, written: asyncio.Task[None], key: str) -> None:
+        with contextlib.suppress(Exception):
+            await written
+        await self.spool.drop(key)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self, older_than: float = SPOOL_GRACE) -> int:
+        """Handle the messages the spool kept for `older_than` seconds; how many (see
+        `WeChatCallback.drain`)."""
+        handled = 0
+        for record in await self.spool.waiting(older_than):
+            key = str(record.get("id", ""))
+            if key in self._inflight:
+                continue
+            try:
+                stamp = Stamp.from_record(record["stamp"]) if record.get("stamp") else None
+                await self._handle(read_message(str(record["xml"])), stamp)
+            except Replayed:
+                log.warning("wecom: spooled %s was a replay; dropped", key)
+            except Exception as exc:
+                if database_unavailable(exc):
+                    log.warning("wecom: the database is still away; %s stays in the spool", key)
+                    break
+                log.exception("wecom: spooled %s cannot be handled; set aside", key)
+                await self.spool.set_aside(key)
+                continue
+            else:
+                handled += 1
+            await self.spool.drop(key)
+        return handled
 
     async def settle(self) -> None:
         """Wait for messages still being handled after their answer (tests, shutdown)."""
-        while self._inflight:
-            await asyncio.wait(list(self._inflight.values()))
+        while self._inflight or self._background:
+            pending = [e.task for e in self._inflight.values()] + list(self._background)
+            await asyncio.wait(pending)
+
+    def abandon(self) -> None:
+        """Stop the work still running, at once, as a process that dies would (tests; a
+        shutdown that cannot wait): what was answered but not stored stays in the spool
+        for the next start's delivery loop. A task waiting for a locked database gives
+        up its connection only when the lock goes, so this does not wait for them."""
+        for task in [e.task for e in self._inflight.values()] + list(self._background):
+            task.cancel()
+
+
+def _failed(task: asyncio.Task[Any]) -> bool:
+    return task.done() and (task.cancelled() or task.exception() is not None)
 
 
 def routes(app: App) -> list[web.RouteDef]:
@@ -807,12 +946,26 @@ def api_for(app: App) -> WeComAPI:
 
 
 async def serve(app: App, stop: asyncio.Event) -> None:
-    """The delivery loop of the `wecom` outbox until `stop` is set."""
-    crypto_for(app)  # a misconfigured callback stops start-up, not the first message
+    """The delivery loop of the `wecom` outbox until `stop` is set; it also handles what
+    the spool kept while the database was away, and forgets old nonces."""
+    callback = Callback(app)  # a misconfigured callback stops start-up, not the first message
     api = api_for(app)
     sender = WeComSender(app, api)
+    loop = asyncio.get_running_loop()
+    next_spool = next_purge = loop.time()
+    grace = 0.0  # at start nothing is in flight: whatever the spool holds is left over
     try:
         while not stop.is_set():
+            if loop.time() >= next_spool:
+                with contextlib.suppress(Exception):  # logged inside; the next round retries
+                    await callback.drain(older_than=grace)
+                grace, next_spool = SPOOL_GRACE, loop.time() + SPOOL_INTERVAL
+            if loop.time() >= next_purge:
+                try:
+                    await callback.guard.purge(app)
+                except Exception:
+                    log.warning("wecom: old nonces not purged (the database is away)")
+                next_purge = loop.time() + PURGE_INTERVAL
             try:
                 sent = await deliver_pending(app.db, sender, app.clock)
             except Exception:  # the database is away: try again shortly
