@@ -22,8 +22,8 @@ from sqlalchemy import insert, text
 
 from bench.common import Section, percentile, pg_database, sqlite_database
 from bot.channels.telegram_send import CHANNEL, TelegramSender
-from handlers.clock import ManualClock
-from handlers.i18n import Catalogs
+from handlers.core.clock import ManualClock
+from handlers.core.i18n import Catalogs
 from storage.db import Database
 from storage.models import Outbox
 

@@ -173,7 +173,7 @@ def main() -> None:
 async def _measure(url: str, residents: int, data_dir: str) -> Readings:
     from bot.app import App
     from bot.settings import Settings
-    from handlers.clock import ManualClock
+    from handlers.core.clock import ManualClock
 
     readings = Readings(imported=_status("VmRSS"))
     clock = ManualClock(START)
@@ -199,7 +199,7 @@ async def _measure(url: str, residents: int, data_dir: str) -> Readings:
 
 async def _send(app: Any, residents: range, steps: slice) -> int:
     """Each resident's messages in `steps` of its script, CONCURRENT residents at a time."""
-    from handlers.messages import Incoming
+    from handlers.core.messages import Incoming
 
     queue = iter(residents)
     sent = 0

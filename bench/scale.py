@@ -35,9 +35,9 @@ from bench.common import Section, pg_database, sqlite_database
 from bot.app import App
 from bot.settings import Settings
 from handlers import report, stats
-from handlers.clock import ManualClock
-from handlers.i18n import Catalogs
-from handlers.messages import Incoming
+from handlers.core.clock import ManualClock
+from handlers.core.i18n import Catalogs
+from handlers.core.messages import Incoming
 from handlers.people import add_staff
 from handlers.rules import stats as rules
 from handlers.rules.warranty import CATEGORIES

@@ -18,12 +18,11 @@ from dialogs.registry import (
     detour_check,
     intent_router,
     menu_extras,
-    private_actions,
     staff_entries,
     start_hook,
 )
-from handlers.clock import Clock, SystemClock
-from handlers.i18n import Catalogs
+from handlers.core.clock import Clock, SystemClock
+from handlers.core.i18n import Catalogs
 from handlers.people import ensure_first_supervisors
 from storage import migrate
 from storage.db import Database
@@ -63,7 +62,6 @@ class App:
             menu_extras=menu_extras(),
             detour=detour_check(),
             staff_entries=staff_entries(),
-            private_actions=private_actions(),
         )
         async with db.transaction() as session:
             await ensure_first_supervisors(session, settings)

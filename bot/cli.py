@@ -108,7 +108,7 @@ def run() -> None:
         from bot.channels.console import chat
         from bot.http import serve_http
         from bot.workers import run_workers
-        from handlers.clock import OffsetClock
+        from handlers.core.clock import OffsetClock
 
         # The console alone: its clock is where a demo's `/clock` left it (see `chat`).
         app = await App.start(settings, clock=None if names else OffsetClock())
@@ -159,7 +159,7 @@ def chat(
     ] = None,
 ) -> None:
     """A conversation in the terminal, as a resident or as a staff member."""
-    from handlers.clock import parse_shift
+    from handlers.core.clock import parse_shift
 
     shift = parse_shift(clock) if clock is not None else None
     if clock is not None and shift is None:
@@ -184,7 +184,7 @@ async def _console_app(settings: Settings) -> AsyncIterator[Any]:
     moved it (`/clock`, `--clock`), so everyone at the console sees the same moment."""
     from bot.app import App
     from bot.channels import console
-    from handlers.clock import OffsetClock
+    from handlers.core.clock import OffsetClock
 
     app = await App.start(settings, clock=OffsetClock())
     try:
@@ -543,7 +543,7 @@ def intent(
 ) -> None:
     """Show where a message typed at the menu goes: the intent, its score and the runner-up."""
     from dialogs.intent import INTENT_FLOWS, classify, initial_text
-    from handlers.i18n import Catalogs
+    from handlers.core.i18n import Catalogs
     from handlers.rules.intent import THRESHOLD
 
     settings = _settings()
@@ -586,7 +586,7 @@ def report(
     async def work() -> list[str]:
         from handlers import report as monthly
         from handlers import stats
-        from handlers.messages import Text
+        from handlers.core.messages import Text
         from storage import audit
 
         async with _opened(settings) as app:
@@ -646,7 +646,7 @@ def wechat_menu(
 
     from bot.channels import wechat
     from bot.channels.wechat_api import WeChatAPIError
-    from handlers.i18n import Catalogs
+    from handlers.core.i18n import Catalogs
 
     settings = _settings()
     if show:

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from handlers.clock import Clock
+from handlers.core.clock import Clock
 from storage import outbox
 from storage.db import Database
 from storage.models import Outbox

@@ -38,8 +38,8 @@ from sqlmodel import col, select
 
 from bot.demo import COMMUNITIES, STAFF_COMMUNITY
 from bot.workers import run_once
-from handlers.clock import ManualClock
-from handlers.messages import Incoming
+from handlers.core.clock import ManualClock
+from handlers.core.messages import Incoming
 from handlers.rules.warranty import add_months
 from storage.models import (
     ChatIdentity,

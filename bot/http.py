@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from handlers.clock import Clock
+from handlers.core.clock import Clock
 from storage import inbound
 
 if TYPE_CHECKING:

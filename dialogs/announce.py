@@ -7,11 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from dialogs.engine import StaffEntry
+from dialogs.feature import Feature
 from dialogs.flow import Answer, Answers, Flow, InputError, Step, bounded_text
 from handlers import announce
-from handlers.context import Context
-from handlers.ids import row_id
-from handlers.messages import Choice
+from handlers.core.context import Context
+from handlers.core.ids import row_id
+from handlers.core.messages import Choice
+from handlers.core.roles import MANAGERS, STAFF_ROLES
 from storage.models import Building
 
 
@@ -63,9 +65,13 @@ ANNOUNCE = Flow(
     in_menu=False,
 )
 
-FLOWS = [ANNOUNCE]
 # Supervisors, directors and the service desk may announce; the flow checks who exactly.
-FOR_STAFF = [
-    StaffEntry(("staff", "supervisor", "director"), "announce.help"),
-    StaffEntry(("supervisor", "director"), menu=Choice("flow:announce", "announce.menu")),
-]
+
+FEATURE = Feature(
+    name="announce",
+    flows=[ANNOUNCE],
+    for_staff=[
+        StaffEntry(STAFF_ROLES, "announce.help"),
+        StaffEntry(MANAGERS, menu=Choice("flow:announce", "announce.menu")),
+    ],
+)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dialogs.feature import Feature
 from handlers import arrears
 
-JOBS = {arrears.DAILY: arrears.daily}
-STARTUP = [arrears.schedule_daily]
+FEATURE = Feature(
+    name="arrears",
+    jobs={arrears.DAILY: arrears.daily},
+    startup=[arrears.schedule_daily],
+)

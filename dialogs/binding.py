@@ -14,13 +14,15 @@ from typing import Any
 
 from dialogs import parsers
 from dialogs.engine import Command, StaffEntry
+from dialogs.feature import Feature
 from dialogs.flow import Answer, Answers, Flow, InputError, Step, chosen
 from handlers import binding
-from handlers.context import Context
-from handlers.ids import row_id
-from handlers.messages import Choice, Reply, Text
+from handlers.core.context import Context
+from handlers.core.ids import row_id
+from handlers.core.messages import Choice, Reply, Text
+from handlers.core.roles import STAFF_ROLES
 from handlers.rules.binding import ROLES, normalise_code
-from storage.models import Person, StaffRole, Unit
+from storage.models import Person, Unit
 
 WAYS = ("code", "contact", "request")
 
@@ -288,14 +290,15 @@ BIND = Flow(
     start=begin,
 )
 
-STAFF = tuple(role.value for role in StaffRole)
-
-FLOWS = [BIND]
-COMMANDS = [
-    Command("invite", binding.invite_command, roles=STAFF),
-    Command("units", binding.units_command),
-]
-ACTIONS = {"bind_ok": binding.approve, "bind_no": binding.reject}
-ON_START = binding.on_start
-ROUTER = binding.route_code
-FOR_STAFF = [StaffEntry(STAFF, "binding.help.invite")]
+FEATURE = Feature(
+    name="binding",
+    flows=[BIND],
+    commands=[
+        Command("invite", binding.invite_command, roles=STAFF_ROLES),
+        Command("units", binding.units_command),
+    ],
+    actions={binding.Approve: binding.approve, binding.Reject: binding.reject},
+    router=binding.route_code,
+    on_start=binding.on_start,
+    for_staff=[StaffEntry(STAFF_ROLES, "binding.help.invite")],
+)

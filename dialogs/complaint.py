@@ -8,10 +8,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from dialogs import parsers
+from dialogs.feature import Feature
 from dialogs.flow import Answer, Answers, Flow, InputError, Step, bounded_text
 from handlers import complaint
-from handlers.context import Context
-from handlers.messages import Choice
+from handlers.core.context import Context
+from handlers.core.messages import Choice
 from handlers.repair import units_for
 from handlers.rules.complaint import OWN_DEADLINE_MAX
 from handlers.rules.dates import examples, read_day
@@ -122,8 +123,11 @@ COMPLAINT = Flow(
     detours=True,
 )
 
-FLOWS = [COMPLAINT]
-ACTIONS = {
-    complaint.ACTION_KIND: complaint.set_kind,
-    complaint.ACTION_SEVERITY: complaint.set_severity,
-}
+FEATURE = Feature(
+    name="complaint",
+    flows=[COMPLAINT],
+    actions={
+        complaint.SetKind: complaint.set_kind,
+        complaint.SetSeverity: complaint.set_severity,
+    },
+)

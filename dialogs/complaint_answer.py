@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from dialogs import parsers
+from dialogs.feature import Feature
 from dialogs.flow import Answers, Flow, Step, chosen
 from handlers import complaint
-from handlers.context import Context
-from handlers.ids import row_id
-from handlers.messages import Choice, Reply, Text
+from handlers.core.context import Context
+from handlers.core.ids import row_id
+from handlers.core.messages import Choice, Reply, Text
 
 
 async def _start(ctx: Context, initial: str | None) -> dict[str, Any] | list[Reply]:
@@ -74,4 +75,7 @@ ANSWER = Flow(
     in_groups=True,
 )
 
-FLOWS = [ANSWER]
+FEATURE = Feature(
+    name="complaint_answer",
+    flows=[ANSWER],
+)

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dialogs import parsers
+from dialogs.feature import Feature
 from dialogs.flow import Answer, Answers, Detour, Flow, Step
 from dialogs.intent import explicit_intent
 from handlers import emergency
-from handlers.context import Context
-from handlers.messages import Choice
+from handlers.core.context import Context
+from handlers.core.messages import Choice
 from handlers.repair import units_for
 from handlers.work_orders import emergency_of
 
@@ -87,6 +88,9 @@ async def detour(ctx: Context, flow: str, text: str) -> Detour | None:
     return Detour(EMERGENCY.name, text, ask=False)
 
 
-FLOWS = [EMERGENCY]
-ROUTER = route
-DETOUR = detour
+FEATURE = Feature(
+    name="emergency",
+    flows=[EMERGENCY],
+    router=route,
+    detour=detour,
+)

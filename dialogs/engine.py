@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -22,11 +22,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dialogs.flow import Answer, Detour, DetourCheck, Flow, InputError, Step, chosen
 from handlers import handoff
-from handlers.clock import Clock
-from handlers.context import Context
-from handlers.i18n import LOCALES, Catalogs
-from handlers.ids import number
-from handlers.messages import Choice, Incoming, Reply, Text
+from handlers.core.actions import Action, split
+from handlers.core.clock import Clock
+from handlers.core.context import Context
+from handlers.core.i18n import LOCALES, Catalogs
+from handlers.core.ids import number
+from handlers.core.messages import Choice, Incoming, Reply, Text
 from handlers.rules.quiet import release_time
 from storage import inbound, jobs, outbox
 from storage.db import Database
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Context, str], Awaitable[list[Reply]]]
+# What a button's typed action does (handlers/core/actions.py).
+ActionHandler = Callable[[Context, Any], Awaitable[list[Reply]]]
 # Free text at the menu: returns (flow name, initial text) or None for the menu.
 Router = Callable[[Context, str], Awaitable[tuple[str, str] | None]]
 # A scheduled job's use-case: what to say, and to whom, now that it is due.
@@ -95,13 +98,12 @@ class Engine:
         clock: Clock,
         flows: Sequence[Flow] = (),
         commands: Sequence[Command] = (),
-        actions: Mapping[str, Handler] | None = None,
+        actions: Mapping[type[Action], ActionHandler] | None = None,
         router: Router | None = None,
         on_start: Handler | None = None,
         menu_extras: Sequence[Choice] = (),
         detour: DetourCheck | None = None,
         staff_entries: Sequence[StaffEntry] = (),
-        private_actions: Collection[str] = (),
     ) -> None:
         self.db = db
         self.settings = settings
@@ -109,13 +111,13 @@ class Engine:
         self.clock = clock
         self.flows = {flow.name: flow for flow in flows}
         self.commands = {command.name: command for command in commands}
-        self.actions = dict(actions or {})
+        # By name, as packed in a button's value: the class unpacks it, the handler acts.
+        self.actions = {cls.name: (cls, run) for cls, run in (actions or {}).items()}
         self.router = router
         self.on_start = on_start
         self.menu_extras = tuple(menu_extras)
         self.detour = detour
         self.staff_entries = tuple(staff_entries)
-        self.private_actions = frozenset(private_actions)
         self.idle = timedelta(minutes=settings.dialog_idle_minutes)
 
     # ---- entry point -------------------------------------------------------------
@@ -279,7 +281,8 @@ class Engine:
                 return self._language(ctx, argument)
             return pointer if name in ("start", "menu", "help", "human") else []
         if msg.option and msg.option.startswith("act:"):
-            if msg.option[4:].partition(":")[0] in self.private_actions:
+            action = self.actions.get(split(msg.option)[0])
+            if action is not None and action[0].private:
                 return pointer  # a resident's own ticket is not opened where all can read
             return await self._action(ctx, msg.option)  # every action checks who may act
         command = msg.command
@@ -445,12 +448,12 @@ class Engine:
         return await command.run(ctx, argument)
 
     async def _action(self, ctx: Context, value: str) -> list[Reply]:
-        _, _, rest = value.partition(":")
-        name, _, argument = rest.partition(":")
-        action = self.actions.get(name)
-        if action is None:
-            return [Reply("dialog.stale")]
-        return await action(ctx, argument)
+        name, argument = split(value)
+        known = self.actions.get(name)
+        action = known[0].unpack(argument) if known is not None else None
+        if known is None or action is None:
+            return [Reply("dialog.stale")]  # an old, forged or malformed button
+        return await known[1](ctx, action)
 
     async def _at_menu(self, ctx: Context, state: DialogState) -> list[Reply]:
         msg = ctx.msg
@@ -463,10 +466,10 @@ class Engine:
         text = msg.words
         if text and self.router is not None:
             routed = await self.router(ctx, text)
-            if routed is not None:
-                if routed[0] not in self.flows and routed[0] in self.commands:
-                    return await self._command(ctx, state, routed[0], "")  # e.g. "我的工单"
+            if routed is not None and routed[0] in self.flows:
                 return await self.start_flow(ctx, state, routed[0], routed[1])
+            if routed is not None and routed[0] in self.commands:
+                return await self._command(ctx, state, routed[0], "")  # e.g. "我的工单"
         if text:
             chosen = self._match_choice(ctx, self.menu(ctx)[0].choices, text)
             if chosen is not None and chosen.startswith("cmd:"):

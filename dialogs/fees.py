@@ -17,15 +17,15 @@ from typing import Any
 
 from dialogs import parsers
 from dialogs.engine import Command, StaffEntry
+from dialogs.feature import Feature
 from dialogs.flow import Answer, Answers, Flow, InputError, Step, chosen
 from handlers import fee_agreements, fees
-from handlers.context import Context
-from handlers.ids import number
-from handlers.messages import Choice, Money, Reply
+from handlers.core.context import Context
+from handlers.core.ids import number
+from handlers.core.messages import Choice, Money, Reply
+from handlers.core.roles import STAFF_ROLES
 from handlers.rules.arrears import ArrearsPolicy, first_day_allowed, proposed_first_day
 from handlers.rules.fees import parse_amount, parse_amounts, parse_day
-
-STAFF_ROLES = ("staff", "supervisor", "director")
 
 
 async def unit_choices(ctx: Context, answers: Answers) -> Sequence[Choice]:
@@ -220,14 +220,17 @@ FEE_PLAN = Flow(
     in_groups=True,
 )
 
-FLOWS = [FEES, FEE_REQUEST, FEE_VISIT, FEE_PLAN]
-COMMANDS = [
-    Command("paid", fees.paid_command, roles=STAFF_ROLES),
-    Command("plan", fee_agreements.plan_command, roles=STAFF_ROLES),
-    Command("agreements", fee_agreements.agreements_command, roles=STAFF_ROLES),
-]
-FOR_STAFF = [
-    StaffEntry(STAFF_ROLES, "fee.help.paid"),
-    StaffEntry(STAFF_ROLES, "fee.help.plan"),
-    StaffEntry(STAFF_ROLES, "fee.help.agreements"),
-]
+FEATURE = Feature(
+    name="fees",
+    flows=[FEES, FEE_REQUEST, FEE_VISIT, FEE_PLAN],
+    commands=[
+        Command("paid", fees.paid_command, roles=STAFF_ROLES),
+        Command("plan", fee_agreements.plan_command, roles=STAFF_ROLES),
+        Command("agreements", fee_agreements.agreements_command, roles=STAFF_ROLES),
+    ],
+    for_staff=[
+        StaffEntry(STAFF_ROLES, "fee.help.paid"),
+        StaffEntry(STAFF_ROLES, "fee.help.plan"),
+        StaffEntry(STAFF_ROLES, "fee.help.agreements"),
+    ],
+)

@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.context import Context
-from handlers.messages import Choice, Reply
+from handlers.core.context import Context
+from handlers.core.messages import Choice, Reply
 
 Answers = Mapping[str, Any]
 

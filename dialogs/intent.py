@@ -8,9 +8,10 @@ resident sees the menu. `frontdesk intent "TEXT"` shows the scores for tuning th
 
 from __future__ import annotations
 
+from dialogs.feature import Feature
 from dialogs.flow import Detour
-from handlers.context import Context
-from handlers.i18n import Catalogs
+from handlers.core.context import Context
+from handlers.core.i18n import Catalogs
 from handlers.rules.intent import Decision, decide, explicit, residue
 
 KEYWORDS = {
@@ -64,16 +65,11 @@ def initial_text(catalogs: Catalogs, text: str) -> str:
 
 async def route(ctx: Context, text: str) -> tuple[str, str] | None:
     """The flow to start and its initial text; None for the menu."""
-    from dialogs.registry import all_commands, all_flows  # the registry imports this module
-
     decision = classify(ctx.catalogs, text)
     if decision.intent is None:
         return None
+    # A flow or a command ("我的工单" is `/my`); the engine goes to neither if not offered.
     flow = INTENT_FLOWS[decision.intent]
-    # "我的工单" is the `/my` command, not a flow; the engine runs either.
-    offered = {f.name for f in all_flows()} | {c.name for c in all_commands()}
-    if flow not in offered:
-        return None
     return flow, initial_text(ctx.catalogs, text)
 
 
@@ -86,5 +82,8 @@ async def detour(ctx: Context, flow: str, text: str) -> Detour | None:
     return Detour(INTENT_FLOWS[asked], text)
 
 
-ROUTER = route
-DETOUR = detour
+FEATURE = Feature(
+    name="intent",
+    router=route,
+    detour=detour,
+)

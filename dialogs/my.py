@@ -4,10 +4,10 @@ an approved release slip's code and QR image can be shown again."""
 from __future__ import annotations
 
 from dialogs.engine import Command
+from dialogs.feature import Feature
 from dialogs.flow import Answer, Answers, Flow, InputError, Step, bounded_text
 from handlers import my
-from handlers.context import Context
-from handlers.messages import Choice
+from handlers.core.context import Context
 
 
 def note_content(answer: Answer, ctx: Context, answers: Answers) -> dict[str, str]:
@@ -30,14 +30,16 @@ NOTE = Flow(
     in_menu=False,
 )
 
-FLOWS = [NOTE]
-COMMANDS = [Command("my", my.list_command)]
-ACTIONS = {
-    "my_list": my.list_command,
-    "my_view": my.view,
-    "my_urge": my.urge,
-    "my_cancel": my.cancel,
-    "my_code": my.show_code,
-}
-MENU = [Choice("act:my_list:", "my.title")]
-PRIVATE_ACTIONS = {"my_list", "my_view", "my_urge", "my_cancel", "my_code"}
+FEATURE = Feature(
+    name="my",
+    flows=[NOTE],
+    commands=[Command("my", my.list_command)],
+    actions={
+        my.MyList: my.list_command,
+        my.MyView: my.view,
+        my.MyUrge: my.urge,
+        my.MyCancel: my.cancel,
+        my.MyCode: my.show_code,
+    },
+    menu=[my.MyList().choice("my.title")],
+)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dialogs.flow import Answer, Answers, InputError, bounded_text
-from handlers.context import Context
+from handlers.core.context import Context
 from handlers.rules.phone import normalise_phone
 
 

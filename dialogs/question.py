@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dialogs import parsers
 from dialogs.engine import Command, StaffEntry
+from dialogs.feature import Feature
 from dialogs.flow import Answer, Answers, Flow, InputError, Step, bounded_text
 from handlers import question
-from handlers.context import Context
-from handlers.messages import Choice
-
-STAFF_ROLES = ("staff", "supervisor", "director")
+from handlers.core.context import Context
+from handlers.core.messages import Choice
+from handlers.core.roles import STAFF_ROLES
 
 
 async def topic(answer: Answer, ctx: Context, answers: Answers) -> str:
@@ -54,7 +54,9 @@ QUESTION = Flow(
     start=question.begin,
 )
 
-FLOWS = [QUESTION]
-COMMANDS = [Command("answer", question.answer_command, roles=STAFF_ROLES)]
-
-FOR_STAFF = [StaffEntry(STAFF_ROLES, "question.help.answer")]
+FEATURE = Feature(
+    name="question",
+    flows=[QUESTION],
+    commands=[Command("answer", question.answer_command, roles=STAFF_ROLES)],
+    for_staff=[StaffEntry(STAFF_ROLES, "question.help.answer")],
+)

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from dialogs import parsers
+from dialogs.feature import Feature
 from dialogs.flow import Answers, Flow, Step, chosen
 from handlers import repair
-from handlers.context import Context
-from handlers.messages import Choice, Text
+from handlers.core.context import Context
+from handlers.core.messages import Choice, Text
 from handlers.rules.warranty import CATEGORIES
 
 TIME_WINDOWS = ("today_pm", "tomorrow_am", "tomorrow_pm", "anytime")
@@ -86,4 +87,7 @@ REPAIR = Flow(
     detours=True,
 )
 
-FLOWS = [REPAIR]
+FEATURE = Feature(
+    name="repair",
+    flows=[REPAIR],
+)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dialogs.feature import Feature
 from handlers import retention
 
-JOBS = {retention.DAILY: retention.daily}
-STARTUP = [retention.schedule_daily]
+FEATURE = Feature(
+    name="retention",
+    jobs={retention.DAILY: retention.daily},
+    startup=[retention.schedule_daily],
+)

@@ -16,10 +16,12 @@ from typing import Any
 
 from dialogs import parsers
 from dialogs.engine import StaffEntry
+from dialogs.feature import Feature
 from dialogs.flow import Answer, Answers, Flow, InputError, Step, bounded_text, chosen
 from handlers import fees, slip
-from handlers.context import Context
-from handlers.messages import Choice, Text
+from handlers.core.context import Context
+from handlers.core.messages import Choice, Text
+from handlers.core.roles import STAFF_ROLES
 from handlers.rules import slip as rules
 from handlers.rules.dates import examples
 
@@ -115,13 +117,15 @@ SLIP = Flow(
     in_groups=True,
 )
 
-FLOWS = [SLIP]
-ACTIONS = {
-    "slip_owner_ok": slip.owner_approves,
-    "slip_owner_no": slip.owner_denies,
-    "slip_desk_ok": slip.desk_approves,
-    "slip_desk_no": slip.desk_denies,
-    "slip_use": slip.mark_used,
-}
-FOR_STAFF = [StaffEntry(("staff", "supervisor", "director"), "slip.help.check")]
-PRIVATE_ACTIONS = {"slip_owner_ok", "slip_owner_no"}
+FEATURE = Feature(
+    name="slip",
+    flows=[SLIP],
+    actions={
+        slip.OwnerApproves: slip.owner_approves,
+        slip.OwnerDenies: slip.owner_denies,
+        slip.DeskApproves: slip.desk_approves,
+        slip.DeskDenies: slip.desk_denies,
+        slip.MarkUsed: slip.mark_used,
+    },
+    for_staff=[StaffEntry(STAFF_ROLES, "slip.help.check")],
+)

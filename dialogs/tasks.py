@@ -8,18 +8,18 @@ from typing import Any
 
 from dialogs import parsers
 from dialogs.engine import Command, StaffEntry
+from dialogs.feature import Feature
 from dialogs.flow import Answer, Answers, Flow, InputError, Step, bounded_text, chosen
-from handlers import escalation, revisits, tasks, worklist
+from handlers import cards, escalation, revisits, tasks, worklist
 from handlers.cards import by_kind
-from handlers.context import Context
-from handlers.ids import row_id
-from handlers.messages import Choice, Reply, Text
+from handlers.core.context import Context
+from handlers.core.ids import row_id
+from handlers.core.messages import Choice, Reply, Text
+from handlers.core.roles import STAFF_ROLES
 from handlers.my import own_ticket
 from handlers.rules.lifecycle import REVISITABLE
 from handlers.staffauth import acting_member
 from storage.models import Department, Ticket, TicketStatus
-
-STAFF_ROLES = ("staff", "supervisor", "director")
 
 
 def amount(answer: Answer, ctx: Context, answers: Answers) -> str:
@@ -226,28 +226,30 @@ REVISIT_STAFF = Flow(
     in_groups=True,
 )
 
-FLOWS = [TASK_DONE, TASK_CANNOT, REVISIT, REVISIT_STAFF]
-COMMANDS = [
-    Command("mytasks", tasks.my_tasks, roles=STAFF_ROLES),
-    Command("tasks", worklist.list_command, roles=STAFF_ROLES),
-]
-FOR_STAFF = [
-    StaffEntry(STAFF_ROLES, "task.help.mine", Choice("cmd:mytasks", "task.menu.mine")),
-    StaffEntry(STAFF_ROLES, "task.help.open", Choice("cmd:tasks", "task.menu.open")),
-]
-ACTIONS = {
-    "t_accept": tasks.accept,
-    "t_start": tasks.start,
-    "t_handover": tasks.handover,
-    "t_handto": tasks.hand_to,
-    "t_transfer": tasks.transfer,
-    "t_moveto": tasks.move_to,
-    "t_leak": tasks.record_leak_test,
-    "r_fixed": revisits.resident_fixed,
-    "r_notyet": revisits.resident_not_yet,
-    "rv_take": revisits.take_phone_revisit,
-    "t_open": worklist.open_card,
-}
-JOBS = {revisits.ASK: revisits.ask, revisits.PHONE: revisits.phone}
-SWEEPS = [escalation.watch_deadlines]
-PRIVATE_ACTIONS = {"r_fixed", "r_notyet"}
+FEATURE = Feature(
+    name="tasks",
+    flows=[TASK_DONE, TASK_CANNOT, REVISIT, REVISIT_STAFF],
+    commands=[
+        Command("mytasks", tasks.my_tasks, roles=STAFF_ROLES),
+        Command("tasks", worklist.list_command, roles=STAFF_ROLES),
+    ],
+    actions={
+        cards.Accept: tasks.accept,
+        cards.Start: tasks.start,
+        cards.Handover: tasks.handover,
+        cards.HandTo: tasks.hand_to,
+        cards.Transfer: tasks.transfer,
+        cards.MoveTo: tasks.move_to,
+        cards.LeakTested: tasks.record_leak_test,
+        revisits.Fixed: revisits.resident_fixed,
+        revisits.NotYet: revisits.resident_not_yet,
+        revisits.TakePhoneRevisit: revisits.take_phone_revisit,
+        worklist.OpenCard: worklist.open_card,
+    },
+    jobs={revisits.ASK: revisits.ask, revisits.PHONE: revisits.phone},
+    sweeps=[escalation.watch_deadlines],
+    for_staff=[
+        StaffEntry(STAFF_ROLES, "task.help.mine", Choice("cmd:mytasks", "task.menu.mine")),
+        StaffEntry(STAFF_ROLES, "task.help.open", Choice("cmd:tasks", "task.menu.open")),
+    ],
+)

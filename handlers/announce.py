@@ -24,8 +24,8 @@ from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.context import Context
-from handlers.messages import Choice, Recipient, Reply, Text
+from handlers.core.context import Context
+from handlers.core.messages import Choice, Recipient, Reply, Text
 from handlers.rules.quiet import release_time
 from handlers.staffauth import acting_member
 from storage import audit, outbox
@@ -33,7 +33,7 @@ from storage.models import Binding, Building, ChatIdentity, Community, Departmen
 
 if TYPE_CHECKING:
     from bot.settings import Settings
-    from handlers.i18n import Catalogs
+    from handlers.core.i18n import Catalogs
 
 WHOLE = "all"  # the scope of an announcement to the whole community
 TEXT_LIMIT = 1000  # characters the office may write; the notice adds a heading

@@ -37,10 +37,10 @@ from handlers.arrears_cases import (
     paused_at,
     progress,
 )
-from handlers.context import Context
+from handlers.core.context import Context
+from handlers.core.messages import Money, Reply, Text
 from handlers.directory import department_chats, people_with_role
 from handlers.fees import month_text, payer_chats, unit_statement
-from handlers.messages import Money, Reply, Text
 from handlers.rules.arrears import (
     ArrearsPolicy,
     grace_end,

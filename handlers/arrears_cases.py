@@ -16,7 +16,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.messages import Money, Text
+from handlers.core.messages import Money, Text
 from handlers.rules.arrears import Instalment, PlanProgress
 from handlers.rules.lifecycle import OPEN
 from storage.models import ArrearsCase, Bill, FeeAgreement, Payment, Ticket, TicketEvent

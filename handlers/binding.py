@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.context import Context
+from handlers.core.actions import OnTicket
+from handlers.core.context import Context
+from handlers.core.messages import Choice, Recipient, Reply, Text
 from handlers.directory import (
     bound_units,
     closest_units,
@@ -26,8 +28,6 @@ from handlers.directory import (
     people_with_role,
     unit_by_label,
 )
-from handlers.ids import row_id
-from handlers.messages import Choice, Recipient, Reply, Text
 from handlers.rules.binding import (
     CODE_LIFETIME,
     CodeThrottle,
@@ -471,8 +471,8 @@ async def request_card(ctx: Context, ticket: Ticket, unit: Unit | None = None) -
     unit = unit or await ctx.session.get(Unit, ticket.unit_id)
     assert unit is not None
     decide = (
-        Choice(f"act:bind_ok:{ticket.id}", "binding.staff.approve"),
-        Choice(f"act:bind_no:{ticket.id}", "binding.staff.reject"),
+        Approve(ticket.id or 0).choice("binding.staff.approve"),
+        Reject(ticket.id or 0).choice("binding.staff.reject"),
     )
     card = await _card(ctx, ticket, unit, Text("binding.staff.pending"))
     return Reply("binding.staff.card", card, choices=decide, card=f"ticket:{ticket.id}")
@@ -525,19 +525,30 @@ async def _card(ctx: Context, ticket: Ticket, unit: Unit, status: Text) -> dict[
     }
 
 
-async def approve(ctx: Context, argument: str) -> list[Reply]:
-    """`act:bind_ok:<ticket id>`: the desk confirms the resident; the chat is bound."""
-    return await _decide(ctx, argument, approved=True)
+@dataclass(frozen=True)
+class Approve(OnTicket):
+    """The desk confirms who the resident is; the chat is bound."""
+
+    name: ClassVar[str] = "bind_ok"
 
 
-async def reject(ctx: Context, argument: str) -> list[Reply]:
-    """`act:bind_no:<ticket id>`: the desk could not verify the resident."""
-    return await _decide(ctx, argument, approved=False)
+@dataclass(frozen=True)
+class Reject(OnTicket):
+    """The desk could not verify the resident."""
+
+    name: ClassVar[str] = "bind_no"
 
 
-async def _decide(ctx: Context, argument: str, *, approved: bool) -> list[Reply]:
-    ref = row_id(argument)
-    ticket = await ctx.session.get(Ticket, ref) if ref else None
+async def approve(ctx: Context, action: Approve) -> list[Reply]:
+    return await _decide(ctx, action.ticket, approved=True)
+
+
+async def reject(ctx: Context, action: Reject) -> list[Reply]:
+    return await _decide(ctx, action.ticket, approved=False)
+
+
+async def _decide(ctx: Context, ref: int, *, approved: bool) -> list[Reply]:
+    ticket = await ctx.session.get(Ticket, ref)
     if ticket is None or ticket.kind != TicketKind.binding or ticket.unit_id is None:
         return [Reply("dialog.stale")]
     member = acting_member(ctx, ticket.community_id, Department.service)

@@ -7,15 +7,69 @@ picks the card of a ticket's kind).
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from handlers.core.actions import OnTicket
+from handlers.core.messages import Choice, Money, Reply, Text
 from handlers.directory import department_chats
-from handlers.messages import Choice, Money, Reply, Text
 from handlers.rules.phone import mask_phone
 from handlers.rules.revisit import needs_leak_test
 from storage.models import StaffMember, Ticket, TicketStatus, Unit
+
+# ---- the task buttons, as typed actions ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Accept(OnTicket):
+    name: ClassVar[str] = "t_accept"
+
+
+@dataclass(frozen=True)
+class Start(OnTicket):
+    name: ClassVar[str] = "t_start"
+
+
+@dataclass(frozen=True)
+class Handover(OnTicket):
+    """Offers the colleagues; `HandTo` hands the job to the one chosen."""
+
+    name: ClassVar[str] = "t_handover"
+
+
+@dataclass(frozen=True)
+class HandTo(OnTicket):
+    name: ClassVar[str] = "t_handto"
+    colleague: int
+
+
+@dataclass(frozen=True)
+class Transfer(OnTicket):
+    """Offers the other departments; `MoveTo` moves the ticket to the one chosen."""
+
+    name: ClassVar[str] = "t_transfer"
+
+
+@dataclass(frozen=True)
+class MoveTo(OnTicket):
+    name: ClassVar[str] = "t_moveto"
+    department: str
+
+
+@dataclass(frozen=True)
+class LeakTested(OnTicket):
+    name: ClassVar[str] = "t_leak"
+
+
+# Finishing and giving up ask for a note first: they run as the short flows of these names.
+DONE_FLOW, CANNOT_FLOW = "task_done", "task_cannot"
+
+
+def flow_choice(flow: str, ticket_id: int | None, key: str) -> Choice:
+    return Choice(f"flow:{flow}:{ticket_id}", key)
+
 
 # Kinds worked with the task buttons (accept, start, done …); release slips, binding
 # requests and chats handed to a person have buttons of their own.
@@ -85,7 +139,7 @@ def charge_text(ticket: Ticket) -> Any:
 
 def card_choices(ticket: Ticket) -> tuple[Choice, ...]:
     """The buttons a ticket's card offers in its status (each checked again when pressed)."""
-    ref = ticket.id
+    ref = ticket.id or 0
     buttons: list[tuple[str, str]] = []
     if ticket.status == TicketStatus.new:
         buttons = [
@@ -102,21 +156,30 @@ def card_choices(ticket: Ticket) -> tuple[Choice, ...]:
         ]
     elif ticket.status == TicketStatus.in_progress:
         buttons = [("done", "card.btn.done"), ("cannot", "card.btn.cannot")]
-    choices = []
-    for action, key in buttons:
-        # Finishing and giving up ask for a note first: they run as short flows.
-        value = (
-            f"flow:task_{action}:{ref}" if action in ("done", "cannot") else f"act:t_{action}:{ref}"
-        )
-        choices.append(Choice(value, key))
+    choices = [
+        flow_choice(DONE_FLOW, ref, key)
+        if action == "done"
+        else flow_choice(CANNOT_FLOW, ref, key)
+        if action == "cannot"
+        else BUTTONS[action](ref).choice(key)
+        for action, key in buttons
+    ]
     if (
         needs_leak_test(ticket.category)
         and ticket.kind == "repair"
         and (ticket.status in (TicketStatus.in_progress, TicketStatus.done, TicketStatus.revisit))
         and not ticket.details.get("leak_test_at")
     ):
-        choices.append(Choice(f"act:t_leak:{ref}", "card.btn.leak"))
+        choices.append(LeakTested(ref).choice("card.btn.leak"))
     return tuple(choices)
+
+
+BUTTONS: dict[str, type[OnTicket]] = {
+    "accept": Accept,
+    "start": Start,
+    "handover": Handover,
+    "transfer": Transfer,
+}
 
 
 async def card_updates(session: AsyncSession, ticket: Ticket) -> list[Reply]:

@@ -8,8 +8,8 @@ repair card of handlers/cards.py.
 from __future__ import annotations
 
 from handlers.cards import card_updates
-from handlers.context import Context
-from handlers.messages import Reply
+from handlers.core.context import Context
+from handlers.core.messages import Reply
 from storage.models import Ticket, TicketKind
 
 

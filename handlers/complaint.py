@@ -14,16 +14,18 @@ reaches the director then.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from handlers import repair
 from handlers.cards import card_choices
-from handlers.context import Context
+from handlers.core.actions import OnTicket
+from handlers.core.context import Context
+from handlers.core.ids import row_id
+from handlers.core.messages import Choice, Recipient, Reply, Text
 from handlers.directory import community_of, department_chats, people_with_role, ticket_resident
 from handlers.duty import on_duty
-from handlers.ids import row_id
-from handlers.messages import Choice, Recipient, Reply, Text
 from handlers.rules.complaint import (
     DEFAULT_DEPARTMENT,
     DEPARTMENTS,
@@ -86,7 +88,6 @@ WANT_LABELS = {
     "answer": "complaint.want.answer",
     "apology": "complaint.want.apology",
 }
-ACTION_KIND, ACTION_SEVERITY = "cmp_kind", "cmp_sev"
 
 
 def word_lists(ctx: Context, keys: Mapping[str, str]) -> dict[str, set[str]]:
@@ -291,21 +292,18 @@ def card_buttons(ticket: Ticket) -> tuple[Choice, ...]:
     """Confirm or change the kind and the severity; the current ones are marked."""
     d = ticket.details
     kinds = [
-        Choice(
-            f"act:{ACTION_KIND}:{ticket.id}:{kind}",
+        SetKind(ticket.id or 0, kind).choice(
             "complaint.button.kind",
-            {"label": Text(KIND_LABELS[kind]), "mark": "✓ " if d.get("kind") == kind else ""},
+            label=Text(KIND_LABELS[kind]),
+            mark="✓ " if d.get("kind") == kind else "",
         )
         for kind in KINDS
     ]
     severities = [
-        Choice(
-            f"act:{ACTION_SEVERITY}:{ticket.id}:{severity}",
+        SetSeverity(ticket.id or 0, severity).choice(
             "complaint.button.severity",
-            {
-                "label": Text(SEVERITY_LABELS[severity]),
-                "mark": "✓ " if d.get("severity") == severity else "",
-            },
+            label=Text(SEVERITY_LABELS[severity]),
+            mark="✓ " if d.get("severity") == severity else "",
         )
         for severity in SEVERITIES
     ]
@@ -364,22 +362,34 @@ async def card_pushes(ctx: Context, ticket: Ticket) -> list[Reply]:
     ]
 
 
-async def set_kind(ctx: Context, argument: str) -> list[Reply]:
-    """Button `act:cmp_kind:<ticket>:<kind>`: the service desk confirms or changes the kind."""
-    return await _reclassify(ctx, argument, "kind", KINDS)
+@dataclass(frozen=True)
+class SetKind(OnTicket):
+    """The service desk confirms or changes the complaint's kind."""
+
+    name: ClassVar[str] = "cmp_kind"
+    kind: str
 
 
-async def set_severity(ctx: Context, argument: str) -> list[Reply]:
-    """Button `act:cmp_sev:<ticket>:<severity>`: confirm or change it; deadlines follow."""
-    return await _reclassify(ctx, argument, "severity", SEVERITIES)
+@dataclass(frozen=True)
+class SetSeverity(OnTicket):
+    """The service desk confirms or changes the severity; the deadlines follow."""
+
+    name: ClassVar[str] = "cmp_sev"
+    severity: str
+
+
+async def set_kind(ctx: Context, action: SetKind) -> list[Reply]:
+    return await _reclassify(ctx, action.ticket, "kind", action.kind, KINDS)
+
+
+async def set_severity(ctx: Context, action: SetSeverity) -> list[Reply]:
+    return await _reclassify(ctx, action.ticket, "severity", action.severity, SEVERITIES)
 
 
 async def _reclassify(
-    ctx: Context, argument: str, field: str, allowed: tuple[str, ...]
+    ctx: Context, ref: int, field: str, value: str, allowed: tuple[str, ...]
 ) -> list[Reply]:
-    ticket_id, _, value = argument.partition(":")
-    ref = row_id(ticket_id)
-    ticket = await ctx.session.get(Ticket, ref) if ref else None
+    ticket = await ctx.session.get(Ticket, ref)
     if ticket is None or ticket.kind != TicketKind.complaint or value not in allowed:
         return [Reply("dialog.stale")]
     member = acting_member(ctx, ticket.community_id, Department.service)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.context import Context
-from handlers.messages import Recipient
+from handlers.core.context import Context
+from handlers.core.messages import Recipient
 from handlers.rules import units
 from storage.models import (
     Binding,

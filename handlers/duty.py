@@ -14,10 +14,10 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.context import Context
+from handlers.core.context import Context
+from handlers.core.messages import Recipient, Reply
+from handlers.core.roles import MANAGERS
 from handlers.directory import people_with_role, private_chat
-from handlers.messages import Recipient, Reply
-from handlers.staffauth import MANAGERS
 from storage import audit
 from storage.models import Community, KeyValue, StaffMember
 from storage.upsert import insert

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from handlers.context import Context
-from handlers.messages import Reply, Text
+from handlers.core.context import Context
+from handlers.core.messages import Reply, Text
 from handlers.repair import units_for
 from handlers.rules.urgency import Urgency, category_for, department_for
 from handlers.work_orders import create_work_order, emergency_of, emergency_reply

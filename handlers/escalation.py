@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 
-from handlers.context import Context
+from handlers.core.context import Context
+from handlers.core.messages import Recipient, Reply, Text
 from handlers.directory import department_chats, people_with_role, private_chat
 from handlers.duty import on_duty
-from handlers.messages import Recipient, Reply, Text
 from handlers.policies import ladder, revisit_policy
 from handlers.rules.escalation import Ladder, reopened_due, steps_due, worth_sending
 from handlers.rules.lifecycle import OPEN, REVISITABLE

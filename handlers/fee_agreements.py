@@ -27,15 +27,16 @@ from handlers.arrears_cases import (
     progress,
 )
 from handlers.cardsync import refreshed_cards
-from handlers.context import Context
+from handlers.core.context import Context
+from handlers.core.ids import row_id
+from handlers.core.messages import Choice, Money, Recipient, Reply, Text
+from handlers.core.roles import MANAGERS
 from handlers.directory import closest_units, ticket_resident, unit_by_label
 from handlers.fees import joined, local_today, month_text, payer_chats, unit_statement
-from handlers.ids import row_id
-from handlers.messages import Choice, Money, Recipient, Reply, Text
 from handlers.rules import arrears as ladder
 from handlers.rules.arrears import ArrearsPolicy, PlanProgress
 from handlers.rules.lifecycle import OPEN
-from handlers.staffauth import MANAGERS, acting_member
+from handlers.staffauth import acting_member
 from storage import audit, tickets
 from storage.models import (
     Community,

@@ -37,7 +37,9 @@ from handlers.arrears_cases import (
 )
 from handlers.binding import require_binding
 from handlers.cards import card_choices
-from handlers.context import Context
+from handlers.core.context import Context
+from handlers.core.ids import row_id
+from handlers.core.messages import Choice, Money, Recipient, Reply, Text
 from handlers.directory import (
     bound_units,
     closest_units,
@@ -45,8 +47,6 @@ from handlers.directory import (
     person_chats,
     unit_by_label,
 )
-from handlers.ids import row_id
-from handlers.messages import Choice, Money, Recipient, Reply, Text
 from handlers.rules import fees as rules
 from handlers.rules.lifecycle import OPEN
 from handlers.rules.phone import mask_phone

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
-from handlers.context import Context
+from handlers.core.context import Context
+from handlers.core.messages import Recipient, Reply
 from handlers.directory import community_of, department_chats, people_with_role
-from handlers.messages import Recipient, Reply
 from handlers.staffauth import acting_member
 from storage import audit, tickets
 from storage.models import Department, Ticket, TicketKind, TicketStatus

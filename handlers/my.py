@@ -6,8 +6,9 @@ only what can be done with one: show the code again, or cancel it until it is us
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement
 from sqlmodel import col, or_, select
@@ -15,10 +16,11 @@ from sqlmodel import col, or_, select
 from handlers import slip as slips
 from handlers.cards import where
 from handlers.cardsync import refreshed_cards
-from handlers.context import Context
+from handlers.core.actions import Action, OnTicket
+from handlers.core.context import Context
+from handlers.core.ids import row_id
+from handlers.core.messages import Choice, Reply, Text
 from handlers.directory import department_chats
-from handlers.ids import row_id
-from handlers.messages import Choice, Reply, Text
 from handlers.rules import slip as slip_rules
 from handlers.rules.lifecycle import FINISHED, allowed, next_status
 from storage import tickets
@@ -51,9 +53,41 @@ async def own_tickets(ctx: Context) -> list[Ticket]:
     return list(rows.all())
 
 
-async def own_ticket(ctx: Context, argument: str) -> Ticket | None:
+@dataclass(frozen=True)
+class MyList(Action):
+    name: ClassVar[str] = "my_list"
+    private: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class MyView(OnTicket):
+    name: ClassVar[str] = "my_view"
+    private: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class MyUrge(OnTicket):
+    name: ClassVar[str] = "my_urge"
+    private: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class MyCancel(OnTicket):
+    name: ClassVar[str] = "my_cancel"
+    private: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class MyCode(OnTicket):
+    """An approved slip's code and QR image again."""
+
+    name: ClassVar[str] = "my_code"
+    private: ClassVar[bool] = True
+
+
+async def own_ticket(ctx: Context, argument: int | str) -> Ticket | None:
     """One of the sender's tickets by id; None for anybody else's (crafted buttons)."""
-    ref = row_id(argument)
+    ref = argument if isinstance(argument, int) else row_id(argument)
     if ref is None:
         return None
     ticket = await ctx.session.get(Ticket, ref)
@@ -67,14 +101,14 @@ async def own_ticket(ctx: Context, argument: str) -> Ticket | None:
     return None
 
 
-async def list_command(ctx: Context, argument: str) -> list[Reply]:
+async def list_command(ctx: Context, argument: str | MyList = "") -> list[Reply]:
     """`/my`: the resident's recent tickets, each with a button to open it."""
     found = await own_tickets(ctx)
     if not found:
         return [Reply("my.none")]
     listed_slips = await slips.slips_of(ctx, found)
     lines = [_line(ctx, t, listed_slips.get(t.id or 0)) for t in found]
-    choices = tuple(Choice(f"act:my_view:{t.id}", "my.open", {"number": t.number}) for t in found)
+    choices = tuple(MyView(t.id or 0).choice("my.open", number=t.number) for t in found)
     return [Reply("my.list", {"count": len(found), "lines": lines}, choices=choices)]
 
 
@@ -91,15 +125,15 @@ def _line(ctx: Context, ticket: Ticket, slip: ReleaseSlip | None) -> Text:
     return Text("my.line", params)
 
 
-async def _own_slip(ctx: Context, argument: str) -> tuple[ReleaseSlip, Ticket] | None:
+async def _own_slip(ctx: Context, argument: int) -> tuple[ReleaseSlip, Ticket] | None:
     """One of the sender's release slips, with its ticket, by ticket id."""
     ticket = await own_ticket(ctx, argument)
     slip = await slips.slip_of(ctx, ticket) if ticket is not None else None
     return (slip, ticket) if slip is not None and ticket is not None else None
 
 
-async def view(ctx: Context, argument: str) -> list[Reply]:
-    ticket = await own_ticket(ctx, argument)
+async def view(ctx: Context, action: MyView) -> list[Reply]:
+    ticket = await own_ticket(ctx, action.ticket)
     if ticket is None:
         return [Reply("dialog.stale")]
     if ticket.kind == TicketKind.slip:
@@ -115,10 +149,10 @@ async def view(ctx: Context, argument: str) -> list[Reply]:
     if ticket.status not in FINISHED:
         choices += [
             Choice(f"flow:note:{ticket.id}", "my.add_note"),
-            Choice(f"act:my_urge:{ticket.id}", "my.urge"),
+            MyUrge(ticket.id or 0).choice("my.urge"),
         ]
     if allowed(ticket.status, "cancel"):  # work has not started yet
-        choices.append(Choice(f"act:my_cancel:{ticket.id}", "my.cancel"))
+        choices.append(MyCancel(ticket.id or 0).choice("my.cancel"))
     params: dict[str, Any] = {
         "number": ticket.number,
         "kind": Text(f"kind.{ticket.kind}"),
@@ -138,24 +172,24 @@ async def _slip_view(ctx: Context, ticket: Ticket) -> list[Reply]:
         return [Reply("dialog.stale")]
     choices: list[Choice] = []
     if slips.state_of(ctx, slip) == slip_rules.APPROVED:
-        choices.append(Choice(f"act:my_code:{ticket.id}", "slip.my.show_code"))
+        choices.append(MyCode(ticket.id or 0).choice("slip.my.show_code"))
     if slips.can_cancel(ctx, slip):
-        choices.append(Choice(f"act:my_cancel:{ticket.id}", "slip.my.cancel"))
+        choices.append(MyCancel(ticket.id or 0).choice("slip.my.cancel"))
     params = await slips.resident_view(ctx, slip, ticket)
     return [Reply("slip.my.view", params, choices=tuple(choices))]
 
 
-async def show_code(ctx: Context, argument: str) -> list[Reply]:
+async def show_code(ctx: Context, action: MyCode) -> list[Reply]:
     """An approved slip's code and QR image again, to show at the gate."""
-    found = await _own_slip(ctx, argument)
+    found = await _own_slip(ctx, action.ticket)
     if found is None:
         return [Reply("dialog.stale")]
     return await slips.show_code(ctx, *found)
 
 
-async def urge(ctx: Context, argument: str) -> list[Reply]:
+async def urge(ctx: Context, action: MyUrge) -> list[Reply]:
     """催单: remind the department, at most once per configured interval."""
-    ticket = await own_ticket(ctx, argument)
+    ticket = await own_ticket(ctx, action.ticket)
     if ticket is None:
         return [Reply("dialog.stale")]
     if ticket.kind == TicketKind.slip:  # an old button: nobody works on a slip to hurry
@@ -190,12 +224,12 @@ async def urge(ctx: Context, argument: str) -> list[Reply]:
     return [Reply("my.urge.sent", {"number": ticket.number}), *pushes]
 
 
-async def cancel(ctx: Context, argument: str) -> list[Reply]:
+async def cancel(ctx: Context, action: MyCancel) -> list[Reply]:
     """Cancel a ticket before work starts; the group's card shows it cancelled.
 
     A release slip is cancelled as a slip: until it is used, and its code is void.
     """
-    ticket = await own_ticket(ctx, argument)
+    ticket = await own_ticket(ctx, action.ticket)
     if ticket is None:
         return [Reply("dialog.stale")]
     if ticket.kind == TicketKind.slip:

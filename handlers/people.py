@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.context import Context
-from handlers.messages import Reply, Text
-from handlers.staffauth import MANAGERS
+from handlers.core.context import Context
+from handlers.core.messages import Reply, Text
+from handlers.core.roles import MANAGERS
 from storage import audit
 from storage.models import Community, Department, StaffGroup, StaffMember, StaffRole
 

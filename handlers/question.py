@@ -9,9 +9,9 @@ from typing import Any
 from sqlmodel import col, select
 
 from handlers import complaint
-from handlers.context import Context
+from handlers.core.context import Context
+from handlers.core.messages import Choice, Money, Recipient, Reply, Text
 from handlers.directory import bound_units, community_of, department_chats, people_with_role
-from handlers.messages import Choice, Money, Recipient, Reply, Text
 from handlers.rules.question import PUBLIC_ENERGY_RATE, monthly_charges, reply_by, topic_of
 from handlers.staffauth import acting_member
 from storage import audit, tickets

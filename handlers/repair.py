@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from handlers.cards import visit_time, where
-from handlers.context import Context
+from handlers.core.context import Context
+from handlers.core.messages import Reply, Text
 from handlers.directory import bound_units
-from handlers.messages import Reply, Text
 from handlers.work_orders import create_work_order, duty_phone, emergency_reply, urgency_of
 from storage.models import Unit
 

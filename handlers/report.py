@@ -32,9 +32,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import stats
-from handlers.context import Context
-from handlers.i18n import Catalogs
-from handlers.messages import Reply
+from handlers.core.context import Context
+from handlers.core.i18n import Catalogs
+from handlers.core.messages import Reply
 from handlers.rules.spreadsheet import as_text
 from handlers.rules.stats import Figures, Group, Period, to_minutes
 from storage.models import Community, StaffMember, Ticket

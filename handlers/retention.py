@@ -16,8 +16,8 @@ from sqlalchemy import String, cast, delete, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.context import Context
-from handlers.messages import Reply
+from handlers.core.context import Context
+from handlers.core.messages import Reply
 from storage import jobs
 from storage.models import AuditLog, InboundUpdate, Job, KeyValue, Outbox
 from storage.upsert import insert

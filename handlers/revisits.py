@@ -11,17 +11,17 @@ back to the repair group as rework.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from handlers.cards import by_kind
 from handlers.cardsync import refreshed_cards
-from handlers.context import Context
+from handlers.core.actions import OnTicket
+from handlers.core.context import Context
+from handlers.core.messages import Choice, Reply, Text
 from handlers.directory import department_chats, private_chat, ticket_resident
 from handlers.escalation import reopen
-from handlers.ids import row_id
-from handlers.messages import Choice, Reply, Text
 from handlers.policies import revisit_policy
 from handlers.rules.lifecycle import REVISITABLE, Forbidden, next_status
 from handlers.rules.revisit import is_bad, plan
@@ -30,6 +30,27 @@ from storage import audit, jobs, tickets
 from storage.models import Department, Job, StaffMember, Ticket
 
 ASK, PHONE = "revisit_ask", "revisit_phone"
+
+
+@dataclass(frozen=True)
+class Fixed(OnTicket):
+    """The resident says the finished work solved it."""
+
+    name: ClassVar[str] = "r_fixed"
+    private: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class NotYet(OnTicket):
+    """The resident says it is not solved yet: the job reopens."""
+
+    name: ClassVar[str] = "r_notyet"
+    private: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class TakePhoneRevisit(OnTicket):
+    name: ClassVar[str] = "rv_take"
 
 
 def _key(kind: str, ticket: Ticket) -> str:
@@ -122,14 +143,13 @@ def phone_task(ticket: Ticket) -> Reply:
     return Reply(
         "revisit.phone_task",
         {"number": ticket.number, "name": ticket.contact_name, "due": revisit_deadline(ticket)},
-        choices=(Choice(f"act:rv_take:{ticket.id}", "revisit.take"),),
+        choices=(TakePhoneRevisit(ticket.id or 0).choice("revisit.take"),),
     )
 
 
-async def take_phone_revisit(ctx: Context, argument: str) -> list[Reply]:
+async def take_phone_revisit(ctx: Context, action: TakePhoneRevisit) -> list[Reply]:
     """A service-desk member takes the phone revisit: the number comes to them in private."""
-    ref = row_id(argument)
-    ticket = await ctx.session.get(Ticket, ref) if ref else None
+    ticket = await ctx.session.get(Ticket, action.ticket)
     if ticket is None:
         return [Reply("dialog.stale")]
     member = acting_member(ctx, ticket.community_id, Department.service)
@@ -225,11 +245,11 @@ async def record(ctx: Context, ticket: Ticket, answers: dict[str, Any], by: str)
     return [*rework, *await refreshed_cards(ctx, ticket)]
 
 
-async def resident_fixed(ctx: Context, argument: str) -> list[Reply]:
+async def resident_fixed(ctx: Context, action: Fixed) -> list[Reply]:
     """The resident confirms the repair worked; the revisit still follows, as the rules say."""
     from handlers.my import own_ticket
 
-    ticket = await own_ticket(ctx, argument)
+    ticket = await own_ticket(ctx, action.ticket)
     if ticket is None:
         return [Reply("dialog.stale")]
     try:
@@ -249,11 +269,11 @@ async def resident_fixed(ctx: Context, argument: str) -> list[Reply]:
     ]
 
 
-async def resident_not_yet(ctx: Context, argument: str) -> list[Reply]:
+async def resident_not_yet(ctx: Context, action: NotYet) -> list[Reply]:
     """ "Not yet": the job reopens for the same technician and the reopen is counted."""
     from handlers.my import own_ticket
 
-    ticket = await own_ticket(ctx, argument)
+    ticket = await own_ticket(ctx, action.ticket)
     if ticket is None:
         return [Reply("dialog.stale")]
     try:

@@ -16,23 +16,25 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import qrcode
 from sqlmodel import col, select
 
 from handlers import fees
 from handlers.binding import require_binding, role_text
-from handlers.context import Context
+from handlers.core.actions import Action
+from handlers.core.context import Context
+from handlers.core.messages import Choice, Money, Recipient, Reply, Text
+from handlers.core.roles import MANAGERS
 from handlers.directory import bound_units, department_chats, people_with_role, person_chats
-from handlers.ids import row_id
-from handlers.messages import Choice, Money, Recipient, Reply, Text
 from handlers.rules import slip as rules
 from handlers.rules.fees import Statement
 from handlers.rules.phone import mask_phone
-from handlers.staffauth import MANAGERS, acting_member
+from handlers.staffauth import acting_member
 from storage import audit, tickets
 from storage.models import (
     Binding,
@@ -227,8 +229,8 @@ async def _to_owners(
     )
     card = await _card(ctx, slip, ticket)
     buttons = (
-        Choice(f"act:slip_owner_ok:{slip.id}", "slip.owner.approve"),
-        Choice(f"act:slip_owner_no:{slip.id}", "slip.owner.deny"),
+        OwnerApproves(slip.id or 0).choice("slip.owner.approve"),
+        OwnerDenies(slip.id or 0).choice("slip.owner.deny"),
     )
     asks = [
         Reply("slip.owner.request", card, choices=buttons, to=chat, card=f"slip:{slip.id}:owner")
@@ -279,8 +281,8 @@ async def _to_desk(
 
 def _desk_buttons(slip: ReleaseSlip) -> tuple[Choice, ...]:
     return (
-        Choice(f"act:slip_desk_ok:{slip.id}", "slip.desk.approve"),
-        Choice(f"act:slip_desk_no:{slip.id}", "slip.desk.deny"),
+        DeskApproves(slip.id or 0).choice("slip.desk.approve"),
+        DeskDenies(slip.id or 0).choice("slip.desk.deny"),
     )
 
 
@@ -393,10 +395,41 @@ async def qr_image(code: str, directory: Path) -> Path:
 # ---- decisions ---------------------------------------------------------------------------
 
 
-async def _slip(ctx: Context, argument: str) -> tuple[ReleaseSlip, Ticket] | None:
-    ref = row_id(argument)
-    if ref is None:
-        return None
+@dataclass(frozen=True)
+class OnSlip(Action):
+    slip: int
+
+
+@dataclass(frozen=True)
+class OwnerApproves(OnSlip):
+    name: ClassVar[str] = "slip_owner_ok"
+    private: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class OwnerDenies(OnSlip):
+    name: ClassVar[str] = "slip_owner_no"
+    private: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class DeskApproves(OnSlip):
+    name: ClassVar[str] = "slip_desk_ok"
+
+
+@dataclass(frozen=True)
+class DeskDenies(OnSlip):
+    name: ClassVar[str] = "slip_desk_no"
+
+
+@dataclass(frozen=True)
+class MarkUsed(OnSlip):
+    """The guard lets the goods out: the slip is used."""
+
+    name: ClassVar[str] = "slip_use"
+
+
+async def _slip(ctx: Context, ref: int) -> tuple[ReleaseSlip, Ticket] | None:
     slip = await ctx.session.get(ReleaseSlip, ref)
     ticket = await ctx.session.get(Ticket, slip.ticket_id) if slip else None
     return (slip, ticket) if slip and ticket else None
@@ -414,15 +447,15 @@ async def _is_owner(ctx: Context, unit_id: int) -> bool:
     return any(unit.id == unit_id and link.role == Role.owner for unit, link in links)
 
 
-async def owner_approves(ctx: Context, argument: str) -> list[Reply]:
-    return await _owner_decides(ctx, argument, approve=True)
+async def owner_approves(ctx: Context, action: OwnerApproves) -> list[Reply]:
+    return await _owner_decides(ctx, action.slip, approve=True)
 
 
-async def owner_denies(ctx: Context, argument: str) -> list[Reply]:
-    return await _owner_decides(ctx, argument, approve=False)
+async def owner_denies(ctx: Context, action: OwnerDenies) -> list[Reply]:
+    return await _owner_decides(ctx, action.slip, approve=False)
 
 
-async def _owner_decides(ctx: Context, argument: str, approve: bool) -> list[Reply]:
+async def _owner_decides(ctx: Context, argument: int, approve: bool) -> list[Reply]:
     """Only an owner of the slip's unit may answer; the answer is given once."""
     found = await _slip(ctx, argument)
     if found is None:
@@ -459,15 +492,15 @@ async def _deny(
     return await _tell_applicant(ctx, slip, key, card)
 
 
-async def desk_approves(ctx: Context, argument: str) -> list[Reply]:
-    return await _desk_decides(ctx, argument, approve=True)
+async def desk_approves(ctx: Context, action: DeskApproves) -> list[Reply]:
+    return await _desk_decides(ctx, action.slip, approve=True)
 
 
-async def desk_denies(ctx: Context, argument: str) -> list[Reply]:
-    return await _desk_decides(ctx, argument, approve=False)
+async def desk_denies(ctx: Context, action: DeskDenies) -> list[Reply]:
+    return await _desk_decides(ctx, action.slip, approve=False)
 
 
-async def _desk_decides(ctx: Context, argument: str, approve: bool) -> list[Reply]:
+async def _desk_decides(ctx: Context, argument: int, approve: bool) -> list[Reply]:
     """The service desk (or a supervisor) of the slip's community decides, once."""
     found = await _slip(ctx, argument)
     if found is None:
@@ -520,13 +553,13 @@ async def check(ctx: Context, code: str) -> list[Reply]:
         **await _card(ctx, slip, ticket),
         "verdict": Text(f"slip.verdict.{verdict}", {"day": slip.day, "used": slip.used_at}),
     }
-    choices = (Choice(f"act:slip_use:{slip.id}", "slip.use"),) if verdict == "valid" else ()
+    choices = (MarkUsed(slip.id or 0).choice("slip.use"),) if verdict == "valid" else ()
     return [Reply("slip.check", card, choices=choices)]
 
 
-async def mark_used(ctx: Context, argument: str) -> list[Reply]:
+async def mark_used(ctx: Context, action: MarkUsed) -> list[Reply]:
     """The goods went out: the slip is used and cannot be shown again."""
-    found = await _slip(ctx, argument)
+    found = await _slip(ctx, action.slip)
     if found is None:
         return [Reply("dialog.stale")]
     slip, ticket = found

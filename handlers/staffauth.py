@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from handlers.context import Context
-from storage.models import StaffMember, StaffRole
-
-MANAGERS = (StaffRole.supervisor, StaffRole.director)
+from handlers.core.context import Context
+from handlers.core.roles import MANAGERS
+from storage.models import StaffMember
 
 
 def acting_member(

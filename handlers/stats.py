@@ -24,12 +24,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.cards import charge_text
 from handlers.complaint import KIND_LABELS, SEVERITY_LABELS
-from handlers.context import Context
-from handlers.messages import Money, Reply, Text
+from handlers.core.context import Context
+from handlers.core.messages import Money, Reply, Text
+from handlers.core.roles import MANAGERS
 from handlers.rules import stats as rules
 from handlers.rules.lifecycle import REVISITABLE
 from handlers.rules.stats import Bucket, Figures, Period, PeriodError
-from handlers.staffauth import MANAGERS, acting_member
+from handlers.staffauth import acting_member
 from handlers.work_orders import what_text
 from storage import audit, tickets
 from storage.models import Community, Person, StaffMember, Ticket, TicketEvent

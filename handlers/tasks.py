@@ -13,29 +13,37 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from handlers.cards import TASK_KINDS, by_kind, visit_time, where
+from handlers.cards import (
+    TASK_KINDS,
+    Accept,
+    Handover,
+    HandTo,
+    LeakTested,
+    MoveTo,
+    Start,
+    Transfer,
+    by_kind,
+    visit_time,
+    where,
+)
 from handlers.cardsync import refreshed_cards
-from handlers.context import Context
+from handlers.core.context import Context
+from handlers.core.messages import Money, Reply, Text
 from handlers.directory import department_chats, people_with_role, private_chat, ticket_resident
-from handlers.ids import row_id
-from handlers.messages import Choice, Money, Reply, Text
-from handlers.revisits import schedule_revisit
+from handlers.revisits import Fixed, NotYet, schedule_revisit
 from handlers.rules.lifecycle import OPEN, Forbidden, next_status
 from handlers.staffauth import acting_member, is_manager
 from storage import audit, tickets
 from storage.models import Department, Photo, StaffMember, Ticket, TicketStatus, Unit
 
 
-async def locked_ticket(ctx: Context, argument: str) -> Ticket | None:
+async def locked_ticket(ctx: Context, ref: int) -> Ticket | None:
     """The ticket a button names, locked for this transaction (first press wins)."""
-    ref = row_id(argument.split(":", 1)[0])
-    if ref is None:
-        return None
     return await ctx.session.get(Ticket, ref, with_for_update=True)
 
 
-async def _staff_ticket(ctx: Context, argument: str) -> tuple[Ticket, StaffMember] | list[Reply]:
-    ticket = await locked_ticket(ctx, argument)
+async def _staff_ticket(ctx: Context, ref: int) -> tuple[Ticket, StaffMember] | list[Reply]:
+    ticket = await locked_ticket(ctx, ref)
     if ticket is None:
         return [Reply("dialog.stale")]
     member = acting_member(ctx, ticket.community_id, ticket.department)
@@ -121,8 +129,8 @@ async def tell_resident(ctx: Context, ticket: Ticket, key: str, **params: Any) -
     return [Reply(key, params, to=chat) for chat in await ticket_resident(ctx.session, ticket)]
 
 
-async def accept(ctx: Context, argument: str) -> list[Reply]:
-    found = await _staff_ticket(ctx, argument)
+async def accept(ctx: Context, action: Accept) -> list[Reply]:
+    found = await _staff_ticket(ctx, action.ticket)
     if isinstance(found, list):
         return found
     ticket, member = found
@@ -140,8 +148,8 @@ async def accept(ctx: Context, argument: str) -> list[Reply]:
     ]
 
 
-async def start(ctx: Context, argument: str) -> list[Reply]:
-    found = await _staff_ticket(ctx, argument)
+async def start(ctx: Context, action: Start) -> list[Reply]:
+    found = await _staff_ticket(ctx, action.ticket)
     if isinstance(found, list):
         return found
     ticket, member = found
@@ -157,9 +165,9 @@ async def start(ctx: Context, argument: str) -> list[Reply]:
     ]
 
 
-async def handover(ctx: Context, argument: str) -> list[Reply]:
+async def handover(ctx: Context, action: Handover) -> list[Reply]:
     """Offer the colleagues of the department to hand the job to."""
-    found = await _staff_ticket(ctx, argument)
+    found = await _staff_ticket(ctx, action.ticket)
     if isinstance(found, list):
         return found
     ticket, member = found
@@ -180,23 +188,17 @@ async def handover(ctx: Context, argument: str) -> list[Reply]:
     if not colleagues:
         return [Reply("task.no_colleague", {"number": ticket.number})]
     choices = tuple(
-        Choice(f"act:t_handto:{ticket.id}:{c.id}", "task.to_person", {"name": c.name})
-        for c in colleagues
+        HandTo(ticket.id or 0, c.id or 0).choice("task.to_person", name=c.name) for c in colleagues
     )
     return [Reply("task.handover.choose", {"number": ticket.number}, choices=choices)]
 
 
-async def hand_to(ctx: Context, argument: str) -> list[Reply]:
-    found = await _staff_ticket(ctx, argument)
+async def hand_to(ctx: Context, action: HandTo) -> list[Reply]:
+    found = await _staff_ticket(ctx, action.ticket)
     if isinstance(found, list):
         return found
     ticket, member = found
-    parts = argument.split(":")
-    colleague = (
-        await ctx.session.get(StaffMember, colleague_id)
-        if len(parts) == 2 and (colleague_id := row_id(parts[1]))
-        else None
-    )
+    colleague = await ctx.session.get(StaffMember, action.colleague)
     if (
         colleague is None
         or colleague.community_id != ticket.community_id
@@ -220,27 +222,26 @@ async def hand_to(ctx: Context, argument: str) -> list[Reply]:
     return [*await refreshed_cards(ctx, ticket), await private_details(ctx, ticket, colleague)]
 
 
-async def transfer(ctx: Context, argument: str) -> list[Reply]:
+async def transfer(ctx: Context, action: Transfer) -> list[Reply]:
     """Offer the other departments the ticket can move to."""
-    found = await _staff_ticket(ctx, argument)
+    found = await _staff_ticket(ctx, action.ticket)
     if isinstance(found, list):
         return found
     ticket, _ = found
     choices = tuple(
-        Choice(f"act:t_moveto:{ticket.id}:{d.value}", f"department.{d.value}")
+        MoveTo(ticket.id or 0, d.value).choice(f"department.{d.value}")
         for d in Department
         if d.value != ticket.department
     )
     return [Reply("task.transfer.choose", {"number": ticket.number}, choices=choices)]
 
 
-async def move_to(ctx: Context, argument: str) -> list[Reply]:
-    found = await _staff_ticket(ctx, argument)
+async def move_to(ctx: Context, action: MoveTo) -> list[Reply]:
+    found = await _staff_ticket(ctx, action.ticket)
     if isinstance(found, list):
         return found
     ticket, member = found
-    parts = argument.split(":")
-    department = parts[1] if len(parts) == 2 else ""
+    department = action.department
     if department not in {d.value for d in Department} or department == ticket.department:
         return [Reply("dialog.stale")]
     old = ticket.department
@@ -263,9 +264,9 @@ async def move_to(ctx: Context, argument: str) -> list[Reply]:
     return [*notice, *await refreshed_cards(ctx, ticket)]
 
 
-async def record_leak_test(ctx: Context, argument: str) -> list[Reply]:
+async def record_leak_test(ctx: Context, action: LeakTested) -> list[Reply]:
     """The repair group records the leak test (试漏); the revisit is due 3 days after."""
-    found = await _staff_ticket(ctx, argument)
+    found = await _staff_ticket(ctx, action.ticket)
     if isinstance(found, list):
         return found
     ticket, member = found
@@ -296,7 +297,7 @@ async def finish(
     ctx: Context, ticket_id: int, note: str, photos: list[str], amount: str | None
 ) -> list[Reply]:
     """Done, with the note (and amount for paid work): the resident is asked to confirm."""
-    found = await _staff_ticket(ctx, str(ticket_id))
+    found = await _staff_ticket(ctx, ticket_id)
     if isinstance(found, list):
         return found
     ticket, member = found
@@ -319,8 +320,8 @@ async def finish(
         ticket.amount = Decimal(amount)
     due = await schedule_revisit(ctx, ticket)
     confirm = (
-        Choice(f"act:r_fixed:{ticket.id}", "task.resident.fixed"),
-        Choice(f"act:r_notyet:{ticket.id}", "task.resident.not_yet"),
+        Fixed(ticket.id or 0).choice("task.resident.fixed"),
+        NotYet(ticket.id or 0).choice("task.resident.not_yet"),
     )
     charge = Text("task.charge", {"amount": Money(ticket.amount)}) if ticket.amount else ""
     told = [
@@ -341,7 +342,7 @@ async def finish(
 
 async def give_up(ctx: Context, ticket_id: int, reason: str) -> list[Reply]:
     """Cannot do, with the reason: the resident and the supervisors are told."""
-    found = await _staff_ticket(ctx, str(ticket_id))
+    found = await _staff_ticket(ctx, ticket_id)
     if isinstance(found, list):
         return found
     ticket, member = found

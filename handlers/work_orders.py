@@ -13,10 +13,10 @@ from typing import Any
 
 from handlers.cards import where
 from handlers.cardsync import refreshed_cards
-from handlers.context import Context
+from handlers.core.context import Context
+from handlers.core.messages import Reply, Text
 from handlers.directory import community_of
 from handlers.duty import on_duty
-from handlers.messages import Reply, Text
 from handlers.rules.escalation import target_due
 from handlers.rules.urgency import (
     EMERGENCIES,

@@ -10,9 +10,9 @@ into this chat.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import col, select
@@ -20,12 +20,13 @@ from sqlmodel import col, select
 from handlers import binding, slip
 from handlers.cards import TASK_KINDS
 from handlers.cardsync import refreshed_cards
-from handlers.context import Context
-from handlers.ids import row_id
-from handlers.messages import Choice, Reply, Text
+from handlers.core.actions import OnTicket
+from handlers.core.context import Context
+from handlers.core.messages import Reply, Text
+from handlers.core.roles import MANAGERS
 from handlers.revisits import phone_task
 from handlers.rules.lifecycle import OPEN, REVISITABLE
-from handlers.staffauth import MANAGERS, acting_member
+from handlers.staffauth import acting_member
 from storage.models import Department, ReleaseSlip, SlipStatus, Ticket, TicketKind
 
 LISTED = 20
@@ -109,16 +110,18 @@ async def list_command(ctx: Context, argument: str) -> list[Reply]:
     lines: list[Any] = [_line(t) for t in shown]
     if len(found) > LISTED:
         lines.append(Text("task.list.more", {"count": LISTED}))
-    choices = tuple(
-        Choice(f"act:t_open:{t.id}", "task.list.open", {"number": t.number}) for t in shown
-    )
+    choices = tuple(OpenCard(t.id or 0).choice("task.list.open", number=t.number) for t in shown)
     return [Reply("task.list", {"count": len(shown), "lines": lines}, choices=choices)]
 
 
-async def open_card(ctx: Context, argument: str) -> list[Reply]:
+@dataclass(frozen=True)
+class OpenCard(OnTicket):
+    name: ClassVar[str] = "t_open"
+
+
+async def open_card(ctx: Context, action: OpenCard) -> list[Reply]:
     """The ticket's card again, here, with the buttons it has now (checked when pressed)."""
-    ref = row_id(argument)
-    ticket = await ctx.session.get(Ticket, ref) if ref else None
+    ticket = await ctx.session.get(Ticket, action.ticket)
     if ticket is None:
         return [Reply("dialog.stale")]
     department = Department.service if ticket.status in REVISITABLE else ticket.department

@@ -23,7 +23,7 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import URL, make_url
 
-from handlers.clock import ManualClock
+from handlers.core.clock import ManualClock
 from storage.db import Database
 from storage.migrate import upgrade
 

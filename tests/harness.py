@@ -14,7 +14,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from bot.app import App
-from handlers.messages import Incoming
+from handlers.core.messages import Incoming
 from storage.models import Outbox
 
 _ids = itertools.count(1)

@@ -20,8 +20,8 @@ from bot.app import App
 from bot.channels.telegram_send import due_chats
 from bot.settings import Settings
 from handlers import announce
-from handlers.clock import ManualClock
-from handlers.i18n import Catalogs
+from handlers.core.clock import ManualClock
+from handlers.core.i18n import Catalogs
 from handlers.people import add_staff
 from storage import outbox
 from storage.db import Database

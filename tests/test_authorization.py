@@ -112,7 +112,8 @@ async def crafted_values(app: App) -> list[str]:
     targets = [*await ids(app, Ticket), *await ids(app, ReleaseSlip)]
     suffixes = ["", ":service", ":major", f":{staff[0]}"]
     arguments = [f"{t}{s}" for t in targets for s in suffixes] + ["", "0", "x:1"]
-    return [f"act:{name}:{argument}" for name in sorted(all_actions()) for argument in arguments]
+    names = sorted(c.name for c in all_actions())
+    return [f"act:{name}:{argument}" for name in names for argument in arguments]
 
 
 # ---- residents -----------------------------------------------------------------------
@@ -128,7 +129,7 @@ async def test_residents_cannot_press_any_staff_button_with_crafted_data(demo_ap
         "mallory": Chat(demo_app, "mallory"),  # bound to nothing
     }
     for who, chat in people.items():
-        for name in sorted(all_actions()):
+        for name in sorted(c.name for c in all_actions()):
             if who == "resident" and name in RESIDENT_ACTIONS:
                 continue  # his own ticket: his to view, urge or cancel
             for value in (v for v in values if v.split(":")[1] == name):
@@ -369,7 +370,7 @@ async def test_every_privileged_action_is_in_the_audit_log(demo_app, clock):
         "plan": "tests/test_fee_agreements.py",
         "agreements": "reads the agreements of the member's communities only",
     }
-    staff_actions = set(all_actions()) - RESIDENT_ACTIONS
+    staff_actions = {c.name for c in all_actions()} - RESIDENT_ACTIONS
     privileged = {c.name for c in all_commands() if c.roles}
     assert staff_actions | privileged <= done | set(elsewhere), (staff_actions | privileged) - (
         done | set(elsewhere)

@@ -187,8 +187,8 @@ async def test_a_shared_contact_on_the_roster_links_the_chat(demo_app):
 
 async def require_binding_for(app, user_id: str):
     """What `require_binding` says for a chat account (through a real context)."""
-    from handlers.context import Context
-    from handlers.messages import Incoming
+    from handlers.core.context import Context
+    from handlers.core.messages import Incoming
 
     async with app.db.transaction() as s:
         identity = (

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers.i18n import LOCALES, Catalogs, load_po_dir
+from handlers.core.i18n import LOCALES, Catalogs, load_po_dir
 from handlers.rules import slip as slip_rules
 from handlers.rules.stats import HISTORY_ACTIONS
 from handlers.rules.urgency import EMERGENCIES, IGNORE, NOT_NOW, URGENT
@@ -110,7 +110,7 @@ def test_money_and_dates_follow_the_locale():
     from datetime import UTC, datetime
     from decimal import Decimal
 
-    from handlers.messages import Money
+    from handlers.core.messages import Money
 
     cat = Catalogs.load("zh_CN", ZoneInfo("Asia/Shanghai"))
     assert cat.format("zh_CN", Money(Decimal("1234.5"))) == "¥1,234.50"

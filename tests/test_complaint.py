@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import col, select
 
-from handlers.i18n import Catalogs
+from handlers.core.i18n import Catalogs
 from handlers.rules.complaint import classify, deadlines, department_for, hits
 from handlers.rules.urgency import EMERGENCIES, IGNORE, NOT_NOW, URGENT, urgency
 from storage.models import AuditLog, Outbox, StaffMember, Ticket, TicketEvent

@@ -30,7 +30,7 @@ from bot.channels.console import (
 )
 from bot.delivery import SendResult, deliver_pending
 from bot.settings import Settings
-from handlers.clock import ManualClock, OffsetClock, parse_shift
+from handlers.core.clock import ManualClock, OffsetClock, parse_shift
 from storage import outbox
 from storage.models import Outbox
 from tests.conversations import file_repair, finish_repair

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from handlers.i18n import Catalogs
+from handlers.core.i18n import Catalogs
 from handlers.rules.urgency import EMERGENCIES, IGNORE, NOT_NOW, URGENT, urgency
 from storage.models import Outbox, Ticket
 from tests.conversations import file_repair, repair_group

@@ -276,7 +276,7 @@ async def test_help_language_and_talk_to_a_person(app):
 
 
 async def test_duplicate_delivery_has_one_effect(app):
-    from handlers.messages import Incoming
+    from handlers.core.messages import Incoming
 
     msg = Incoming(
         channel="console",

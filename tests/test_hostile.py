@@ -40,7 +40,7 @@ from bot.demo import seed_demo
 from bot.http import MAX_BODY, make_web_app
 from bot.settings import Settings
 from dialogs.registry import all_actions, all_flows
-from handlers.clock import ManualClock
+from handlers.core.clock import ManualClock
 from storage.models import AuditLog, InboundUpdate, Outbox, Ticket, TicketEvent
 from tests.conversations import file_repair
 from tests.harness import Chat, Said
@@ -78,7 +78,7 @@ huge_text = st.builds(
 # Button values a forger might type into a crafted callback.
 junk = st.text(any_char, max_size=40)
 names = st.sampled_from(
-    sorted(all_actions()) + [f.name for f in all_flows()] + ["", "x", "../", "act"]
+    sorted(c.name for c in all_actions()) + [f.name for f in all_flows()] + ["", "x", "../", "act"]
 )
 forged_option = st.one_of(
     st.builds("act:{}:{}".format, names, junk),

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from bot.cli import cli
 from dialogs.intent import classify, initial_text
-from handlers.i18n import Catalogs
+from handlers.core.i18n import Catalogs
 from handlers.rules.intent import decide, residue, scores
 from storage.models import DialogState, Ticket
 from tests.harness import Chat, texts

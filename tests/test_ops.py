@@ -20,7 +20,7 @@ from sqlmodel import col, select
 
 from bot import ops
 from bot.http import make_web_app
-from handlers.clock import ManualClock
+from handlers.core.clock import ManualClock
 from storage import audit, outbox
 from storage.db import Database
 from storage.models import AuditLog, Outbox

@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.clock import ManualClock
+from handlers.core.clock import ManualClock
 from storage import audit, inbound, jobs, outbox
 from storage.db import Database
 from storage.models import AuditLog, InboundUpdate, Job, Outbox

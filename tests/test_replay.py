@@ -19,7 +19,7 @@ from sqlmodel import col, select
 
 from bot.channels import wechat
 from bot.http import make_web_app
-from handlers.clock import ManualClock
+from handlers.core.clock import ManualClock
 from storage.db import Database
 from storage.models import InboundUpdate, KeyValue, Outbox
 from tests.test_wechat import (

@@ -16,7 +16,7 @@ from matplotlib import font_manager
 from matplotlib.text import Text
 
 from handlers import report, stats
-from handlers.i18n import Catalogs
+from handlers.core.i18n import Catalogs
 from handlers.rules.stats import parse_period
 from storage import tickets
 from storage.db import Database

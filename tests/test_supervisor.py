@@ -356,7 +356,7 @@ async def test_report_writes_a_chart_and_a_workbook_with_the_stats_numbers(
 async def test_the_figures_agree_on_sqlite_and_postgresql(database, tmp_path):
     """The SQL behind /stats and /report: percentile_cont on PostgreSQL, OFFSET on SQLite."""
     from handlers import report, stats
-    from handlers.i18n import Catalogs
+    from handlers.core.i18n import Catalogs
     from tests.factories import make_community
 
     async with database.transaction() as session:

@@ -25,8 +25,8 @@ from bot.channels import telegram_buttons
 from bot.channels.telegram_send import Pacer, TelegramSender, run_delivery, split_text
 from bot.delivery import deliver_pending
 from bot.settings import Settings
-from handlers.clock import ManualClock
-from handlers.messages import Incoming
+from handlers.core.clock import ManualClock
+from handlers.core.messages import Incoming
 from storage import outbox
 from storage.db import Database
 from storage.models import ButtonToken, Outbox

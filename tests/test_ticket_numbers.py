@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
-from handlers.clock import ManualClock
+from handlers.core.clock import ManualClock
 from storage.db import Database
 from storage.models import TicketCounter
 from storage.tickets import PREFIXES, create_ticket, get_by_number, next_number

@@ -36,7 +36,7 @@ from bot.delivery import deliver_pending
 from bot.demo import seed_demo
 from bot.http import MAX_BODY, make_web_app
 from bot.settings import Settings
-from handlers.clock import Clock, ManualClock
+from handlers.core.clock import Clock, ManualClock
 from storage import outbox
 from storage.db import Database
 from storage.models import (
@@ -862,7 +862,7 @@ async def test_forged_malformed_and_hostile_requests_are_refused_and_nothing_sto
 def test_rendering_and_template_fields():
     from zoneinfo import ZoneInfo
 
-    from handlers.i18n import Catalogs
+    from handlers.core.i18n import Catalogs
 
     catalogs = Catalogs.load("zh_CN", ZoneInfo("Asia/Shanghai"))
     payload = {

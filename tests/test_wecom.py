@@ -27,7 +27,7 @@ from bot.delivery import deliver_pending
 from bot.demo import seed_demo
 from bot.http import make_web_app
 from bot.settings import Settings
-from handlers.clock import ManualClock
+from handlers.core.clock import ManualClock
 from handlers.people import add_staff
 from storage import outbox
 from storage.db import Database

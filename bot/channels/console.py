@@ -36,8 +36,8 @@ from sqlmodel import col, or_, select
 from bot import channels
 from bot.delivery import SendResult, deliver_pending
 from bot.workers import run_once
-from handlers.clock import OffsetClock, move_forward, parse_shift
-from handlers.messages import Incoming
+from handlers.core.clock import OffsetClock, move_forward, parse_shift
+from handlers.core.messages import Incoming
 from handlers.stats import lateness_text
 from storage.models import (
     ChatIdentity,

@@ -53,7 +53,7 @@ from sqlmodel import col, select
 
 from bot.channels import ChannelUnavailable, telegram_buttons
 from bot.channels.telegram_send import Pacer, run_delivery
-from handlers.messages import Incoming, Reply
+from handlers.core.messages import Incoming, Reply
 from handlers.staffauth import MANAGERS
 from storage import inbound, outbox
 from storage.db import BatchFailed

@@ -58,8 +58,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels import telegram_buttons
 from bot.delivery import SendResult, backoff, deliver_pending
-from handlers.clock import Clock
-from handlers.i18n import Catalogs
+from handlers.core.clock import Clock
+from handlers.core.i18n import Catalogs
 from storage import outbox
 from storage.db import Database
 from storage.models import Outbox

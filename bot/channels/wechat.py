@@ -46,10 +46,10 @@ from bot.channels import ChannelUnavailable
 from bot.channels.wechat_api import WeChatAPI, WeChatAPIError
 from bot.delivery import SendResult, deliver_pending
 from bot.http import MAX_BODY, Notices, Replayed, ReplayGuard, Stale, Stamp
-from handlers.clock import Clock, SystemClock
+from handlers.core.clock import Clock, SystemClock
+from handlers.core.ids import number
+from handlers.core.messages import Incoming, Reply
 from handlers.directory import bound_units, department_chats
-from handlers.ids import number
-from handlers.messages import Incoming, Reply
 from handlers.rules.quiet import release_time
 from storage import audit, outbox
 from storage.inbound import Spool, database_unavailable
@@ -59,7 +59,7 @@ from storage.upsert import insert
 if TYPE_CHECKING:
     from bot.app import App
     from bot.settings import Settings
-    from handlers.i18n import Catalogs
+    from handlers.core.i18n import Catalogs
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 from sqlmodel import select
 
-from handlers.clock import Clock
+from handlers.core.clock import Clock
 from storage.db import Database
 from storage.models import KeyValue
 from storage.upsert import insert

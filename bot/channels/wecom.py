@@ -64,9 +64,9 @@ from bot.channels.wecom_api import WeComAPI, WeComError, WeComUnavailable
 from bot.delivery import SendResult, deliver_pending
 from bot.http import Notices, Replayed, ReplayGuard, Stale, Stamp
 from dialogs.engine import CONFIRM, SKIP, identity_of
-from handlers.clock import Clock, SystemClock
-from handlers.ids import number
-from handlers.messages import Incoming, Reply, Text
+from handlers.core.clock import Clock, SystemClock
+from handlers.core.ids import number
+from handlers.core.messages import Incoming, Reply, Text
 from storage import audit, inbound, outbox
 from storage.inbound import Spool, database_unavailable
 from storage.models import (

@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 
 from bot.channels.wechat_api import cached_token, forget_token
-from handlers.clock import Clock
+from handlers.core.clock import Clock
 from storage.db import Database
 
 log = logging.getLogger(__name__)

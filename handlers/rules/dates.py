@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import NamedTuple
 
-from handlers.ids import number
+from handlers.core.ids import number
 
 PARTS = ("morning", "afternoon", "evening")
 

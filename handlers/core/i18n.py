@@ -19,7 +19,7 @@ from babel.dates import format_date, format_datetime
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
 
-from handlers.messages import Choice, Money, Reply, Text
+from handlers.core.messages import Choice, Money, Reply, Text
 
 LOCALES = ("zh_CN", "en")
 
@@ -27,7 +27,7 @@ LOCALES = ("zh_CN", "en")
 def locales_dir() -> Path:
     """Where the catalogs are: `locales/` beside the code, in the repository as after
     `pip install` (the wheel installs them as the data-only namespace package `locales`)."""
-    beside = Path(__file__).resolve().parent.parent / "locales"
+    beside = Path(__file__).resolve().parents[2] / "locales"
     if (beside / LOCALES[0]).is_dir():
         return beside
     # Installed into another directory of the path than the code: ask the import system.

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.clock import Clock
-from handlers.messages import Choice, Incoming, Reply
+from handlers.core.clock import Clock
+from handlers.core.messages import Choice, Incoming, Reply
 from storage.models import ChatIdentity, Person, StaffMember
 
 if TYPE_CHECKING:
     from bot.settings import Settings
-    from handlers.i18n import Catalogs
+    from handlers.core.i18n import Catalogs
 
 
 @dataclass
