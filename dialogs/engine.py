@@ -21,15 +21,15 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dialogs.flow import Answer, Detour, DetourCheck, Flow, InputError, Step, chosen
+from dialogs.sending import send
 from handlers import handoff
 from handlers.core.actions import Action, split
 from handlers.core.clock import Clock
 from handlers.core.context import Context
 from handlers.core.i18n import LOCALES, Catalogs
 from handlers.core.ids import number
-from handlers.core.messages import Choice, Incoming, Reply, Text
-from handlers.rules.quiet import release_time
-from storage import inbound, jobs, outbox
+from handlers.core.messages import Choice, Incoming, Recipient, Reply, Text
+from storage import inbound, jobs
 from storage.db import Database
 from storage.jobs import JobHandler
 from storage.models import (
@@ -195,41 +195,15 @@ class Engine:
         )
 
     async def deliver(self, ctx: Context, replies: Sequence[Reply]) -> list[Outbox]:
-        """Render each reply in its reader's locale and put it in the outbox."""
-        rows: list[Outbox] = []
-        for reply in replies:
-            channel, chat_id, locale = ctx.msg.channel, ctx.msg.chat_id, ctx.locale
-            not_before = reply.not_before
-            answering = reply.to is None or (
-                (reply.to.channel, reply.to.chat_id) == (ctx.msg.channel, ctx.msg.chat_id)
-            )
-            if reply.to is not None:
-                channel, chat_id = reply.to.channel, reply.to.chat_id
-                locale = reply.to.locale or self.settings.default_locale
-                if answering and reply.to.locale is None:
-                    locale = ctx.locale
-                # The person who wrote is answered at once, whatever the hour.
-                if not answering and not reply.urgent and not_before is None:
-                    # A push nobody asked for just now waits out the quiet hours.
-                    not_before = release_time(
-                        ctx.now,
-                        self.settings.tz,
-                        self.settings.quiet_hours_start,
-                        self.settings.quiet_hours_end,
-                    )
-            row = await outbox.enqueue(
-                ctx.session,
-                channel=channel,
-                chat_id=chat_id,
-                payload=self.catalogs.render(reply, locale),
-                now=ctx.now,
-                not_before=not_before,
-                urgent=reply.urgent,
-                dedupe_key=reply.dedupe_key,
-            )
-            if row is not None:
-                rows.append(row)
-        return rows
+        """Put the replies in the outbox (dialogs/sending.py), answering the sender."""
+        return await send(
+            ctx.session,
+            replies,
+            catalogs=self.catalogs,
+            settings=self.settings,
+            now=ctx.now,
+            answering=Recipient(ctx.msg.channel, ctx.msg.chat_id, ctx.locale),
+        )
 
     # ---- routing -------------------------------------------------------------------
 
@@ -824,12 +798,13 @@ class Engine:
                 state.mode = "paused"
                 identity = await identity_of(session, state.channel, state.user_id)
                 locale = (identity.locale if identity else None) or self.settings.default_locale
-                await outbox.enqueue(
+                await send(
                     session,
-                    channel=state.channel,
-                    chat_id=state.chat_id,
-                    payload=self.catalogs.render(self.paused_notice(None, state), locale),
+                    [self.paused_notice(None, state)],
+                    catalogs=self.catalogs,
+                    settings=self.settings,
                     now=now,
+                    answering=Recipient(state.channel, state.chat_id, locale),
                 )
                 told += 1
             forget = now - timedelta(days=self.settings.dialog_forget_days)
