@@ -59,6 +59,7 @@ class Catalogs:
         self.messages = messages
         self.default_locale = default_locale
         self.tz = tz
+        self._words: dict[str, frozenset[str]] = {}
 
     @classmethod
     def load(cls, default_locale: str, tz: ZoneInfo, root: Path | None = None) -> Catalogs:
@@ -119,12 +120,16 @@ class Catalogs:
         return str(value)
 
     def words(self, key: str) -> set[str]:
-        """Every locale's spelling of a `|`-separated word list (e.g. `words.cancel`)."""
-        found: set[str] = set()
-        for locale in LOCALES:
-            raw = self.messages.get(locale, {}).get(key, "")
-            found.update(w.strip().lower() for w in raw.split("|") if w.strip())
-        return found
+        """Every locale's spelling of a `|`-separated word list (e.g. `words.cancel`);
+        read once per list, since the catalogs do not change once loaded."""
+        found = self._words.get(key)
+        if found is None:
+            spelled: set[str] = set()
+            for locale in LOCALES:
+                raw = self.messages.get(locale, {}).get(key, "")
+                spelled.update(w.strip().lower() for w in raw.split("|") if w.strip())
+            found = self._words[key] = frozenset(spelled)
+        return set(found)
 
     def label(self, locale: str, choice: Choice) -> str:
         return self.text(locale, choice.key, choice.params)

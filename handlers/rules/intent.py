@@ -13,9 +13,11 @@ and language; they are passed in, so this stays a plain function over data.
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import unicodedata
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import NamedTuple
 
 THRESHOLD = 1.5  # one two-character word (`漏水`), one English word (`leak`) or its typo
@@ -72,23 +74,49 @@ def _one_edit(a: str, b: str) -> bool:
     return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
-def _spans(text: str, words: list[tuple[int, int, str]], keyword: str) -> list[tuple[int, int]]:
-    """Where `keyword` occurs in `text`: Chinese anywhere, English at a word's start."""
-    if _CJK.search(keyword):
-        return [(m.start(), m.end()) for m in re.finditer(re.escape(keyword), text)]
-    exact = re.finditer(r"(?<![a-z])" + re.escape(keyword), text)
-    return [(m.start(), m.end()) for m in exact]
+@dataclass(frozen=True)
+class _Keyword:
+    """A keyword ready to look for: its weight, its compiled pattern, whether typos count."""
+
+    word: str
+    weight: float
+    pattern: re.Pattern[str]
+    fuzzy: bool
 
 
-def _fuzzy(text: str, words: list[tuple[int, int, str]], keyword: str) -> list[tuple[int, int]]:
+@functools.lru_cache(maxsize=128)
+def prepared(keywords: frozenset[str]) -> tuple[_Keyword, ...]:
+    """A keyword list parsed and compiled once (per catalog load, not per message), longest
+    first. Compiling one pattern per keyword per message was most of the time spent."""
+    weights = dict(parse_keyword(k) for k in keywords if k.strip())
+    found = []
+    for word in sorted(weights, key=len, reverse=True):
+        # Chinese anywhere; English at a word's start (`leak` finds `leaking`).
+        pattern = re.escape(word) if _CJK.search(word) else r"(?<![a-z])" + re.escape(word)
+        fuzzy = " " not in word and len(word) >= 5 and word.isalpha()
+        found.append(_Keyword(word, weights[word], re.compile(pattern), fuzzy))
+    return tuple(found)
+
+
+def _spans(
+    text: str, words: list[tuple[int, int, str]], keyword: _Keyword
+) -> list[tuple[int, int]]:
+    """Where `keyword` occurs in `text`."""
+    return [(m.start(), m.end()) for m in keyword.pattern.finditer(text)]
+
+
+def _fuzzy(
+    text: str, words: list[tuple[int, int, str]], keyword: _Keyword
+) -> list[tuple[int, int]]:
     """Words one typo away from an English keyword (`compliant`, `leakking`)."""
-    if " " in keyword or len(keyword) < 5 or not keyword.isalpha():
+    if not keyword.fuzzy:
         return []
+    word = keyword.word
     return [
         (start, end)
-        for start, end, word in words
-        if _one_edit(word, keyword)
-        or (len(word) > len(keyword) and _one_edit(word[: len(keyword)], keyword))
+        for start, end, typed in words
+        if _one_edit(typed, word)
+        or (len(typed) > len(word) and _one_edit(typed[: len(word)], word))
     ]
 
 
@@ -98,14 +126,13 @@ def _score(text: str, words: list[tuple[int, int, str]], keywords: Collection[st
     # matches go before typo matches, so `parcel` is not taken for a typo of `parcels`.
     covered: set[int] = set()
     total = 0.0
-    weights = dict(parse_keyword(k) for k in keywords if k.strip())
-    ordered = sorted(weights, key=len, reverse=True)
+    ordered = prepared(frozenset(keywords))
     for factor, find in ((1.0, _spans), (FUZZY_EN, _fuzzy)):
         for keyword in ordered:
             free = [s for s in find(text, words, keyword) if not covered.intersection(range(*s))]
             if free:
                 covered.update(range(*free[0]))
-                total += factor * weights[keyword]
+                total += factor * keyword.weight
     return total
 
 
