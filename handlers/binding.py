@@ -28,6 +28,7 @@ from handlers.directory import (
     people_with_role,
     unit_by_label,
 )
+from handlers.policies import kind_due
 from handlers.rules.binding import (
     CODE_LIFETIME,
     CodeThrottle,
@@ -446,6 +447,7 @@ async def submit_request(
         ctx.session,
         community_id=unit.community_id,
         kind=TicketKind.binding,
+        due_at=await kind_due(ctx, unit.community_id, "binding"),
         department=Department.service,
         actor=ctx.actor,
         now=ctx.now,

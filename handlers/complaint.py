@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from handlers import repair
 from handlers.cards import card_choices
@@ -26,12 +26,12 @@ from handlers.core.ids import row_id
 from handlers.core.messages import Choice, Recipient, Reply, Text
 from handlers.directory import community_of, department_chats, people_with_role, ticket_resident
 from handlers.duty import on_duty
+from handlers.policies import complaint_policy, for_community
 from handlers.rules.complaint import (
     DEFAULT_DEPARTMENT,
     DEPARTMENTS,
     KINDS,
     SEVERITIES,
-    Classification,
     Deadlines,
     classify,
     deadlines,
@@ -43,6 +43,9 @@ from handlers.staffauth import acting_member
 from handlers.work_orders import urgency_of
 from storage import audit, tickets
 from storage.models import Department, Photo, StaffMember, Ticket, TicketKind, Unit
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 CLASS_WORDS = {
     "major": "complaint.words.major",
@@ -175,14 +178,14 @@ async def submit(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
     happening = urgency_of(ctx, "", text)
     proposal = classify(text, word_lists(ctx, CLASS_WORDS), happening.urgent)
     own = date.fromisoformat(answers["deadline"]) if answers.get("deadline") else None
-    due = deadlines(
-        proposal.severity, ctx.now, own, ctx.settings.tz, _contact_within(ctx, proposal)
-    )
+    community_id = unit.community_id if unit else community.id
+    policy = await for_community(ctx.session, ctx.settings, community_id)
+    due = _deadlines(policy, proposal.severity, ctx.now, own, proposal.urgent)
     department = department_of(ctx, answers)
     photos = list(answers.get("photos") or [])
     ticket = await tickets.create_ticket(
         ctx.session,
-        community_id=unit.community_id if unit else community.id,
+        community_id=community_id,
         kind=TicketKind.complaint,
         department=department,
         actor=ctx.actor,
@@ -214,15 +217,25 @@ async def submit(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
     )
     for ref in photos:
         ctx.session.add(Photo(ticket_id=ticket.id, channel=ctx.msg.channel, file_ref=ref))
-    return [_resident_reply(ctx, ticket, due), *await card_pushes(ctx, ticket)]
+    return [_resident_reply(policy, ticket, due), *await card_pushes(ctx, ticket)]
 
 
-def _contact_within(ctx: Context, proposal: Classification) -> timedelta | None:
-    """Damage still happening is answered in minutes, not days."""
-    return timedelta(minutes=ctx.settings.urgent_contact_minutes) if proposal.urgent else None
+def _deadlines(
+    policy: Settings, severity: str, created_at: datetime, own: date | None, urgent: bool
+) -> Deadlines:
+    """The complaint's deadlines by its community's policy; damage still happening is
+    answered in minutes, not days."""
+    return deadlines(
+        severity,
+        created_at,
+        own,
+        policy.tz,
+        timedelta(minutes=policy.urgent_contact_minutes) if urgent else None,
+        complaint_policy(policy),
+    )
 
 
-def _resident_reply(ctx: Context, ticket: Ticket, due: Deadlines) -> Reply:
+def _resident_reply(policy: Settings, ticket: Ticket, due: Deadlines) -> Reply:
     """Thanks, an apology, who contacts them and by when; no promise of an outcome."""
     department = Text(WHO_LABELS[ticket.department])
     params = {"number": ticket.number, "department": department, "answer_by": due.answer_by}
@@ -233,7 +246,7 @@ def _resident_reply(ctx: Context, ticket: Ticket, due: Deadlines) -> Reply:
             "complaint.created.urgent",
             {
                 **params,
-                "minutes": ctx.settings.urgent_contact_minutes,
+                "minutes": policy.urgent_contact_minutes,
                 "solve_by": due.solve_by,
                 "advice": advice if kind else "",
                 "director": Text("complaint.urgent.director")
@@ -401,12 +414,13 @@ async def _reclassify(
     details["confirmed"] = sorted({*details.get("confirmed", []), field})
     if field == "severity":
         own = details.get("own_deadline")
-        due = deadlines(
+        policy = await for_community(ctx.session, ctx.settings, ticket.community_id)
+        due = _deadlines(
+            policy,
             value,
             ticket.created_at,
             date.fromisoformat(own) if own else None,
-            ctx.settings.tz,
-            timedelta(minutes=ctx.settings.urgent_contact_minutes) if ticket.urgent else None,
+            ticket.urgent,
         )
         details.update(_deadline_details(due))
         ticket.due_at = due.solve_by

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement
 from sqlmodel import col, select
@@ -20,12 +21,15 @@ from handlers.core.context import Context
 from handlers.core.messages import Recipient, Reply, Text
 from handlers.directory import department_chats, people_with_role, private_chat
 from handlers.duty import on_duty
-from handlers.policies import ladder, revisit_policy
+from handlers.policies import for_community, ladder, revisit_policy
 from handlers.rules.escalation import Ladder, reopened_due, steps_due, worth_sending
 from handlers.rules.lifecycle import OPEN, REVISITABLE
 from handlers.rules.revisit import LEAK_CATEGORIES, leak_test_due
 from storage import outbox, tickets
 from storage.models import Department, StaffMember, Ticket
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 BATCH = 200
 
@@ -41,16 +45,17 @@ class Watch:
     name: str  # the ticket's list of steps climbed: details[name]
     words: str  # catalog prefix: `<words>warning`, `overdue`, `supervisor`, `director`
     candidates: Callable[[Context], list[ColumnElement[bool]]]
-    window: Callable[[Context, Ticket], tuple[datetime, datetime] | None]  # (start, due)
+    # (start, due), by the settings as the ticket's community has them
+    window: Callable[[Settings, Ticket], tuple[datetime, datetime] | None]
     warned: Callable[[Ticket], int | None]  # the staff member a warning goes to, if anyone
     group: Callable[[Ticket], str]  # the department whose group hears of a breach
 
 
-def _work_window(ctx: Context, ticket: Ticket) -> tuple[datetime, datetime] | None:
+def _work_window(settings: Settings, ticket: Ticket) -> tuple[datetime, datetime] | None:
     return (started_at(ticket), ticket.due_at) if ticket.due_at else None
 
 
-def _revisit_window(ctx: Context, ticket: Ticket) -> tuple[datetime, datetime] | None:
+def _revisit_window(settings: Settings, ticket: Ticket) -> tuple[datetime, datetime] | None:
     d = ticket.details
     if "revisit" in d or not d.get("revisit_deadline"):
         return None
@@ -59,10 +64,10 @@ def _revisit_window(ctx: Context, ticket: Ticket) -> tuple[datetime, datetime] |
     )
 
 
-def _leak_window(ctx: Context, ticket: Ticket) -> tuple[datetime, datetime] | None:
+def _leak_window(settings: Settings, ticket: Ticket) -> tuple[datetime, datetime] | None:
     if ticket.details.get("leak_test_at") or ticket.done_at is None:
         return None
-    return ticket.done_at, leak_test_due(ticket.done_at, revisit_policy(ctx.settings))
+    return ticket.done_at, leak_test_due(ticket.done_at, revisit_policy(settings))
 
 
 WORK = Watch(
@@ -122,7 +127,8 @@ async def _watch(ctx: Context, watch: Watch) -> list[Reply]:
         query = query.with_for_update(skip_locked=True)
     replies: list[Reply] = []
     for ticket in (await ctx.session.exec(query)).all():
-        window = watch.window(ctx, ticket)
+        settings = await for_community(ctx.session, ctx.settings, ticket.community_id)
+        window = watch.window(settings, ticket)
         if window is None:
             continue
         start, due = window

@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from handlers.core.context import Context
 from handlers.core.messages import Recipient, Reply
 from handlers.directory import community_of, department_chats, people_with_role
+from handlers.policies import kind_due
 from handlers.staffauth import acting_member
 from storage import audit, tickets
 from storage.models import Department, Ticket, TicketKind, TicketStatus
@@ -55,6 +56,7 @@ async def open(ctx: Context) -> list[Reply]:
             ctx.session,
             community_id=community.id,
             kind=TicketKind.handoff,
+            due_at=await kind_due(ctx, community.id, "handoff"),
             department=Department.service,
             actor=ctx.actor,
             now=ctx.now,

@@ -22,7 +22,7 @@ from handlers.core.context import Context
 from handlers.core.messages import Choice, Reply, Text
 from handlers.directory import department_chats, private_chat, ticket_resident
 from handlers.escalation import reopen
-from handlers.policies import revisit_policy
+from handlers.policies import for_community, revisit_policy
 from handlers.rules.lifecycle import REVISITABLE, Forbidden, next_status
 from handlers.rules.revisit import is_bad, plan
 from handlers.staffauth import acting_member
@@ -68,7 +68,7 @@ async def schedule_revisit(ctx: Context, ticket: Ticket) -> datetime | None:
         ticket.category,
         ticket.done_at,
         datetime.fromisoformat(leak) if leak else None,
-        revisit_policy(ctx.settings),
+        revisit_policy(await for_community(ctx.session, ctx.settings, ticket.community_id)),
         ctx.settings.tz,
     )
     if found is None:

@@ -17,6 +17,7 @@ from handlers.core.context import Context
 from handlers.core.messages import Reply, Text
 from handlers.directory import community_of
 from handlers.duty import on_duty
+from handlers.policies import for_community
 from handlers.rules.escalation import target_due
 from handlers.rules.urgency import (
     EMERGENCIES,
@@ -110,10 +111,12 @@ async def create_work_order(
     if community is None or community.id is None:
         return Reply("repair.no_community")
     local_today = ctx.now.astimezone(ctx.settings.tz).date()
+    community_id = unit.community_id if unit else community.id
+    policy = await for_community(ctx.session, ctx.settings, community_id)
     photos = list(details.get("photos") or [])
     ticket = await tickets.create_ticket(
         ctx.session,
-        community_id=unit.community_id if unit else community.id,
+        community_id=community_id,
         kind=TicketKind.repair,
         department=department,
         actor=ctx.actor,
@@ -130,13 +133,13 @@ async def create_work_order(
         details={**details, "photos": photos}
         | ({"emergency": urgency.emergency} if urgency.emergency else {}),
         urgent=urgency.urgent,
-        due_at=target_due(ctx.now, ctx.settings.repair_targets_hours.get(category)),
+        due_at=target_due(ctx.now, policy.repair_targets_hours.get(category)),
         paid=is_paid(
             category=category,
             common_area=unit is None,
             handover=unit.handover_date if unit else None,
             today=local_today,
-            months=ctx.settings.warranty_months,
+            months=policy.warranty_months,
         ),
     )
     for ref in photos:

@@ -101,6 +101,9 @@ class Community(SQLModel, table=True):
     management_rate: Decimal = _money()  # yuan per m² per month
     office_hours: str = Field(default="08:30-18:00", max_length=50)
     phone: str = Field(default="", max_length=30)
+    # The community's own deadlines and windows where they differ from the company's
+    # settings, by setting name: {"revisit_leak_days": 2} (handlers/policies.py).
+    policy: dict[str, Any] = _json()
 
 
 class Building(SQLModel, table=True):

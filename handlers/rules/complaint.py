@@ -4,7 +4,8 @@ The office's rules (DOMAIN.md section 2): a *major* complaint reaches the office
 the same day, the resident gets a clear answer within 2 days and it is solved within 10;
 an *important* one reaches the department supervisor within 1 hour and is solved within 3
 days; a *minor* one is solved within 2 days or by the resident's own deadline. Damage still
-happening (a burst pipe, smoke, gas) is urgent: it is pushed at once.
+happening (a burst pipe, smoke, gas) is urgent: it is pushed at once. The numbers are a
+policy (`ComplaintPolicy`), the seed's by default, which the settings or a community change.
 
 The keyword lists live in the catalogs (both languages); they are passed in, so these stay
 plain functions over data.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import NamedTuple
 
@@ -22,13 +24,17 @@ SEVERITIES = ("major", "important", "minor")
 DEPARTMENTS = ("repair", "security", "cleaning", "greening", "service")
 DEFAULT_DEPARTMENT = "service"
 
-MAJOR_ANSWER = timedelta(days=2)
-MAJOR_SOLVE = timedelta(days=10)
-IMPORTANT_ESCALATE = timedelta(hours=1)
-IMPORTANT_SOLVE = timedelta(days=3)
-MINOR_SOLVE = timedelta(days=2)
 # A resident's own deadline further away than this is almost surely a typo.
 OWN_DEADLINE_MAX = timedelta(days=366)
+
+
+@dataclass(frozen=True)
+class ComplaintPolicy:
+    major_answer: timedelta = timedelta(days=2)  # the resident has a clear answer by then
+    major_solve: timedelta = timedelta(days=10)
+    important_escalate: timedelta = timedelta(hours=1)  # the supervisor is told by then
+    important_solve: timedelta = timedelta(days=3)
+    minor_solve: timedelta = timedelta(days=2)  # unless the resident named their own date
 
 
 class Classification(NamedTuple):
@@ -98,13 +104,14 @@ def deadlines(
     own_deadline: date | None,
     tz: tzinfo,
     contact_within: timedelta | None = None,
+    policy: ComplaintPolicy = ComplaintPolicy(),
 ) -> Deadlines:
     """Escalation, answer and solution deadlines of a complaint made at `created_at`.
 
     `contact_within` is for damage still happening: the department gets in touch within
     minutes (seed: 第一时间), whatever the severity gives for solving it.
     """
-    found = _by_severity(severity, created_at, own_deadline, tz)
+    found = _by_severity(severity, created_at, own_deadline, tz, policy)
     if contact_within is None:
         return found
     contact = created_at + contact_within
@@ -112,18 +119,22 @@ def deadlines(
 
 
 def _by_severity(
-    severity: str, created_at: datetime, own_deadline: date | None, tz: tzinfo
+    severity: str,
+    created_at: datetime,
+    own_deadline: date | None,
+    tz: tzinfo,
+    policy: ComplaintPolicy,
 ) -> Deadlines:
     if severity == "major":
         return Deadlines(
             escalate_by=end_of_day(created_at.astimezone(tz).date(), tz),
-            answer_by=created_at + MAJOR_ANSWER,
-            solve_by=created_at + MAJOR_SOLVE,
+            answer_by=created_at + policy.major_answer,
+            solve_by=created_at + policy.major_solve,
         )
     if severity == "important":
-        solve = created_at + IMPORTANT_SOLVE
-        return Deadlines(created_at + IMPORTANT_ESCALATE, solve, solve)
+        solve = created_at + policy.important_solve
+        return Deadlines(created_at + policy.important_escalate, solve, solve)
     if severity != "minor":
         raise ValueError(f"unknown severity {severity!r}")
-    solve = end_of_day(own_deadline, tz) if own_deadline else created_at + MINOR_SOLVE
+    solve = end_of_day(own_deadline, tz) if own_deadline else created_at + policy.minor_solve
     return Deadlines(None, solve, solve)
