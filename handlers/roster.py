@@ -1,212 +1,54 @@
 """Roster import (`frontdesk import units|residents|bills FILE`) from CSV or Excel.
 
-Three stages: `read_table` reads the file (UTF-8 CSV with or without a BOM, or .xlsx);
-`parse` checks every cell as plain data and notes every bad one as
-`line N, column X: why`; `import_rows` resolves communities and units and upserts by
-natural key inside the caller's transaction. Any error of the file raises one
-`RosterError` listing them (the first 50, then how many more) before a row is written,
-so the transaction rolls back and nothing is half-imported; importing the same file
-again adds nothing.
-
-A roster comes from outside (another system's export, a spreadsheet passed around), so
-reading is bounded: the file's size, what an .xlsx unpacks to, its rows and columns, and
-each cell's length have limits (`Limits`, `CELL_CHARS`); reading stops at the first
-line past the row limit, so a million-row sheet costs the same as one just past it. A
-cell with a control or invisible character (a NUL, an escape, a zero-width space) is
-refused rather than stored as a name.
+Three stages: `handlers.documents.tables.read_table` reads the file, within limits,
+into header cells and rows; `parse` checks every cell as plain data and notes every bad
+one as `line N, column X: why`; `import_rows` resolves communities and units and
+upserts by natural key inside the caller's transaction. Any error of the file raises
+one `RosterError` listing them (the first 50, then how many more) before a row is
+written, so the transaction rolls back and nothing is half-imported; importing the same
+file again adds nothing.
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import io
 import re
-import unicodedata
-import zipfile
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
-from pathlib import Path
+from decimal import Decimal
 from typing import Any
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.directory import normalise_label, unit_by_label
+from handlers.documents.tables import CellError, Table, TableError, blank, cell_text
 from handlers.rules.binding import parse_role
+from handlers.rules.money import (
+    DECIMALS,
+    NOT_A_NUMBER,
+    TOO_LARGE,
+    TOO_SMALL,
+    AmountError,
+    read_amount,
+)
 from handlers.rules.phone import normalise_phone
 from handlers.rules.units import key as unit_key
 from storage.models import Bill, Binding, Building, Community, Person, Unit
 
 KINDS = ("units", "residents", "bills")
-CENT = Decimal("0.01")
-# The longest cell read (a name may have 100 characters, a unit label 50): Python's CSV
-# reader alone would take 128 KB and then fail with a traceback.
-CELL_CHARS = 1_000
-ERRORS_SHOWN = 50  # a file wrong on every line is told in a screenful, not a million lines
-_REFUSED = {"Cc", "Cf", "Zl", "Zp", "Cs"}  # control, invisible and line-separator characters
 
 
-@dataclass(frozen=True)
-class Limits:
-    """How much of a file is read: a hostile or mistaken file costs seconds, not gigabytes."""
-
-    size: int = 20_000_000  # bytes on disk
-    unpacked: int = 100_000_000  # bytes an .xlsx (a zip) unpacks to
-    rows: int = 50_000  # lines after the header line
-    columns: int = 50  # headers; cells further right are not read
-
-
-LIMITS = Limits()
-
-
-class RosterError(Exception):
-    """The file cannot be imported; `errors` lists the reasons, one line each (the first
-    `ERRORS_SHOWN`, then `… and N more`); `count` is how many there were."""
-
-    def __init__(self, errors: Sequence[str]) -> None:
-        self.count = len(errors)
-        self.errors = list(errors[:ERRORS_SHOWN])
-        if self.count > ERRORS_SHOWN:
-            self.errors.append(f"… and {self.count - ERRORS_SHOWN:,} more")
-        super().__init__("\n".join(self.errors))
-
-
-class CellError(ValueError):
-    """One cell's value is unusable; the message says why."""
-
-
-# ---- reading ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Table:
-    """A file's header cells and its non-empty rows, each with its line number."""
-
-    headers: list[str]
-    rows: list[tuple[int, list[Any]]]
-
-
-def read_table(path: Path, limits: Limits = LIMITS) -> Table:
-    """Read a .csv (UTF-8, BOM or not) or .xlsx file; `RosterError` when unreadable or
-    past a limit."""
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".xlsx", ".xlsm"):
-        raise RosterError([f"{path.name}: expected a .csv or .xlsx file"])
-    size = path.stat().st_size
-    if size > limits.size:
-        raise RosterError([f"{path.name}: {size:,} bytes, more than {limits.size:,} (split it)"])
-    lines = _csv_rows(path, limits) if suffix == ".csv" else _xlsx_rows(path, limits)
-    header: list[str] | None = None
-    rows: list[tuple[int, list[Any]]] = []
-    with contextlib.closing(lines):
-        for line, cells in lines:
-            if line > limits.rows + 1:
-                raise RosterError(
-                    [
-                        f"line {line}: more than {limits.rows:,} rows after the header "
-                        "(split the file, or delete the empty rows below the data)"
-                    ]
-                )
-            if all(_blank(c) for c in cells):
-                continue
-            if header is None:
-                header = _header(line, cells, limits)
-            else:
-                rows.append((line, list(cells[: limits.columns])))
-    if header is None:
-        raise RosterError([f"{path.name}: the file is empty"])
-    return Table(header, rows)
-
-
-def _header(line: int, cells: Sequence[Any], limits: Limits) -> list[str]:
-    """The header line's cells, printable (they are quoted in every error message)."""
-    if any(not _blank(c) for c in cells[limits.columns :]):
-        raise RosterError(
-            [
-                f"line {line}, column {limits.columns + 1}: more than {limits.columns} "
-                "columns (delete the ones not imported)"
-            ]
-        )
-    texts = [str(h or "").strip()[:100] for h in cells[: limits.columns]]
-    return ["".join(c if c.isprintable() else "?" for c in text) for text in texts]
-
-
-def _csv_rows(path: Path, limits: Limits) -> Generator[tuple[int, Sequence[Any]]]:
-    with path.open("rb") as handle:
-        data = handle.read(limits.size + 1)  # the file may have grown since it was measured
-    if len(data) > limits.size:
-        raise RosterError([f"{path.name}: more than {limits.size:,} bytes (split it)"])
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise RosterError(
-            [f"{path.name}: not UTF-8 text (in Excel: Save as → CSV UTF-8)"]
-        ) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        for cells in reader:
-            yield reader.line_num, cells
-    except csv.Error as exc:
-        # The one error of the default dialect: a cell longer than the CSV reader's limit.
-        why = f"too long (at most {CELL_CHARS:,} characters)" if "larger" in str(exc) else exc
-        raise RosterError([f"line {reader.line_num}: {why}"]) from None
-
-
-def _xlsx_rows(path: Path, limits: Limits) -> Generator[tuple[int, Sequence[Any]]]:
-    from openpyxl import load_workbook
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            # A part never unpacks to more than it declares (the zip reader stops there);
-            # checked before openpyxl loads the shared strings whole.
-            unpacked = sum(info.file_size for info in archive.infolist())
-        if unpacked > limits.unpacked:
-            raise RosterError(
-                [f"{path.name}: unpacks to {unpacked:,} bytes, more than {limits.unpacked:,}"]
-            )
-        book = load_workbook(path, read_only=True, data_only=True, keep_links=False)
-    except RosterError:
-        raise
-    except Exception as exc:  # zipfile and openpyxl raise many kinds for a damaged file
-        raise RosterError([f"{path.name}: not a readable Excel file ({exc})"]) from None
-    try:
-        sheet = book.worksheets[0]
-        # The stored size of the sheet may be wrong (or hostile): read what is there, one
-        # column past the limit so that a header too wide is seen.
-        sheet.reset_dimensions()
-        rows = sheet.iter_rows(max_col=limits.columns + 1, values_only=True)
-        yield from enumerate(rows, start=1)
-    except Exception as exc:  # a damaged sheet fails only when it is read
-        raise RosterError([f"{path.name}: not a readable Excel file ({exc})"]) from None
-    finally:
-        book.close()
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+class RosterError(TableError):
+    """The file cannot be imported: bad cells, unknown communities or units, repeated
+    rows (reading it fails with the `TableError` this is)."""
 
 
 # ---- columns and cells --------------------------------------------------------------------
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # Excel keeps phone numbers and codes typed as numbers as floats
-    text = "" if value is None else str(value).strip()
-    if len(text) > CELL_CHARS:
-        raise CellError(f"too long ({len(text):,} characters, at most {CELL_CHARS:,})")
-    if not text.isprintable():  # (spaces other than ' ' are not printable, and are fine)
-        for char in text:
-            if unicodedata.category(char) in _REFUSED:
-                raise CellError(f"control or invisible character U+{ord(char):04X}")
-    return text
-
-
 def _required(value: Any) -> str:
-    text = _text(value)
+    text = cell_text(value)
     if not text:
         raise CellError("empty")
     return text
@@ -226,22 +68,24 @@ def _label(value: Any) -> str:
     return label
 
 
+_AMOUNT_WHY = {
+    NOT_A_NUMBER: "not a number",
+    TOO_SMALL: "must be zero or more",
+    TOO_LARGE: "too large",
+    DECIMALS: "at most two decimals",
+}
+
+
 def _amount(value: Any) -> Decimal:
     """A non-negative amount with at most two decimals: `89.5`, `1,234.50`, `¥35`."""
-    text = _required(value).replace(",", "").replace("¥", "").replace("元", "").strip()
     try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise CellError(f"not a number: {text!r}") from None
-    if not amount.is_finite() or amount < 0:
-        raise CellError(f"must be zero or more: {text!r}")
-    if amount != amount.quantize(CENT):
-        raise CellError(f"at most two decimals: {text!r}")
-    return amount.quantize(CENT)
+        return read_amount(_required(value), least=Decimal(0))
+    except AmountError as why:
+        raise CellError(f"{_AMOUNT_WHY[why.reason]}: {why.text!r}") from None
 
 
 def _optional_amount(value: Any) -> Decimal:
-    return Decimal("0.00") if _blank(value) else _amount(value)
+    return Decimal("0.00") if blank(value) else _amount(value)
 
 
 def _area(value: Any) -> Decimal:
@@ -257,13 +101,13 @@ _MONTH = re.compile(r"^(\d{4})[-/.年](\d{1,2})月?$")
 
 def _day(value: Any) -> date | None:
     """A date cell (Excel) or `2020-05-01`, `2020/5/1`, `2020年5月1日`; empty is None."""
-    if _blank(value):
+    if blank(value):
         return None
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
         return value
-    text = _text(value)
+    text = cell_text(value)
     found = _DAY.match(text)
     try:
         if found is None:
@@ -307,7 +151,7 @@ _NO = {"no", "n", "false", "0", "否", "个人", ""}
 
 
 def _yes_no(value: Any) -> bool:
-    text = _text(value).lower()
+    text = cell_text(value).lower()
     if text in _YES:
         return True
     if text in _NO:
@@ -316,7 +160,7 @@ def _yes_no(value: Any) -> bool:
 
 
 def _optional_text(value: Any) -> str | None:
-    text = _text(value)
+    text = cell_text(value)
     if len(text) > 50:
         raise CellError(f"too long ({len(text)} characters, at most 50)")
     return text or None

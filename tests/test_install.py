@@ -99,7 +99,7 @@ def test_a_newcomer_gets_a_chinese_conversation_from_the_installed_bot(
     frontdesk = site / "bin" / "frontdesk"  # the console script the wheel installed
     where = run(
         python, "-c",
-        "import bot, handlers.core.i18n as i, handlers.report as r; "
+        "import bot, handlers.core.i18n as i, handlers.documents.chart as r; "
         "print(bot.__file__); print(i.locales_dir()); print(r.cjk_font())",
         cwd=tmp_path,
     ).splitlines()  # fmt: skip

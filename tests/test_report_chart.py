@@ -17,6 +17,7 @@ from matplotlib.text import Text
 
 from handlers import report, stats
 from handlers.core.i18n import Catalogs
+from handlers.documents.chart import cjk_font, draw_chart
 from handlers.rules.stats import parse_period
 from storage import tickets
 from storage.db import Database
@@ -71,7 +72,7 @@ def family(path: str | Path) -> str:
 def test_the_chinese_font_comes_from_the_package_not_the_machine():
     from pylopdf_fonts_zh_cn import sans_path
 
-    assert report.cjk_font() == "Noto Sans SC"
+    assert cjk_font() == "Noto Sans SC"
     registered = {Path(f.fname) for f in font_manager.fontManager.ttflist}
     assert sans_path() in registered  # the dependency's file, added in memory
     assert not any(Path.home() in p.parents for p in registered if p == sans_path())
@@ -81,7 +82,7 @@ async def test_the_chart_is_drawn_in_chinese_with_no_missing_glyphs(sqlite_datab
     data, files, label = await month_data(sqlite_database, tmp_path, "2026-11", [3, 3, 17])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        figure = report.draw_chart(data, label, tmp_path / "chart.png", report.cjk_font())
+        figure = draw_chart(data, label, tmp_path / "chart.png", cjk_font())
     # matplotlib warns "Glyph … missing from font(s) …" for every character it draws as a box
     assert [str(w.message) for w in caught if "missing from font" in str(w.message)] == []
     words = [t.get_text() for t in drawn(figure)]
@@ -97,7 +98,7 @@ async def test_the_chart_is_drawn_in_chinese_with_no_missing_glyphs(sqlite_datab
 async def test_an_empty_month_says_so_in_words(sqlite_database, tmp_path):
     data, _, label = await month_data(sqlite_database, tmp_path, "2026-09", [3])
     assert data.figures.total == 0
-    figure = report.draw_chart(data, label, tmp_path / "empty.png", report.cjk_font())
+    figure = draw_chart(data, label, tmp_path / "empty.png", cjk_font())
     assert figure.axes == []  # no empty axes running from -0.04 to 0.04
     words = [t.get_text() for t in drawn(figure)]
     assert "2026-09 暂无工单" in words and "幸福里 2026-09 工单月报" in words

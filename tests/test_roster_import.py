@@ -13,7 +13,8 @@ from openpyxl import Workbook
 from sqlalchemy import func
 from sqlmodel import SQLModel, col, select
 
-from handlers.roster import Limits, RosterError, Summary, import_rows, parse, read_table
+from handlers.documents.tables import Limits, TableError, read_table
+from handlers.roster import RosterError, Summary, import_rows, parse
 from storage.db import Database
 from storage.models import Bill, Binding, Building, Person, Unit
 from tests.commandline import frontdesk
@@ -208,11 +209,11 @@ async def test_missing_columns_and_unreadable_files(tmp_path):
     ]
     gbk = tmp_path / "gbk.csv"
     gbk.write_bytes("小区,楼栋\nXFL,3栋\n".encode("gbk"))
-    with pytest.raises(RosterError, match="not UTF-8"):
+    with pytest.raises(TableError, match="not UTF-8"):
         read_table(gbk)
-    with pytest.raises(RosterError, match=r"\.csv or \.xlsx"):
+    with pytest.raises(TableError, match=r"\.csv or \.xlsx"):
         read_table(write_csv(tmp_path / "units.txt", UNITS))
-    with pytest.raises(RosterError, match="empty"):
+    with pytest.raises(TableError, match="empty"):
         read_table(write_csv(tmp_path / "empty.csv", [[], ["", ""]]))
     bills = [
         ["community", "unit", "month", "management", "energy"],
@@ -269,7 +270,7 @@ def test_a_cell_too_long_for_the_csv_reader_is_one_line_not_a_traceback(tmp_path
         ["XFL", "3栋2单元1201", "张" * 200_000, "13800000002", "业主"],
     ]
     path = write_csv(tmp_path / "residents.csv", rows)
-    with pytest.raises(RosterError) as caught:
+    with pytest.raises(TableError) as caught:
         read_table(path)
     assert caught.value.errors == ["line 3: too long (at most 1,000 characters)"]
 
@@ -321,7 +322,7 @@ def hostile_sheet(path: Path, rows: int, far: int | None = None) -> Path:
 
 def test_reading_stops_at_the_first_line_past_the_row_limit(tmp_path):
     path = hostile_sheet(tmp_path / "residents.xlsx", rows=30)
-    with pytest.raises(RosterError) as caught:
+    with pytest.raises(TableError) as caught:
         read_table(path, Limits(rows=20))
     assert caught.value.errors == [
         "line 22: more than 20 rows after the header "
@@ -332,18 +333,18 @@ def test_reading_stops_at_the_first_line_past_the_row_limit(tmp_path):
     # A few kilobytes that claim a cell on Excel's last row: refused at line 50,002.
     far = hostile_sheet(tmp_path / "far.xlsx", rows=2, far=1_048_576)
     assert far.stat().st_size < 20_000
-    with pytest.raises(RosterError, match=r"^line 50002: more than 50,000 rows"):
+    with pytest.raises(TableError, match=r"^line 50002: more than 50,000 rows"):
         read_table(far)
 
     csv_rows = write_csv(tmp_path / "r.csv", [RESIDENTS[0]] + [RESIDENTS[1]] * 25)
-    with pytest.raises(RosterError, match=r"^line 22: more than 20 rows"):
+    with pytest.raises(TableError, match=r"^line 22: more than 20 rows"):
         read_table(csv_rows, Limits(rows=20))
 
 
 def test_size_and_width_limits(tmp_path):
     units = write_csv(tmp_path / "units.csv", UNITS)
     size = units.stat().st_size
-    with pytest.raises(RosterError) as caught:
+    with pytest.raises(TableError) as caught:
         read_table(units, Limits(size=size - 1))
     assert caught.value.errors == [f"units.csv: {size:,} bytes, more than {size - 1:,} (split it)"]
     assert len(read_table(units, Limits(size=size)).rows) == 3
@@ -351,11 +352,11 @@ def test_size_and_width_limits(tmp_path):
     # A zip bomb in miniature: 300,000 letters pack into a few kilobytes.
     bomb = write_xlsx(tmp_path / "bomb.xlsx", [UNITS[0], *[["XFL", "a" * 30_000]] * 10])
     assert bomb.stat().st_size < 10_000
-    with pytest.raises(RosterError, match=r"^bomb\.xlsx: unpacks to [\d,]+ bytes, more than"):
+    with pytest.raises(TableError, match=r"^bomb\.xlsx: unpacks to [\d,]+ bytes, more than"):
         read_table(bomb, Limits(unpacked=100_000))
 
     wide = write_csv(tmp_path / "wide.csv", [[*UNITS[0], *(f"x{n}" for n in range(45))]])
-    with pytest.raises(RosterError) as caught:
+    with pytest.raises(TableError) as caught:
         read_table(wide)
     assert caught.value.errors == [
         "line 1, column 51: more than 50 columns (delete the ones not imported)"

@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 
 from bot.app import App
 from bot.settings import Settings
-from handlers.report import TICKET_COLUMNS
+from handlers.documents.workbook import TICKET_COLUMNS
 from handlers.rules.spreadsheet import as_text
 from tests.conversations import file_repair
 from tests.harness import Chat

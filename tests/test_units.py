@@ -15,7 +15,8 @@ import pytest
 from sqlmodel import select
 
 from handlers.directory import closest_units, unit_by_label
-from handlers.roster import RosterError, import_rows, read_table
+from handlers.documents.tables import read_table
+from handlers.roster import RosterError, import_rows
 from handlers.roster import parse as parse_roster
 from handlers.rules.units import UnitAddress, closest, distance, key, parse
 from storage.models import Binding, Community, Payment, Person, Ticket, Unit

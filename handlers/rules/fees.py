@@ -18,6 +18,7 @@ from datetime import date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
+from handlers.rules.money import AmountError, read_amount
 from handlers.rules.question import REPLY_AT, next_working_day
 
 CENT = Decimal("0.01")
@@ -158,18 +159,12 @@ def allocate(unpaid: Sequence[DueMonth], amount: Decimal, credit: Decimal) -> Al
 
 
 def parse_amount(text: str) -> Decimal | None:
-    """A positive amount in yuan with at most two decimals (`500`, `¥1,234.50`, `500元`)."""
-    cleaned = text.strip().replace(",", "").replace("，", "").replace("¥", "").replace("￥", "")
-    cleaned = cleaned.removesuffix("元").removesuffix("yuan").strip()
+    """A payment in yuan (`500`, `¥1,234.50`, `500元`): above 0, at most `MAX_PAYMENT`,
+    to the fen; None if it is not one (see `handlers.rules.money`)."""
     try:
-        value = Decimal(cleaned)
-    except ArithmeticError:
+        return read_amount(text, least=CENT, most=MAX_PAYMENT)
+    except AmountError:
         return None
-    if not value.is_finite() or value <= 0 or value > MAX_PAYMENT:
-        return None
-    if value != value.quantize(CENT):
-        return None
-    return fen(value)
 
 
 def reply_due(now: datetime, tz: tzinfo) -> datetime:

@@ -1,0 +1,106 @@
+"""Running the bot: `frontdesk run` (every configured channel and the workers) and
+`frontdesk chat` (a conversation in the terminal)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Annotated
+
+import typer
+
+from bot.cli.common import console_app, fail, read_settings, run_work, set_up_logging
+from bot.settings import SettingsError, load_settings
+
+commands = typer.Typer()
+log = logging.getLogger("bot.cli")
+
+
+@commands.command()
+def run() -> None:
+    """Start every configured channel and the workers; with none configured, the console."""
+    from bot import channels
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
+    names = channels.configured(settings)
+    set_up_logging(settings, chatting=not names)  # the console takes the terminal: quieter logs
+
+    async def work() -> None:
+        from bot import ops
+        from bot.app import App
+        from bot.channels import console
+        from bot.channels.console import chat
+        from bot.http import serve_http
+        from bot.workers import run_workers
+        from handlers.core.clock import OffsetClock
+
+        # The console alone: its clock is where a demo's `/clock` left it (see `chat`).
+        app = await App.start(settings, clock=None if names else OffsetClock())
+        if not names:
+            await console.use_stored_clock(app)
+        stop = asyncio.Event()
+        workers = asyncio.create_task(run_workers(app, stop))
+        try:
+            # /health and /metrics always; a busy port is fatal only when a channel needs it.
+            routes = channels.http_routes(names, app)
+            listener = serve_http(app, [*routes, *ops.routes(app)], stop)
+            listen = listener if routes else ops.optional_listener(listener, settings)
+            if names:
+                log.info("starting channels: %s", ", ".join(names))
+                await asyncio.gather(listen, *(channels.serve(name, app, stop) for name in names))
+            else:
+                http = asyncio.create_task(listen)
+                await chat(app, run_jobs=False)
+                stop.set()
+                await http
+        except channels.ChannelUnavailable as exc:
+            raise fail(str(exc)) from None
+        finally:
+            stop.set()
+            with contextlib.suppress(Exception):
+                await workers
+            await app.close()
+
+    run_work(work)
+
+
+@commands.command()
+def chat(
+    as_: Annotated[
+        str | None,
+        typer.Option("--as", help="Talk as this console staff member (user id or name)."),
+    ] = None,
+    user: Annotated[str, typer.Option(help="Talk as this resident (console user id).")] = (
+        "resident"
+    ),
+    clock: Annotated[
+        str | None,
+        typer.Option(
+            "--clock",
+            help="Move the console's clock forward first, e.g. +2d or +3h (a demo or a trial; "
+            "later console sessions keep it).",
+        ),
+    ] = None,
+) -> None:
+    """A conversation in the terminal, as a resident or as a staff member."""
+    from handlers.core.clock import parse_shift
+
+    shift = parse_shift(clock) if clock is not None else None
+    if clock is not None and shift is None:
+        raise fail(f"--clock: not a forward shift: {clock!r} (e.g. +2d, +3h, +1d12h)")
+    settings = read_settings(chatting=True)
+
+    async def work() -> None:
+        from bot.channels import console
+
+        try:
+            async with console_app(settings) as app:
+                await console.chat(app, user=user, staff=as_, shift=shift)
+        except console.ConsoleError as exc:
+            raise fail(str(exc)) from None
+
+    run_work(work)
