@@ -3,6 +3,8 @@ laid over the settings where the rules read them; everything it does not name st
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,6 +16,7 @@ from dialogs.registry import all_jobs, all_sweeps
 from handlers.policies import PolicyError, checked, complaint_policy, overlaid
 from handlers.rules.complaint import deadlines
 from storage.models import Community, Ticket
+from tests.commandline import frontdesk
 from tests.conversations import file_repair, finish_repair, repair_group
 from tests.harness import Chat, texts
 from tests.test_binding import request_binding
@@ -97,3 +100,27 @@ async def test_a_binding_request_nobody_checks_goes_overdue(demo_app, clock):
         await demo_app.engine.sweep(check)
     said = texts(await desk.inbox())
     assert "已超时" in said and number in said
+
+
+def test_the_office_sets_and_resets_a_policy_at_the_command_line(tmp_path):
+    assert frontdesk(tmp_path, "seed-demo", "--no-history").returncode == 0
+    done = frontdesk(
+        tmp_path, "policy", "XFL", "revisit_leak_days=2", "repair_targets_hours.water=12"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "revisit_leak_days = 2  (this community's own)" in done.stdout
+    assert "water 12, electrical 24" in done.stdout  # the rest of the table is the company's
+    assert "revisit_other_days = 2  (company setting)" in done.stdout
+
+    refused = frontdesk(tmp_path, "policy", "XFL", "revisit_leak_days=0", "revisit_other_days=1")
+    assert refused.returncode == 2 and "greater than 0; nothing changed" in refused.stderr
+    refused = frontdesk(tmp_path, "policy", "XFL", "quiet_hours_start=23:00")
+    assert refused.returncode == 2 and "not a community policy" in refused.stderr
+
+    back = frontdesk(tmp_path, "policy", "XFL", "--reset", "revisit_leak_days")
+    assert "revisit_leak_days = 3  (company setting)" in back.stdout
+    with sqlite3.connect(tmp_path / "fd.db") as db:
+        kept = db.execute("SELECT policy FROM community WHERE code = 'XFL'").fetchone()[0]
+        audited = db.execute("SELECT count(*) FROM audit_log WHERE action = 'policy.changed'")
+        assert json.loads(kept) == {"repair_targets_hours": {"water": 12}}
+        assert audited.fetchone() == (2,)  # set, reset; the refusals changed nothing

@@ -11,7 +11,20 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import announce, demo, fees, intent, ops, people, privacy, reports, roster, run, wechat
+from bot.cli import (
+    announce,
+    demo,
+    fees,
+    intent,
+    ops,
+    people,
+    policy,
+    privacy,
+    reports,
+    roster,
+    run,
+    wechat,
+)
 
 cli = typer.Typer(
     name="frontdesk",
@@ -20,7 +33,7 @@ cli = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for feature in (run, demo, roster, people, fees, announce, intent, reports, wechat, ops):
+for feature in (run, demo, roster, people, policy, fees, announce, intent, reports, wechat, ops):
     cli.add_typer(feature.commands)  # no name: its commands are `frontdesk`'s own
 cli.add_typer(ops.db_cli, name="db")
 cli.add_typer(people.staff_cli, name="staff")

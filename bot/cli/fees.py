@@ -30,9 +30,9 @@ def paid(
     settings = read_settings()
 
     async def work() -> str:
+        from dialogs.sending import send
         from handlers.directory import unit_by_label
         from handlers.fees import record_payment
-        from storage import outbox
 
         async with opened(settings) as app:
             async with app.db.transaction() as session:
@@ -46,16 +46,10 @@ def paid(
                 )
                 if outcome.refusal is not None:
                     raise fail(f"receipt {number} is already recorded; nothing changed", code=1)
-                for notice in outcome.notices:  # pushes to the residents, in their language
-                    assert notice.to is not None
-                    locale = notice.to.locale or settings.default_locale
-                    await outbox.enqueue(
-                        session,
-                        channel=notice.to.channel,
-                        chat_id=notice.to.chat_id,
-                        payload=app.catalogs.render(notice, locale),
-                        now=now,
-                    )
+                # The residents are told in their language, after the quiet hours.
+                await send(
+                    session, outcome.notices, catalogs=app.catalogs, settings=settings, now=now
+                )
                 return (
                     f"payment recorded: {target.label}, {value} yuan, receipt {number}; "
                     f"months paid: {', '.join(outcome.months) or 'none'}; "
