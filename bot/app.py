@@ -20,6 +20,7 @@ from dialogs.registry import (
     menu_extras,
     staff_entries,
     start_hook,
+    typed_reader,
 )
 from handlers.core.clock import Clock, SystemClock
 from handlers.core.i18n import Catalogs
@@ -62,6 +63,7 @@ class App:
             menu_extras=menu_extras(),
             detour=detour_check(),
             staff_entries=staff_entries(),
+            typed=typed_reader(),
         )
         async with db.transaction() as session:
             await ensure_first_supervisors(session, settings)

@@ -13,7 +13,7 @@ import inspect
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,11 @@ Router = Callable[[Context, str], Awaitable[tuple[str, str] | None]]
 JobWork = Callable[[Context, Job], Awaitable[list[Reply]]]
 # A periodic check: looks at the store and says what is due (warnings, escalations).
 Sweep = Callable[[Context], Awaitable[list[Reply]]]
+# A line typed without a slash that a feature reads as its own (a staff verb: `接单 R-…` is
+# the card's "accept"): the value of the choice it names (`act:…`, `flow:…`, `cmd:…`), the
+# replies to it, or None when it is not the feature's. `busy`: a conversation is under way
+# (a flow, a pause, a chat with a person), whose answer the line may be.
+TypedReader = Callable[[Context, str, bool], Awaitable["str | list[Reply] | None"]]
 
 CONTROLS = ("start", "cancel", "back", "menu", "help", "human", "lang")
 # How stale `ChatIdentity.last_seen_at` may get: writing it on every message would cost
@@ -104,6 +109,7 @@ class Engine:
         menu_extras: Sequence[Choice] = (),
         detour: DetourCheck | None = None,
         staff_entries: Sequence[StaffEntry] = (),
+        typed: TypedReader | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -118,6 +124,7 @@ class Engine:
         self.menu_extras = tuple(menu_extras)
         self.detour = detour
         self.staff_entries = tuple(staff_entries)
+        self.typed = typed
         self.idle = timedelta(minutes=settings.dialog_idle_minutes)
 
     # ---- entry point -------------------------------------------------------------
@@ -208,6 +215,11 @@ class Engine:
     # ---- routing -------------------------------------------------------------------
 
     async def _route(self, ctx: Context, state: DialogState) -> list[Reply]:
+        read = await self._typed(ctx, state)
+        if isinstance(read, list):
+            return read
+        if read is not None:
+            ctx.msg = read  # handled as the choice it names, with that choice's checks
         msg = ctx.msg
         if msg.chat_kind == "group":
             return await self._in_group(ctx, state)
@@ -232,6 +244,23 @@ class Engine:
                 return self._pause(ctx, state)
             return await self._in_flow(ctx, state)
         return await self._at_menu(ctx, state)
+
+    async def _typed(self, ctx: Context, state: DialogState) -> list[Reply] | Incoming | None:
+        """A line typed without a slash that a feature reads as its own: its replies, or
+        the message as the choice it names. Either replaces what was under way."""
+        msg = ctx.msg
+        if self.typed is None or msg.option is not None or msg.command or not msg.words:
+            return None
+        busy = state.mode != "menu"
+        found = await self.typed(ctx, msg.words, busy)
+        if found is None:
+            return None
+        if state.mode == "human":
+            await handoff.close(ctx)
+        _reset(state)
+        if isinstance(found, list):
+            return found
+        return replace(msg, text=None, option=found)
 
     # ---- group chats ----------------------------------------------------------------
 

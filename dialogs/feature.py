@@ -13,7 +13,16 @@ from datetime import datetime, tzinfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from dialogs.engine import ActionHandler, Command, Handler, JobWork, Router, StaffEntry, Sweep
+from dialogs.engine import (
+    ActionHandler,
+    Command,
+    Handler,
+    JobWork,
+    Router,
+    StaffEntry,
+    Sweep,
+    TypedReader,
+)
 from dialogs.flow import DetourCheck, Flow
 from handlers.core.actions import Action
 from handlers.core.messages import Choice
@@ -39,3 +48,4 @@ class Feature:
     on_start: Handler | None = None  # what `/start <argument>` does
     menu: Sequence[Choice] = ()  # residents' menu entries that are no flow
     for_staff: Sequence[StaffEntry] = ()  # staff menu entries and /help lines, by role
+    typed: TypedReader | None = None  # lines typed without a slash (staff verbs)

@@ -29,12 +29,21 @@ from dialogs import (
     supervisor,
     tasks,
 )
-from dialogs.engine import ActionHandler, Command, Handler, JobWork, Router, StaffEntry, Sweep
+from dialogs.engine import (
+    ActionHandler,
+    Command,
+    Handler,
+    JobWork,
+    Router,
+    StaffEntry,
+    Sweep,
+    TypedReader,
+)
 from dialogs.feature import Feature, Startup
 from dialogs.flow import Detour, DetourCheck, Flow
 from handlers.core.actions import Action
 from handlers.core.context import Context
-from handlers.core.messages import Choice
+from handlers.core.messages import Choice, Reply
 
 FEATURES: list[Feature] = [
     emergency.FEATURE,
@@ -126,3 +135,20 @@ def detour_check() -> DetourCheck:
         return None
 
     return check
+
+
+def typed_reader() -> TypedReader | None:
+    """Lines typed without a slash that a feature reads as its own (staff verbs): each
+    feature's reader in order; the first that knows the line wins."""
+    readers = [feature.typed for feature in FEATURES if feature.typed is not None]
+    if not readers:
+        return None
+
+    async def read(ctx: Context, text: str, busy: bool) -> str | list[Reply] | None:
+        for reader in readers:
+            found = await reader(ctx, text, busy)
+            if found is not None:
+                return found
+        return None
+
+    return read

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
@@ -128,30 +129,13 @@ async def bind_group(ctx: Context, argument: str) -> list[Reply]:
     community = await _community_for(ctx, parts[1] if len(parts) > 1 else None)
     if community is None or community.id is None:
         return [Reply("people.bind.which_community")]
-    group = (
-        await ctx.session.exec(
-            select(StaffGroup).where(
-                StaffGroup.community_id == community.id,
-                StaffGroup.department == department,
-                StaffGroup.channel == ctx.msg.channel,
-            )
-        )
-    ).first()
-    if group is None:
-        group = StaffGroup(
-            community_id=community.id,
-            department=department,
-            channel=ctx.msg.channel,
-            chat_id=ctx.msg.chat_id,
-        )
-        ctx.session.add(group)
-    group.chat_id = ctx.msg.chat_id
-    await audit.record(
+    await bind_department(
         ctx.session,
+        community,
+        department,
+        ctx.msg.channel,
+        ctx.msg.chat_id,
         actor=ctx.actor,
-        action="bind_group",
-        target=f"{ctx.msg.channel}:{ctx.msg.chat_id}",
-        detail={"community": community.code, "department": department},
         now=ctx.now,
     )
     return [
@@ -160,6 +144,46 @@ async def bind_group(ctx: Context, argument: str) -> list[Reply]:
             {"community": community.name, "department": Text(f"department.{department}")},
         )
     ]
+
+
+async def bind_department(
+    session: AsyncSession,
+    community: Community,
+    department: str,
+    channel: str,
+    chat_id: str,
+    *,
+    actor: str,
+    now: datetime,
+) -> StaffGroup:
+    """A department's cards go to this chat of a channel from now on (one chat per
+    department and channel: binding again moves them); audited. `/bind` in a group, and
+    `frontdesk wecom-group` for WeCom, where no group can type `/bind`."""
+    assert community.id is not None
+    group = (
+        await session.exec(
+            select(StaffGroup).where(
+                StaffGroup.community_id == community.id,
+                StaffGroup.department == department,
+                StaffGroup.channel == channel,
+            )
+        )
+    ).first()
+    if group is None:
+        group = StaffGroup(
+            community_id=community.id, department=department, channel=channel, chat_id=chat_id
+        )
+    group.chat_id = chat_id
+    session.add(group)
+    await audit.record(
+        session,
+        actor=actor,
+        action="bind_group",
+        target=f"{channel}:{chat_id}",
+        detail={"community": community.code, "department": department},
+        now=now,
+    )
+    return group
 
 
 # Roles rank: nobody grants or takes away a role above their own.

@@ -31,7 +31,7 @@ from handlers.core.context import Context
 from handlers.core.messages import Money, Reply, Text
 from handlers.directory import department_chats, people_with_role, private_chat, ticket_resident
 from handlers.revisits import Fixed, NotYet, schedule_revisit
-from handlers.rules.lifecycle import OPEN, Forbidden, next_status
+from handlers.rules.lifecycle import OPEN, REVISITABLE, Forbidden, next_status
 from handlers.staffauth import acting_member, is_manager
 from storage import audit, tickets
 from storage.models import Department, Photo, StaffMember, Ticket, TicketStatus, Unit
@@ -293,27 +293,57 @@ async def record_leak_test(ctx: Context, action: LeakTested) -> list[Reply]:
     return [*replies, *await refreshed_cards(ctx, ticket)]
 
 
-async def finish(
-    ctx: Context, ticket_id: int, note: str, photos: list[str], amount: str | None
-) -> list[Reply]:
-    """Done, with the note (and amount for paid work): the resident is asked to confirm."""
+async def may_finish(ctx: Context, ticket_id: int) -> tuple[Ticket, StaffMember] | list[Reply]:
+    """Whether the sender may mark the ticket done now: staff of its department who hold it
+    (or a manager), once the work has started. Asked before the note (the card's "done"
+    flow, a typed `完成 R-…`) and again when finishing: the one check of this action."""
     found = await _staff_ticket(ctx, ticket_id)
     if isinstance(found, list):
         return found
     ticket, member = found
     if not _is_assignee_or_manager(ctx, ticket, member):
         return [Reply("task.not_yours", {"number": ticket.number})]
-    try:
-        await move(
-            ctx,
-            ticket,
-            "done",
-            f"staff:{member.id}",
-            note,
-            data={"photos": photos, "amount": amount},
-        )
-    except Forbidden:
+    if not _allowed(ticket, "done"):
         return _refused(ticket)
+    return ticket, member
+
+
+async def may_give_up(ctx: Context, ticket_id: int) -> tuple[Ticket, StaffMember] | list[Reply]:
+    """Whether the sender may say the ticket cannot be done: staff of its department (or a
+    manager), while it is open. The one check of this action, as `may_finish` is."""
+    found = await _staff_ticket(ctx, ticket_id)
+    if isinstance(found, list):
+        return found
+    ticket, _ = found
+    if not _allowed(ticket, "cannot"):
+        return _refused(ticket)
+    return found
+
+
+def _allowed(ticket: Ticket, action: str) -> bool:
+    try:
+        next_status(ticket.status, action)
+    except Forbidden:
+        return False
+    return True
+
+
+async def finish(
+    ctx: Context, ticket_id: int, note: str, photos: list[str], amount: str | None
+) -> list[Reply]:
+    """Done, with the note (and amount for paid work): the resident is asked to confirm."""
+    found = await may_finish(ctx, ticket_id)
+    if isinstance(found, list):
+        return found
+    ticket, member = found
+    await move(
+        ctx,
+        ticket,
+        "done",
+        f"staff:{member.id}",
+        note,
+        data={"photos": photos, "amount": amount},
+    )
     for ref in photos:
         ctx.session.add(Photo(ticket_id=ticket.id, channel=ctx.msg.channel, file_ref=ref))
     if amount is not None:
@@ -342,14 +372,11 @@ async def finish(
 
 async def give_up(ctx: Context, ticket_id: int, reason: str) -> list[Reply]:
     """Cannot do, with the reason: the resident and the supervisors are told."""
-    found = await _staff_ticket(ctx, ticket_id)
+    found = await may_give_up(ctx, ticket_id)
     if isinstance(found, list):
         return found
     ticket, member = found
-    try:
-        await move(ctx, ticket, "cannot", f"staff:{member.id}", reason)
-    except Forbidden:
-        return _refused(ticket)
+    await move(ctx, ticket, "cannot", f"staff:{member.id}", reason)
     managers = [
         Reply(
             "task.cannot.managers",
@@ -364,6 +391,19 @@ async def give_up(ctx: Context, ticket_id: int, reason: str) -> list[Reply]:
         *await tell_resident(ctx, ticket, "task.resident.cannot", reason=reason),
         *managers,
     ]
+
+
+async def phone_revisit_ticket(ctx: Context, ticket_id: int) -> Ticket | list[Reply]:
+    """The finished ticket the service desk revisits by phone, if the sender is of its
+    desk and the revisit is still to do: the one check of the phone revisit form."""
+    ticket = await ctx.session.get(Ticket, ticket_id)
+    if ticket is None:
+        return [Reply("dialog.stale")]
+    if acting_member(ctx, ticket.community_id, Department.service) is None:
+        return [Reply("dialog.not_allowed")]
+    if ticket.status not in REVISITABLE or "revisit" in ticket.details:
+        return [Reply("revisit.already", {"number": ticket.number})]
+    return ticket
 
 
 async def my_tasks(ctx: Context, argument: str) -> list[Reply]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import ColumnElement, Integer, cast, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -253,3 +253,128 @@ async def last_sent_for_card(
         .limit(1)
     )
     return (await session.exec(stmt)).first()
+
+
+# ---- what a chat was shown: channels read it to edit cards and to resolve typed choices ----
+
+
+async def last_sent_to_chat(session: AsyncSession, channel: str, chat_id: str) -> Outbox | None:
+    """The latest message delivered to a chat (e.g. did it open a share-contact keyboard?)."""
+    stmt = (
+        select(Outbox)
+        .where(
+            Outbox.channel == channel,
+            Outbox.chat_id == chat_id,
+            col(Outbox.sent_at).is_not(None),
+        )
+        .order_by(col(Outbox.sent_at).desc(), col(Outbox.id).desc())
+        .limit(1)
+    )
+    return (await session.exec(stmt)).first()
+
+
+async def last_queued_to_chat(session: AsyncSession, channel: str, chat_id: str) -> Outbox | None:
+    """The latest message queued for a chat, delivered or not: the one a typed number
+    answers on a channel without buttons."""
+    stmt = (
+        select(Outbox)
+        .where(Outbox.channel == channel, Outbox.chat_id == chat_id)
+        .order_by(col(Outbox.id).desc())
+        .limit(1)
+    )
+    return (await session.exec(stmt)).first()
+
+
+async def latest_in_message(
+    session: AsyncSession, channel: str, chat_id: str, external_message_id: str
+) -> int | None:
+    """The id of the newest row a platform message shows (a card edited in place shows
+    its latest version); None when no row was delivered as that message."""
+    stmt = (
+        select(col(Outbox.id))
+        .where(
+            Outbox.channel == channel,
+            Outbox.chat_id == chat_id,
+            Outbox.external_message_id == external_message_id,
+        )
+        .order_by(col(Outbox.sent_at).desc(), col(Outbox.id).desc())
+        .limit(1)
+    )
+    return (await session.exec(stmt)).first()
+
+
+async def recent_cards(
+    session: AsyncSession, cards: Sequence[str], prefixes: Sequence[str] = (), limit: int = 50
+) -> list[Outbox]:
+    """The newest messages, to any chat, showing one of `cards` or a card starting with
+    one of `prefixes` (a release slip's cards are `slip:<id>:<part>`)."""
+    wanted: list[ColumnElement[bool]] = [col(Outbox.card).in_(list(cards))] if cards else []
+    wanted += [col(Outbox.card).startswith(prefix, autoescape=True) for prefix in prefixes]
+    if not wanted:
+        return []
+    stmt = select(Outbox).where(or_(*wanted)).order_by(col(Outbox.id).desc()).limit(limit)
+    return list((await session.exec(stmt)).all())
+
+
+async def mark_sent_unless_claimed(
+    session: AsyncSession, ids: Sequence[int], now: datetime, external_message_id: str
+) -> set[int]:
+    """Mark rows sent by another way than a sender loop (WeChat's passive reply), unless a
+    sender holds them already; returns the ids marked."""
+    if not ids:
+        return set()
+    result = await session.exec(
+        update(Outbox)
+        .where(
+            col(Outbox.id).in_(list(ids)),
+            col(Outbox.sent_at).is_(None),
+            col(Outbox.failed_at).is_(None),
+            or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now),
+        )
+        .values(sent_at=now, claimed_until=None, external_message_id=external_message_id)
+        .returning(col(Outbox.id))
+    )
+    return {int(i) for i in result.scalars().all()}
+
+
+async def unmark_sent(session: AsyncSession, ids: Collection[int]) -> None:
+    """Give back rows `mark_sent_unless_claimed` took, to go out the usual way."""
+    if ids:
+        await session.exec(
+            update(Outbox)
+            .where(col(Outbox.id).in_(list(ids)))
+            .values(sent_at=None, external_message_id=None)
+        )
+
+
+async def due_chats(
+    session: AsyncSession, channel: str, now: datetime, limit: int
+) -> list[tuple[str, int, bool]]:
+    """(chat id, messages due, only announcements?) of the chats with messages due and
+    unclaimed, in the order to serve them: urgent first, then those with a reply waiting
+    (not only announcements), then the longest waiting."""
+    bulk_only = func.min(cast(col(Outbox.bulk), Integer))
+    stmt = (
+        select(col(Outbox.chat_id), func.count(), bulk_only)
+        .where(
+            Outbox.channel == channel,
+            col(Outbox.sent_at).is_(None),
+            col(Outbox.failed_at).is_(None),
+            Outbox.not_before <= now,
+            or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now),
+        )
+        .group_by(col(Outbox.chat_id))
+        .order_by(
+            func.max(cast(col(Outbox.urgent), Integer)).desc(),
+            bulk_only,
+            func.min(Outbox.created_at),
+        )
+        .limit(limit)
+    )
+    rows = (await session.exec(stmt)).all()
+    return [(str(chat_id), int(count), bool(bulk)) for chat_id, count, bulk in rows]
+
+
+async def row(session: AsyncSession, outbox_id: int) -> Outbox | None:
+    """One message by its id."""
+    return await session.get(Outbox, outbox_id)

@@ -52,3 +52,43 @@ def test_rules_touch_neither_storage_nor_clock():
 
 def test_the_check_sees_imports():
     assert "storage.models" in runtime_imports(ROOT / "handlers" / "repair.py")
+
+
+# What builds or runs a query. A channel adapter translates and does I/O; what it needs
+# to know about the store it asks `storage/` or `handlers/` for.
+QUERYING = ("sqlmodel", "sqlalchemy", "storage.models", "storage.upsert")
+STATEMENTS = frozenset({"select", "insert", "update", "delete", "exec", "execute"})
+
+
+def queries_in(path: Path) -> list[str]:
+    """What in a module queries the store itself: a runtime import of the query libraries
+    or of the tables (a type-only import is fine), or a statement built or run."""
+    found = [
+        f"imports {name}"
+        for name in runtime_imports(path)
+        if any(name == q or name.startswith(f"{q}.") for q in QUERYING)
+    ]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in STATEMENTS:
+                found.append(f"calls {name}() on line {node.lineno}")
+    return found
+
+
+def test_channels_query_nothing_themselves():
+    """An adapter turns platform messages into neutral ones and back and does the I/O;
+    no module of bot/channels/ imports the tables or a query library at run time, or
+    builds or runs a statement (no `select(`)."""
+    offenders = [
+        f"{path.relative_to(ROOT)} {what}"
+        for path in sorted((ROOT / "bot" / "channels").glob("*.py"))
+        for what in queries_in(path)
+    ]
+    assert offenders == []
+
+
+def test_the_query_check_sees_queries():
+    found = queries_in(ROOT / "storage" / "outbox.py")
+    assert "imports sqlmodel" in found and any(f.startswith("calls select()") for f in found)

@@ -30,6 +30,8 @@ from bot.channels.telegram_send import Pacer
 from bot.demo import seed_demo
 from bot.http import serve_http
 from bot.settings import Settings
+from dialogs import menus, registry
+from handlers.core.i18n import LOCALES, Catalogs
 from handlers.people import add_staff
 from storage.models import (
     ChatIdentity,
@@ -535,6 +537,24 @@ async def test_commands_are_registered_per_language_and_scope(paced: Scene) -> N
     assert set(menu("all_group_chats", "en")) >= {"mytasks", "bind"}
     assert menu(f"chat:{ZHOU}", "zh")["stats"] == "工单统计"
     assert menu(f"chat:{ZHOU}", "en")["ticket"].startswith("A ticket's history")
+
+
+def test_the_command_lists_are_derived_from_the_features_declarations() -> None:
+    """The menus are not kept by hand: every flow of the residents' menu is there, staff
+    commands where they answer, each described in both languages (dialogs/menus.py)."""
+    catalogs = Catalogs.load("zh_CN", ZoneInfo("Asia/Shanghai"))
+    residents = [entry.command for entry in menus.for_residents(catalogs)]
+    assert residents[0] == "start" and residents[-3:] == ["lang", "help", "human"]
+    assert {f.name for f in registry.all_flows() if f.in_menu} <= set(residents)
+    assert "my" in residents and "stats" not in residents and "whoami" not in residents
+    groups = {entry.command: entry.describe for entry in menus.for_groups(catalogs)}
+    assert groups["bind"] == "command.bind.group" and "mytasks" in groups
+    assert not {"stats", "ticket", "staff"} & set(groups)  # private only: not in groups
+    managers = [entry.command for entry in menus.for_managers(catalogs)]
+    assert {"stats", "overdue", "report", "ticket", "staff"} <= set(managers)
+    assert "bind" not in managers  # in a private chat it is a resident's flow
+    for locale in LOCALES:
+        assert all(catalogs.has(locale, e.describe) for e in menus.all_listed(catalogs))
 
 
 async def test_a_refused_token_stops_the_channel_with_one_line_and_no_secret(

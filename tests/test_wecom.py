@@ -27,6 +27,7 @@ from bot.delivery import deliver_pending
 from bot.demo import seed_demo
 from bot.http import make_web_app
 from bot.settings import Settings
+from handlers import task_verbs
 from handlers.core.clock import ManualClock
 from handlers.people import add_staff
 from storage import outbox
@@ -570,19 +571,19 @@ def test_long_cards_fall_back_to_text_and_buttons_become_typed_lines():
 
 def test_typed_commands():
     words = {
-        "wecom.words.done": {"完成", "done"},
-        "wecom.words.accept": {"接单", "accept"},
+        "task.words.done": {"完成", "done"},
+        "task.words.accept": {"接单", "accept"},
     }.get
-    command = wecom.parse_command(
+    command = task_verbs.parse(
         "完成R-261126-0007 已更换水龙头 金额 80", lambda k: words(k) or set()
     )
-    assert command == wecom.StaffCommand("done", "R-261126-0007", "已更换水龙头 金额 80")
-    assert wecom.split_amount("已更换水龙头 金额 80", ["金额"]) == ("已更换水龙头", "80")
-    assert wecom.split_amount("已更换水龙头金额80元", ["金额"]) == ("已更换水龙头", "80元")
-    assert wecom.split_amount("已更换水龙头", ["金额"]) == ("已更换水龙头", None)
-    pressed = wecom.parse_command("已试漏 r-261126-0007", lambda k: set())
-    assert pressed == wecom.StaffCommand("press", "R-261126-0007", label="已试漏")
-    assert wecom.parse_command("R-261126-0007", lambda k: set()) is None
+    assert command == task_verbs.TypedLine("done", "R-261126-0007", "已更换水龙头 金额 80")
+    assert task_verbs.split_amount("已更换水龙头 金额 80", ["金额"]) == ("已更换水龙头", "80")
+    assert task_verbs.split_amount("已更换水龙头金额80元", ["金额"]) == ("已更换水龙头", "80元")
+    assert task_verbs.split_amount("已更换水龙头", ["金额"]) == ("已更换水龙头", None)
+    pressed = task_verbs.parse("已试漏 r-261126-0007", lambda k: set())
+    assert pressed == task_verbs.TypedLine("press", "R-261126-0007", label="已试漏")
+    assert task_verbs.parse("R-261126-0007", lambda k: set()) is None
 
 
 def test_the_command_line_sends_a_department_to_a_wecom_party(tmp_path: Path, monkeypatch):

@@ -1,5 +1,10 @@
 """Channel adapters: each turns platform updates into `Incoming` and outbox rows into calls.
 
+An adapter translates and does the I/O, nothing else: it hands every message to the
+engine, asks `handlers/` or `storage/` what it must know (a user's language, the last
+message a chat was shown), says its own few notices through `dialogs.sending.send`, and
+never queries the store itself (tests/test_layering.py checks).
+
 A network channel lives in `bot/channels/<name>.py` and offers
 `async def serve(app: App, stop: asyncio.Event) -> None`; the console channel is
 interactive and started by `frontdesk chat` (or `frontdesk run` when nothing else is on).

@@ -8,6 +8,8 @@ as `you> …` and every reply printed, which makes whole conversations replayabl
 Input lines:
   text            said in the private chat (a number presses a button of the last message)
   > text          said in the staff member's department group chat
+  接单 R-…        (staff) a card's option typed as words with the ticket's number, read
+                  by the task feature as on every channel (`完成 R-… 已更换水龙头 金额 80`)
   :photo PATH     sends a photo (the path is the file reference)
   :contact PHONE  shares a phone number
   /clock [+2d]    shows the time, or moves it forward and runs what fell due on the way
@@ -31,27 +33,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
-from sqlmodel import col, or_, select
-
 from bot import channels
 from bot.delivery import SendResult, deliver_pending
 from bot.workers import run_once
+from handlers import accounts
 from handlers.core.clock import OffsetClock, move_forward, parse_shift
 from handlers.core.messages import Incoming
 from handlers.stats import lateness_text
-from storage.models import (
-    ChatIdentity,
-    Community,
-    KeyValue,
-    Outbox,
-    Person,
-    StaffGroup,
-    StaffMember,
-)
+from storage import keyvalue
 
 if TYPE_CHECKING:
     from bot.app import App
     from bot.settings import Settings
+    from storage.models import Outbox
 
 CHANNEL = "console"
 INDENT = " " * len("bot> ")
@@ -59,6 +53,8 @@ HELP = """\
 console commands:
   <text>            say something (a number presses that button of the last message)
   > <text>          say it in your department's group chat (staff)
+  接单 R-…          (staff) a card's option typed with the ticket's number, e.g.
+                    开始 R-…, 完成 R-… 已更换水龙头 金额 80, 我的任务
   :photo PATH       send a photo
   :contact PHONE    share a phone number
   /clock            the console's time; /clock +3h, /clock +2d move it forward (demos)
@@ -81,20 +77,16 @@ def clock_movable(settings: Settings) -> bool:
 async def stored_offset(app: App) -> timedelta:
     """How far ahead earlier console sessions moved the clock (zero if never)."""
     async with app.db.transaction() as session:
-        row = await session.get(KeyValue, CLOCK_KEY)
+        value = await keyvalue.read(session, CLOCK_KEY)
     try:
-        return timedelta(seconds=float(row.value)) if row is not None else timedelta()
+        return timedelta(seconds=float(value)) if value is not None else timedelta()
     except ValueError:
         return timedelta()
 
 
 async def _store_offset(app: App, offset: timedelta) -> None:
     async with app.db.transaction() as session:
-        row = await session.get(KeyValue, CLOCK_KEY)
-        if row is None:
-            row = KeyValue(key=CLOCK_KEY, value="")
-        row.value = str(int(offset.total_seconds()))
-        session.add(row)
+        await keyvalue.write(session, CLOCK_KEY, str(int(offset.total_seconds())))
 
 
 async def use_stored_clock(app: App) -> None:
@@ -203,18 +195,7 @@ class ConsoleSender:
 async def resident(app: App, user_id: str) -> Who:
     """A resident typing in their private chat (bound or not)."""
     async with app.db.transaction() as session:
-        identity = (
-            await session.exec(
-                select(ChatIdentity).where(
-                    ChatIdentity.channel == CHANNEL, ChatIdentity.external_user_id == user_id
-                )
-            )
-        ).first()
-        person = (
-            await session.get(Person, identity.person_id)
-            if identity is not None and identity.person_id is not None
-            else None
-        )
+        _, person = await accounts.account(session, CHANNEL, user_id)
     description = f"resident {user_id!r}" + (f" ({person.name})" if person else " (not bound)")
     return Who(user_id, user_id, Watched(user_id), description=description)
 
@@ -222,53 +203,21 @@ async def resident(app: App, user_id: str) -> Who:
 async def staff_member(app: App, name: str) -> Who:
     """A console staff member by user id or name, with the group chats they watch."""
     async with app.db.transaction() as session:
-        found = (
-            await session.exec(
-                select(StaffMember)
-                .where(
-                    StaffMember.channel == CHANNEL,
-                    col(StaffMember.active).is_(True),
-                    or_(StaffMember.external_user_id == name, StaffMember.name == name),
-                )
-                .order_by(col(StaffMember.id))
-            )
-        ).first()
-        if found is None:
-            raise ConsoleError(
-                f"no console staff member {name!r}; add one with "
-                "`frontdesk staff add --channel console --user ID --name NAME --role staff`"
-            )
-        user_id = found.external_user_id
-        members = (
-            await session.exec(
-                select(StaffMember)
-                .where(
-                    StaffMember.channel == CHANNEL,
-                    StaffMember.external_user_id == user_id,
-                    col(StaffMember.active).is_(True),
-                )
-                .order_by(col(StaffMember.id))
-            )
-        ).all()
-        groups: list[StaffGroup] = []
-        for member in members:
-            if member.department is None:
-                continue  # supervisors and directors: their private chat only
-            query = select(StaffGroup).where(
-                StaffGroup.channel == CHANNEL, StaffGroup.department == member.department
-            )
-            if member.community_id is not None:
-                query = query.where(StaffGroup.community_id == member.community_id)
-            groups.extend((await session.exec(query.order_by(col(StaffGroup.id)))).all())
-        codes = {
-            c.id: c.code for c in (await session.exec(select(Community))).all() if c.id is not None
-        }
+        desk = await accounts.staff_desk(session, CHANNEL, name)
+    if desk is None:
+        raise ConsoleError(
+            f"no console staff member {name!r}; add one with "
+            "`frontdesk staff add --channel console --user ID --name NAME --role staff`"
+        )
+    groups, codes = desk.groups, desk.community_codes
     several = len({g.community_id for g in groups}) > 1
     watched: dict[str, Watched] = {}
     for group in groups:
         where = f"{codes.get(group.community_id, '?')} " if several else ""
         label = f"[{where}{group.department} group]"
         watched.setdefault(group.chat_id, Watched(group.chat_id, "group", label))
+    members, found = desk.members, desk.member
+    user_id = found.external_user_id
     roles = "/".join(sorted({m.role for m in members}))
     departments = ", ".join(sorted({m.department for m in members if m.department})) or "-"
     return Who(
@@ -448,15 +397,7 @@ class ConsoleChat:
 
     async def _locale(self) -> str:
         async with self.app.db.transaction() as session:
-            identity = (
-                await session.exec(
-                    select(ChatIdentity).where(
-                        ChatIdentity.channel == CHANNEL,
-                        ChatIdentity.external_user_id == self.who.user_id,
-                    )
-                )
-            ).first()
-        chosen = identity.locale if identity is not None else None
+            chosen = await accounts.chosen_locale(session, CHANNEL, self.who.user_id)
         return chosen or self.app.settings.default_locale
 
     async def _poll(self, interval: float = 1.0) -> None:

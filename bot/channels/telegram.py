@@ -49,15 +49,15 @@ from aiogram.types import (
 from aiogram.types.bot_command_scope_union import BotCommandScopeUnion
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
-from sqlmodel import col, select
 
 from bot.channels import ChannelUnavailable, telegram_buttons
 from bot.channels.telegram_send import Pacer, run_delivery
-from handlers.core.messages import Incoming, Reply
-from handlers.staffauth import MANAGERS
-from storage import inbound, outbox
+from dialogs import menus
+from dialogs.sending import send
+from handlers import accounts
+from handlers.core.messages import Incoming, Recipient, Reply
+from storage import inbound
 from storage.db import BatchFailed
-from storage.models import ChatIdentity, StaffGroup, StaffMember
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -86,40 +86,6 @@ BATCH_MAX = 20
 # delivery loop must get its turn even when each update is slow (a busy machine).
 BATCH_HOLD = 0.25
 
-# Command menus: (command, catalog key of its description).
-RESIDENT_COMMANDS = (
-    ("start", "telegram.cmd.start"),
-    ("repair", "telegram.cmd.repair"),
-    ("complaint", "telegram.cmd.complaint"),
-    ("fees", "telegram.cmd.fees"),
-    ("slip", "telegram.cmd.slip"),
-    ("my", "telegram.cmd.my"),
-    ("bind", "telegram.cmd.bind"),
-    ("lang", "telegram.cmd.lang"),
-    ("help", "telegram.cmd.help"),
-    ("human", "telegram.cmd.human"),
-)
-# `/ticket`, `/stats` … answer only in private, so a group's menu leaves them out.
-GROUP_COMMANDS = (
-    ("mytasks", "telegram.cmd.mytasks"),
-    ("answer", "telegram.cmd.answer"),
-    ("bind", "telegram.cmd.bind_group"),
-    ("help", "telegram.cmd.help"),
-)
-SUPERVISOR_COMMANDS = (
-    ("stats", "telegram.cmd.stats"),
-    ("overdue", "telegram.cmd.overdue"),
-    ("report", "telegram.cmd.report"),
-    ("ticket", "telegram.cmd.ticket"),
-    ("staff", "telegram.cmd.staff"),
-    ("mytasks", "telegram.cmd.mytasks"),
-    ("invite", "telegram.cmd.invite"),
-    ("paid", "telegram.cmd.paid"),
-    ("answer", "telegram.cmd.answer"),
-    ("reply", "telegram.cmd.reply"),
-    ("lang", "telegram.cmd.lang"),
-    ("help", "telegram.cmd.help"),
-)
 # The menus in each language: Telegram shows a user the one matching their app's
 # language, and the one without a language code to everybody else.
 MENU_LANGUAGES = (None, "zh", "en")
@@ -359,14 +325,8 @@ class Updates:
         if not joined:
             return
         async with self.app.db.transaction() as session:
-            bound = (
-                await session.exec(
-                    select(StaffGroup).where(
-                        StaffGroup.channel == CHANNEL, StaffGroup.chat_id == str(event.chat.id)
-                    )
-                )
-            ).first()
-        if bound is None:
+            bound = await accounts.is_department_chat(session, CHANNEL, str(event.chat.id))
+        if not bound:
             explain = Reply("telegram.group.unbound", {"company": self.app.settings.company_name})
             await self._say(event, update_id, explain)
 
@@ -392,12 +352,13 @@ class Updates:
             if not accepted:
                 return  # redelivered: answered the first time
             locale = await _locale_of(session, self.app, str(sender.id), sender.language_code)
-            await outbox.enqueue(
+            await send(
                 session,
-                channel=CHANNEL,
-                chat_id=chat_id,
-                payload=self.app.catalogs.render(reply, locale),
+                [reply],
+                catalogs=self.app.catalogs,
+                settings=self.app.settings,
                 now=now,
+                answering=Recipient(CHANNEL, chat_id, locale),
             )
             await inbound.mark_handled(session, CHANNEL, f"tg:{update_id}", now)
         self.wake()
@@ -409,14 +370,7 @@ class Updates:
 
 async def _locale_of(session: Any, app: App, user_id: str, language_code: str | None) -> str:
     """The user's own choice of language, else their Telegram app's (as the engine does)."""
-    identity = (
-        await session.exec(
-            select(ChatIdentity).where(
-                ChatIdentity.channel == CHANNEL, ChatIdentity.external_user_id == user_id
-            )
-        )
-    ).first()
-    chosen: str | None = identity.locale if identity is not None else None
+    chosen = await accounts.chosen_locale(session, CHANNEL, user_id)
     return chosen or app.catalogs.pick(language_code)
 
 
@@ -424,22 +378,24 @@ async def _locale_of(session: Any, app: App, user_id: str, language_code: str | 
 
 
 async def register_commands(bot: Bot, app: App) -> None:
-    """setMyCommands per scope (residents, staff groups, each supervisor) and language."""
-    scopes: list[tuple[BotCommandScopeUnion, tuple[tuple[str, str], ...]]] = [
-        (BotCommandScopeDefault(), RESIDENT_COMMANDS),
-        (BotCommandScopeAllPrivateChats(), RESIDENT_COMMANDS),
-        (BotCommandScopeAllGroupChats(), GROUP_COMMANDS),
+    """setMyCommands per scope (residents, staff groups, each supervisor) and language; the
+    lists are derived from the features' declarations (dialogs/menus.py)."""
+    catalogs = app.catalogs
+    scopes: list[tuple[BotCommandScopeUnion, list[menus.Listed]]] = [
+        (BotCommandScopeDefault(), menus.for_residents(catalogs)),
+        (BotCommandScopeAllPrivateChats(), menus.for_residents(catalogs)),
+        (BotCommandScopeAllGroupChats(), menus.for_groups(catalogs)),
     ]
+    managers = menus.for_managers(catalogs)
     scopes += [
-        (BotCommandScopeChat(chat_id=chat_id), SUPERVISOR_COMMANDS)
-        for chat_id in await _manager_chats(app)
+        (BotCommandScopeChat(chat_id=chat_id), managers) for chat_id in await _manager_chats(app)
     ]
-    for scope, commands in scopes:
+    for scope, listed in scopes:
         for language in MENU_LANGUAGES:
-            locale = app.catalogs.pick(language)
+            locale = catalogs.pick(language)
             menu = [
-                BotCommand(command=name, description=app.catalogs.text(locale, key))
-                for name, key in commands
+                BotCommand(command=entry.command, description=catalogs.text(locale, entry.describe))
+                for entry in listed
             ]
             await bot.set_my_commands(menu, scope=scope, language_code=language)
 
@@ -447,21 +403,13 @@ async def register_commands(bot: Bot, app: App) -> None:
 async def _manager_chats(app: App) -> list[int]:
     """Private chats of Telegram supervisors and directors (those from settings included)."""
     async with app.db.transaction() as session:
-        members = (
-            await session.exec(
-                select(StaffMember).where(
-                    StaffMember.channel == CHANNEL,
-                    col(StaffMember.role).in_(MANAGERS),
-                    col(StaffMember.active).is_(True),
-                )
-            )
-        ).all()
+        users = await accounts.manager_accounts(session, CHANNEL)
     chats: list[int] = []
-    for member in members:
+    for user in users:
         try:
-            chat_id = int(member.external_user_id)
+            chat_id = int(user)
         except ValueError:
-            log.warning("telegram supervisor %r is not a numeric user id", member.external_user_id)
+            log.warning("telegram supervisor %r is not a numeric user id", user)
             continue
         if chat_id not in chats:
             chats.append(chat_id)

@@ -2,8 +2,8 @@
 
 A button's callback data travels through the user's client, which can forge it, and is
 limited to 64 bytes; so it holds only a random token, and the value it stands for stays
-in our database (`ButtonToken`), bound to the chat it was shown in. A forged token, or
-one pressed in another chat, resolves to nothing.
+in our database (`storage.buttons`), bound to the chat it was shown in. A forged token,
+or one pressed in another chat, resolves to nothing.
 
 A keyboard of more than `PAGE_SIZE` buttons is shown a page at a time with ‹ › buttons;
 their tokens stand for `page:<outbox id>:<n>`, which the adapter hands to `show_page`.
@@ -12,101 +12,41 @@ their tokens stand for `page:<outbox id>:<n>`, which the adapter hands to `show_
 from __future__ import annotations
 
 import logging
-import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import ButtonToken, Outbox
-from storage.upsert import insert
+from storage import buttons as stored
+from storage import outbox
+
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from storage.models import Outbox
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 PAGE_SIZE = 8
-TOKEN_BYTES = 9  # 12 url-safe characters: unguessable, and far below the 16 the column holds
 SHORT_LABEL = 12  # labels up to this long go two to a row
 PAGE_PREFIX = "page:"
 
 
 async def token_for(session: AsyncSession, chat_id: str, value: str) -> str:
     """The token for `value` shown in `chat_id`; one chat's same value reuses its token."""
-    found = (
-        await session.exec(
-            select(ButtonToken.token)
-            .where(
-                ButtonToken.channel == CHANNEL,
-                ButtonToken.chat_id == chat_id,
-                ButtonToken.value == value,
-            )
-            .limit(1)
-        )
-    ).first()
-    if found is not None:
-        return found
-    while True:
-        row = ButtonToken(
-            token=secrets.token_urlsafe(TOKEN_BYTES), channel=CHANNEL, chat_id=chat_id, value=value
-        )
-        # Two senders may race to mint a token for the same value; both tokens work.
-        # The conflict is only the (astronomically unlikely) clash of random tokens.
-        stmt = (
-            insert(session, ButtonToken)
-            .values(**row.model_dump())
-            .on_conflict_do_nothing(index_elements=["token"])
-            .returning(col(ButtonToken.token))
-        )
-        if (await session.exec(stmt)).scalar_one_or_none() is not None:
-            return row.token
+    return await stored.token_for(session, CHANNEL, chat_id, value)
 
 
 async def tokens_for(session: AsyncSession, chat_id: str, values: list[str]) -> dict[str, str]:
-    """`token_for` each value at once: one query for those the chat has, one insert for
-    the rest (a keyboard of ten buttons costs two statements, not twenty)."""
-    found: dict[str, str] = {}
-    rows = await session.exec(
-        select(ButtonToken.value, ButtonToken.token).where(
-            ButtonToken.channel == CHANNEL,
-            ButtonToken.chat_id == chat_id,
-            col(ButtonToken.value).in_(values),
-        )
-    )
-    for value, token in rows.all():
-        found.setdefault(value, token)
-    missing = list(dict.fromkeys(v for v in values if v not in found))
-    if missing:
-        new = [
-            ButtonToken(
-                token=secrets.token_urlsafe(TOKEN_BYTES), channel=CHANNEL, chat_id=chat_id, value=v
-            ).model_dump()
-            for v in missing
-        ]
-        stmt = (
-            insert(session, ButtonToken)
-            .values(new)
-            .on_conflict_do_nothing(index_elements=["token"])
-            .returning(col(ButtonToken.value), col(ButtonToken.token))
-        )
-        for value, token in (await session.exec(stmt)).all():
-            found[value] = token
-    for value in missing:
-        if value not in found:  # its random token clashed with another: mint it alone
-            found[value] = await token_for(session, chat_id, value)
-    return found
+    """`token_for` each value at once (two statements for a whole keyboard)."""
+    return await stored.tokens_for(session, CHANNEL, chat_id, values)
 
 
 async def resolve(session: AsyncSession, chat_id: str, token: str) -> str | None:
     """The value behind a pressed token; None when unknown or minted for another chat."""
-    if not token or len(token) > 16:
-        return None
-    row = await session.get(ButtonToken, token)
-    if row is None or row.channel != CHANNEL or row.chat_id != chat_id:
-        return None
-    return row.value
+    return await stored.value_of(session, CHANNEL, chat_id, token)
 
 
 def page_value(outbox_id: int, n: int) -> str:
@@ -177,22 +117,9 @@ async def show_page(
     A card edited in place shows its newest outbox row; a ‹ › of an older version must not
     bring the old buttons back.
     """
-    row = await session.get(Outbox, outbox_id)
+    latest = await outbox.latest_in_message(session, CHANNEL, chat_id, str(message_id))
+    row = await outbox.row(session, outbox_id) if latest == outbox_id else None
     if row is None or row.channel != CHANNEL or row.chat_id != chat_id:
-        return False
-    latest = (
-        await session.exec(
-            select(col(Outbox.id))
-            .where(
-                Outbox.channel == CHANNEL,
-                Outbox.chat_id == chat_id,
-                Outbox.external_message_id == str(message_id),
-            )
-            .order_by(col(Outbox.sent_at).desc(), col(Outbox.id).desc())
-            .limit(1)
-        )
-    ).first()
-    if latest != outbox_id:
         return False
     markup = await page(session, row, n)
     try:

@@ -52,9 +52,6 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
 )
-from sqlalchemy import Integer, cast, func, or_
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels import telegram_buttons
 from bot.delivery import SendResult, backoff, deliver_pending
@@ -62,10 +59,12 @@ from handlers.core.clock import Clock
 from handlers.core.i18n import Catalogs
 from storage import outbox
 from storage.db import Database
-from storage.models import Outbox
 
 if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
     from bot.app import App
+    from storage.models import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -346,18 +345,7 @@ class TelegramSender:
 
     async def _reply_keyboard_shown(self, session: AsyncSession, chat_id: str) -> bool:
         """Did the chat's last message open a share-contact keyboard? Then it goes now."""
-        last = (
-            await session.exec(
-                select(Outbox)
-                .where(
-                    Outbox.channel == CHANNEL,
-                    Outbox.chat_id == chat_id,
-                    col(Outbox.sent_at).is_not(None),
-                )
-                .order_by(col(Outbox.sent_at).desc(), col(Outbox.id).desc())
-                .limit(1)
-            )
-        ).first()
+        last = await outbox.last_sent_to_chat(session, CHANNEL, chat_id)
         return bool(last and last.payload.get("request_contact") and not is_group(chat_id))
 
     async def _editable(
@@ -484,27 +472,9 @@ class DueChat:
 async def due_chats(db: Database, now: datetime, limit: int = SCAN) -> list[DueChat]:
     """Telegram chats with messages due and unclaimed, in the order to serve them: urgent
     first, then those with a reply waiting (not only announcements), then longest waiting."""
-    bulk_only = func.min(cast(col(Outbox.bulk), Integer))
     async with db.transaction() as session:
-        stmt = (
-            select(col(Outbox.chat_id), func.count(), bulk_only)
-            .where(
-                Outbox.channel == CHANNEL,
-                col(Outbox.sent_at).is_(None),
-                col(Outbox.failed_at).is_(None),
-                Outbox.not_before <= now,
-                or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now),
-            )
-            .group_by(col(Outbox.chat_id))
-            .order_by(
-                func.max(cast(col(Outbox.urgent), Integer)).desc(),
-                bulk_only,
-                func.min(Outbox.created_at),
-            )
-            .limit(limit)
-        )
-        rows = (await session.exec(stmt)).all()
-    return [DueChat(chat_id, int(count), bool(bulk)) for chat_id, count, bulk in rows]
+        rows = await outbox.due_chats(session, CHANNEL, now, limit)
+    return [DueChat(chat_id, count, bulk) for chat_id, count, bulk in rows]
 
 
 async def run_delivery(

@@ -34,8 +34,6 @@ from typing import TYPE_CHECKING, Any
 
 import xmltodict
 from aiohttp import web
-from sqlalchemy import or_, update
-from sqlmodel import col, select
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
@@ -46,20 +44,19 @@ from bot.channels import ChannelUnavailable
 from bot.channels.wechat_api import WeChatAPI, WeChatAPIError
 from bot.delivery import SendResult, deliver_pending
 from bot.http import MAX_BODY, Notices, Replayed, ReplayGuard, Stale, Stamp
+from dialogs.sending import send
+from handlers import accounts, desk
 from handlers.core.clock import Clock, SystemClock
 from handlers.core.ids import number
-from handlers.core.messages import Incoming, Reply
-from handlers.directory import bound_units, department_chats
-from handlers.rules.quiet import release_time
-from storage import audit, outbox
+from handlers.core.messages import Incoming, Recipient, Reply
+from storage import keyvalue, outbox
 from storage.inbound import Spool, database_unavailable
-from storage.models import ChatIdentity, Community, Department, KeyValue, Outbox, Person
-from storage.upsert import insert
 
 if TYPE_CHECKING:
     from bot.app import App
     from bot.settings import Settings
     from handlers.core.i18n import Catalogs
+    from storage.models import ChatIdentity, Outbox, Person
 
 log = logging.getLogger(__name__)
 
@@ -294,17 +291,12 @@ def template_data(payload: Mapping[str, Any], catalogs: Catalogs) -> dict[str, s
 
 async def _get(app: App, key: str) -> str | None:
     async with app.db.transaction() as session:
-        row = await session.get(KeyValue, key)
-        return row.value if row is not None else None
+        return await keyvalue.read(session, key)
 
 
 async def _put(app: App, key: str, value: str) -> None:
     async with app.db.transaction() as session:
-        await session.exec(
-            insert(session, KeyValue)
-            .values(key=key, value=value)
-            .on_conflict_do_update(index_elements=["key"], set_={"value": value})
-        )
+        await keyvalue.write(session, key, value)
 
 
 def _choices_key(openid: str) -> str:
@@ -351,17 +343,7 @@ async def pressed(app: App, openid: str, text: str) -> str | None:
 async def who(app: App, openid: str) -> tuple[ChatIdentity | None, Person | None]:
     """A WeChat user's chat identity and, once bound, the person."""
     async with app.db.transaction() as session:
-        identity = (
-            await session.exec(
-                select(ChatIdentity).where(
-                    ChatIdentity.channel == CHANNEL, ChatIdentity.external_user_id == openid
-                )
-            )
-        ).first()
-        person = None
-        if identity is not None and identity.person_id is not None:
-            person = await session.get(Person, identity.person_id)
-        return identity, person
+        return await accounts.account(session, CHANNEL, openid)
 
 
 def templates_of(app: App) -> dict[str, str]:
@@ -456,60 +438,13 @@ class WeChatSender:
     async def _tell_desk(
         self, row: Outbox, identity: ChatIdentity | None, person: Person | None
     ) -> None:
-        """Ask the resident's community's service desk to phone; recorded in the audit log."""
+        """Ask the resident's community's service desk to phone (handlers/desk.py)."""
         app, now = self.app, self.app.clock.now()
-        name = person.name if person else (identity.display_name if identity else "") or row.chat_id
-        text = str(row.payload.get("text", ""))
         async with app.db.transaction() as session:
-            community_id = await _community_of(session, person)
-            chats = (
-                []
-                if community_id is None
-                else await department_chats(session, community_id, Department.service)
+            replies = await desk.phone_the_unreachable(
+                session, row, identity, person, channel=CHANNEL, now=now
             )
-            reply = Reply(
-                "wechat.unreachable",
-                {"name": name, "phone": person.phone if person else None, "text": text[:300]},
-            )
-            settings = app.settings
-            later = release_time(
-                now, settings.tz, settings.quiet_hours_start, settings.quiet_hours_end
-            )
-            for chat in chats:
-                await outbox.enqueue(
-                    session,
-                    channel=chat.channel,
-                    chat_id=chat.chat_id,
-                    payload=app.catalogs.render(reply, chat.locale or settings.default_locale),
-                    now=now,
-                    not_before=later,
-                    dedupe_key=f"wechat:unreachable:{row.id}:{chat.channel}:{chat.chat_id}"[:120],
-                )
-            await audit.record(
-                session,
-                actor="wechat",
-                action="wechat_unreachable",
-                target=row.chat_id,
-                detail={
-                    "outbox": row.id,
-                    "person": person.id if person else None,
-                    "key": row.payload.get("key"),
-                    "desk_chats": len(chats),
-                },
-                now=now,
-            )
-        if not chats:
-            log.warning("wechat: %s unreachable and no service desk group to tell", row.chat_id)
-
-
-async def _community_of(session: Any, person: Person | None) -> int | None:
-    """The resident's community (first bound unit), else the first community."""
-    if person is not None:
-        units = await bound_units(session, person.id)
-        if units:
-            return units[0][0].community_id
-    first = (await session.exec(select(Community).order_by(col(Community.id)))).first()
-    return first.id if first is not None else None
+            await send(session, replies, catalogs=app.catalogs, settings=app.settings, now=now)
 
 
 # ---- the callback -------------------------------------------------------------------------------
@@ -720,7 +655,7 @@ class WeChatCallback:
         if message.type == "image":
             path = await self._download(str(message.media_id))
             if path is None:
-                return Handled(rows=[await self._notice(msg.chat_id, "wechat.image.failed")])
+                return Handled(rows=await self._notice(msg.chat_id, "wechat.image.failed"))
             msg = replace(msg, photo=path)
         # The nonce is stored with the message, in one transaction: both or neither.
         async with self.app.db.batch():
@@ -792,19 +727,18 @@ class WeChatCallback:
             **fields,
         )
 
-    async def _notice(self, openid: str, key: str) -> Outbox:
+    async def _notice(self, openid: str, key: str) -> list[Outbox]:
         """A message of the channel's own, queued like any reply."""
         locale = await self._locale(openid)
         async with self.app.db.transaction() as session:
-            row = await outbox.enqueue(
+            return await send(
                 session,
-                channel=CHANNEL,
-                chat_id=openid,
-                payload=self.app.catalogs.render(Reply(key), locale),
+                [Reply(key)],
+                catalogs=self.app.catalogs,
+                settings=self.app.settings,
                 now=self.app.clock.now(),
+                answering=Recipient(CHANNEL, openid, locale),
             )
-        assert row is not None  # no dedupe key: always queued
-        return row
 
     async def _download(self, media_id: str) -> str | None:
         """Keep a resident's image: WeChat's media ids expire, our copy does not."""
@@ -894,29 +828,14 @@ class WeChatCallback:
         if not ids:
             return set()
         async with self.app.db.transaction() as session:
-            result = await session.exec(
-                update(Outbox)
-                .where(
-                    col(Outbox.id).in_(ids),
-                    col(Outbox.sent_at).is_(None),
-                    col(Outbox.failed_at).is_(None),
-                    or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now),
-                )
-                .values(sent_at=now, claimed_until=None, external_message_id="passive")
-                .returning(col(Outbox.id))
-            )
-            return {int(i) for i in result.scalars().all()}
+            return await outbox.mark_sent_unless_claimed(session, ids, now, "passive")
 
     async def _release(self, ids: set[int]) -> None:
         """Give back rows marked for a passive reply that cannot keep the order."""
         if not ids:
             return
         async with self.app.db.transaction() as session:
-            await session.exec(
-                update(Outbox)
-                .where(col(Outbox.id).in_(list(ids)))
-                .values(sent_at=None, external_message_id=None)
-            )
+            await outbox.unmark_sent(session, ids)
 
     def _reply(self, request: web.Request, message: BaseMessage, text: str) -> web.Response:
         xml = TextReply(message=message, content=text).render()

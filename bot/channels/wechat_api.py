@@ -3,37 +3,30 @@
 Access tokens are cached in the `key_value` table, so every worker of every process uses
 the same one: WeChat issues a limited number a day and a new token retires the old one.
 A refresh happens under a row lock (PostgreSQL) or the write lock (SQLite), so two workers
-finding the token expired fetch it once. `cached_token`/`forget_token` are shared with
-the WeCom client.
+finding the token expired fetch it once (`storage.keyvalue.cached_token`, shared with the
+WeCom client).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
 import aiohttp
-from sqlmodel import select
 
 from handlers.core.clock import Clock
 from storage.db import Database
-from storage.models import KeyValue
-from storage.upsert import insert
+from storage.keyvalue import cached_token, forget_token
 
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.weixin.qq.com"
 TIMEOUT = aiohttp.ClientTimeout(total=15)
-# A token is renewed this long before WeChat says it expires (clocks drift, calls take time).
-TOKEN_MARGIN = timedelta(minutes=5)
 # The token is bad: fetch a new one and try once more.
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
-
-TokenFetch = Callable[[], Awaitable[tuple[str, int]]]
 
 
 class WeChatAPIError(Exception):
@@ -43,47 +36,6 @@ class WeChatAPIError(Exception):
         super().__init__(f"{errcode} {errmsg}".strip())
         self.errcode = errcode
         self.errmsg = errmsg
-
-
-async def cached_token(db: Database, key: str, now: datetime, fetch: TokenFetch) -> str:
-    """The live token stored under `key`; fetched (once for all workers) when missing or old."""
-    async with db.transaction() as session:
-        row = await session.get(KeyValue, key)
-        if _fresh(row, now):
-            assert row is not None
-            return row.value
-    async with db.transaction() as session:
-        # Make sure a row exists to lock, then lock it: a second worker waits here and
-        # finds the token the first one fetched.
-        await session.exec(
-            insert(session, KeyValue)
-            .values(key=key, value="", expires_at=now)
-            .on_conflict_do_nothing(index_elements=["key"])
-        )
-        stmt = select(KeyValue).where(KeyValue.key == key)
-        if db.dialect == "postgresql":
-            stmt = stmt.with_for_update()
-        row = (await session.exec(stmt.execution_options(populate_existing=True))).one()
-        if _fresh(row, now):
-            return row.value
-        token, expires_in = await fetch()
-        row.value = token
-        row.expires_at = now + timedelta(seconds=expires_in) - TOKEN_MARGIN
-        session.add(row)
-        return token
-
-
-async def forget_token(db: Database, key: str, token: str) -> None:
-    """Drop a token WeChat refused, unless another worker already replaced it."""
-    async with db.transaction() as session:
-        row = await session.get(KeyValue, key)
-        if row is not None and row.value == token:
-            row.value, row.expires_at = "", None
-            session.add(row)
-
-
-def _fresh(row: KeyValue | None, now: datetime) -> bool:
-    return bool(row and row.value and row.expires_at and row.expires_at > now)
 
 
 def _json_of(body: bytes) -> dict[str, Any] | None:

@@ -9,20 +9,13 @@ The callback answers an empty 200 within WeCom's 5 seconds once the message is s
 outbox as app messages. A staff member is a `StaffMember` with channel
 `wecom` and the WeCom UserID; their chat with the app is a private chat named by it.
 
-Staff type one line per action, in Chinese or English (the verbs are word lists in
-`locales/*/wecom.po`):
-
-  接单 R-261126-0007 / accept …         the card's "accept" button
-  开始 R-261126-0007 / start …          "start"
-  完成 R-… 已更换水龙头 [金额 80] / done … the card's "done" flow: note, no photos, amount
-  无法处理 R-… 原因 / cannot … reason     the "cannot do" flow
-  转交 R-… 同事姓名 / handover … name     hand to that colleague (no name: choose one)
-  <button label> R-…                    any other button of the ticket's card
-  我的任务 / my tasks, /mytasks, /ticket R-…, /stats …   passed to the engine as typed
-
-Each is mapped to the same button value or flow the Telegram and console buttons use and
-handed to `app.engine.handle`, so who may do what stays in the handlers. Numbered choices
-(a flow's prompt, "which colleague?") are answered with the number or the words.
+Staff type one line per action, in Chinese or English: `接单 R-261126-0007`,
+`完成 R-… 已更换水龙头 金额 80`, `我的任务`, a slash command, a step's answer. The adapter
+hands each text or image to the engine as a neutral message; the verbs are commands of
+the task feature that every channel understands (dialogs/tasks.py, handlers/task_verbs.py),
+with the same checks as the buttons. WeCom has no buttons: a number or label typed after
+a message with choices ("which colleague?") is that choice, except at a flow's question,
+which the engine reads itself.
 
 Out: outbox rows of channel `wecom` are sent as app messages. A chat id names the target:
 
@@ -33,7 +26,7 @@ Out: outbox rows of channel `wecom` are sent as app messages. A chat id names th
 
 so a department's `StaffGroup` row (channel `wecom`) holds e.g. `party:2`. Cards become
 text cards (title: the first line; description: the rest and one "回复：接单 R-…" line per
-button, so staff know what to type), or a text message when they are too long for one.
+option, typed as the task feature reads it), or a text message when too long for one.
 WeCom cannot edit a sent message, so an updated card arrives as a new message.
 """
 
@@ -44,7 +37,7 @@ import contextlib
 import html
 import logging
 import re
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -52,8 +45,6 @@ from typing import TYPE_CHECKING, Any
 
 import xmltodict
 from aiohttp import web
-from sqlmodel import col, or_, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 from wechatpy.enterprise import parse_message
 from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
@@ -63,25 +54,19 @@ from bot.channels import ChannelUnavailable
 from bot.channels.wecom_api import WeComAPI, WeComError, WeComUnavailable
 from bot.delivery import SendResult, deliver_pending
 from bot.http import Notices, Replayed, ReplayGuard, Stale, Stamp
-from dialogs.engine import CONFIRM, SKIP, identity_of
+from dialogs.sending import send
+from handlers import accounts, people, task_verbs
 from handlers.core.clock import Clock, SystemClock
 from handlers.core.ids import number
-from handlers.core.messages import Incoming, Reply, Text
-from storage import audit, inbound, outbox
+from handlers.core.messages import Incoming, Recipient, Reply
+from storage import inbound, outbox
 from storage.inbound import Spool, database_unavailable
-from storage.models import (
-    Community,
-    DialogState,
-    InboundUpdate,
-    Outbox,
-    ReleaseSlip,
-    StaffGroup,
-    StaffMember,
-    Ticket,
-)
 
 if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
     from bot.app import App
+    from storage.models import Community, Outbox, StaffGroup
 
 log = logging.getLogger(__name__)
 
@@ -97,29 +82,10 @@ IDLE_SLEEP = 1.0  # seconds the delivery loop waits when nothing is due
 FORBIDDEN_MARKUP = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 MAX_USER_ID = 64
 MAX_MESSAGE_ID = 100  # stored as `wecom:<id>` in a 120-character column
-NUMBER = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]-\d{6}-\d{4,})(?!\d)")
 TITLE_BYTES, CARD_BYTES, TEXT_BYTES = 128, 512, 2048  # WeCom's limits
 CARD_URL = "https://work.weixin.qq.com"  # a text card must link somewhere
-
-# Staff verbs: catalog word lists (`接单|接`), every language accepted everywhere.
-VERBS = {
-    "accept": "wecom.words.accept",
-    "start": "wecom.words.start",
-    "done": "wecom.words.done",
-    "cannot": "wecom.words.cannot",
-    "handover": "wecom.words.handover",
-}
-MY_TASKS = "wecom.words.mytasks"
-HELP = "wecom.words.help"
-AMOUNT = "wecom.words.amount"
-# A card button (`act:<name>` or `flow:<name>`) and how it is typed on WeCom.
-TYPED = {
-    "act:t_accept": "wecom.cmd.accept",
-    "act:t_start": "wecom.cmd.start",
-    "flow:task_done": "wecom.cmd.done",
-    "flow:task_cannot": "wecom.cmd.cannot",
-    "act:t_handover": "wecom.cmd.handover",
-}
+# The value of a flow question's last choice: a number typed at it is the engine's to read.
+CANCEL = "ctl:cancel"
 # WeCom error codes that will fail the same way however often they are tried.
 PERMANENT = frozenset(
     {
@@ -425,342 +391,57 @@ def routes(app: App) -> list[web.RouteDef]:
 # ---- from a staff member's message to the engine ----------------------------------------
 
 
-@dataclass(frozen=True)
-class StaffCommand:
-    """A typed action on a ticket: a verb (or a card button's label), the number, the rest."""
-
-    verb: str  # a key of VERBS, or "press" for a card button named by its label
-    number: str
-    rest: str = ""
-    label: str = ""
-
-
-def parse_command(text: str, words: Callable[[str], set[str]]) -> StaffCommand | None:
-    """`接单 R-261126-0007` → accept R-261126-0007; None when no ticket number leads the rest."""
-    found = NUMBER.search(text)
-    if found is None:
-        return None
-    head = text[: found.start()].strip().rstrip(":：").strip()
-    if not head:
-        return None
-    number, rest = found.group(1).upper(), text[found.end() :].strip()
-    low = head.lower()
-    for verb, key in VERBS.items():
-        if low in words(key):
-            return StaffCommand(verb, number, rest)
-    return StaffCommand("press", number, rest, label=head)
-
-
-def split_amount(rest: str, amount_words: Iterable[str]) -> tuple[str, str | None]:
-    """`已更换水龙头 金额 80` → (`已更换水龙头`, `80`); the amount is checked by the flow."""
-    names = "|".join(re.escape(w) for w in sorted(amount_words, key=len, reverse=True))
-    if not names:
-        return rest, None
-    spaced = re.compile(rf"(?:^|\s)(?:{names})\s*[:：]?\s*(\S+)\s*$", re.IGNORECASE)
-    glued = re.compile(rf"(?:{names})\s*[:：]?\s*([¥￥]?\d+(?:\.\d+)?\s*元?)\s*$", re.IGNORECASE)
-    found = spaced.search(rest) or glued.search(rest)
-    if found is None:
-        return rest, None
-    return rest[: found.start()].strip(), found.group(1).strip()
-
-
 async def handle(app: App, received: Received) -> None:
-    """Turn one staff message into engine messages (or a short answer of our own)."""
+    """Hand one staff message to the engine as a neutral message.
+
+    What staff type (`接单 R-…`, `完成 R-… 已更换水龙头 金额 80`, `我的任务`, a slash command, a
+    step's answer) is read by the engine and the task feature, as on every channel. A
+    message WeCom sends that carries nothing to read (a voice note, a file) is answered
+    with a notice of this channel's own.
+    """
     if received.kind == "event":
         return  # entering the app, menu clicks: nothing to answer
-    staff = await staff_of(app, received.user)
-    if not staff:
-        await say(app, received.user, received.message_id, Reply("wecom.not_staff"))
+    if received.kind not in ("text", "image"):
+        await say(app, received, Reply("wecom.unsupported"))
         return
-    state = await dialog_state(app, received.user)
-    in_flow = state is not None and state.mode in ("flow", "paused")
-    if received.kind == "image" and in_flow:
-        await to_engine(app, received, photo=f"wecom:{received.media_id}")
-        return
-    if received.kind != "text":
-        await say(app, received.user, received.message_id, help_reply(staff))
-        return
-    text = received.text.strip()
-    command = parse_command(text, app.catalogs.words)
-    if command is not None and not (command.verb == "press" and in_flow):
-        await run_command(app, received, staff, command)
-        return
-    if text.lower() in app.catalogs.words(MY_TASKS):
-        await to_engine(app, received, text="/mytasks")
-        return
-    if text.startswith("/") or in_flow:
-        await to_engine(app, received, text=text)
-        return
-    if text.lower() in app.catalogs.words(HELP):
-        await say(app, received.user, received.message_id, help_reply(staff))
-        return
-    option = await pressed(app, received.user, text)
-    if option is not None:
-        await to_engine(app, received, option=option)
-        return
-    await say(app, received.user, received.message_id, not_understood(text))
+    await app.engine.handle(await to_incoming(app, received))
 
 
-async def run_command(
-    app: App, received: Received, staff: list[StaffMember], command: StaffCommand
-) -> None:
-    user, message_id = received.user, received.message_id
-    ticket = await visible_ticket(app, staff, command.number)
-    if ticket is None or ticket.id is None:
-        await say(app, user, message_id, Reply("wecom.ticket_unknown", {"number": command.number}))
-        return
-    if command.verb in ("accept", "start"):
-        await to_engine(app, received, option=f"act:t_{command.verb}:{ticket.id}")
-    elif command.verb == "handover":
-        colleague = await colleague_named(app, ticket, command.rest) if command.rest else None
-        option = (
-            f"act:t_handto:{ticket.id}:{colleague.id}"
-            if colleague is not None
-            else f"act:t_handover:{ticket.id}"  # no such name: offer the colleagues
-        )
-        await to_engine(app, received, option=option)
-    elif command.verb == "done":
-        note, amount = split_amount(command.rest, app.catalogs.words(AMOUNT))
-        if not note:
-            await say(app, user, message_id, usage("wecom.done.note_needed", ticket))
-            return
-        answers: dict[str, dict[str, str]] = {"note": {"text": note}, "photos": {"option": SKIP}}
-        if amount is not None:
-            answers["amount"] = {"text": amount}
-        hints = {"amount": usage("wecom.done.amount_needed", ticket, note=note)}
-        await run_task_flow(app, user, message_id, "task_done", ticket.id, answers, hints)
-    elif command.verb == "cannot":
-        if not command.rest:
-            await say(app, user, message_id, usage("wecom.cannot.reason_needed", ticket))
-            return
-        answers = {"reason": {"text": command.rest}}
-        await run_task_flow(app, user, message_id, "task_cannot", ticket.id, answers, {})
+async def to_incoming(app: App, received: Received) -> Incoming:
+    """The neutral message for a text or an image; a typed number or label that picks an
+    option of the last message shown is that option (WeCom has no buttons)."""
+    fields: dict[str, Any] = {}
+    if received.kind == "image":
+        fields["photo"] = f"wecom:{received.media_id}"
     else:
-        button = await card_button(app, ticket, command.label)
-        if button is None:
-            await say(app, user, message_id, not_understood(received.text.strip()))
-            return
-        await to_engine(app, received, option=button)
-
-
-async def run_task_flow(
-    app: App,
-    user: str,
-    message_id: str,
-    flow: str,
-    ticket_id: int,
-    answers: dict[str, dict[str, str]],
-    hints: dict[str, Reply],
-) -> None:
-    """Run the card's `task_done` / `task_cannot` flow with the answers typed in one line.
-
-    It is the very flow the card's "done" and "cannot do" buttons start, so its checks
-    (who may finish, in which status), the amount for paid work and `tasks.finish` /
-    `tasks.give_up` stay in one place. Each answer goes in as its own message in the staff
-    member's dialog (`<message id>:<step>`, so WeCom's retries are recognised), and the
-    prompts the line already answered are not sent. Where the flow stops somewhere the
-    line did not foresee (not allowed, wrong status, a bad amount), its answer goes out
-    as it is and the staff member carries on by hand; a step named in `hints` (the amount
-    of paid work) instead cancels the flow quietly and says what to type.
-    """
-    if await seen(app, f"{message_id}:start"):
-        return  # a redelivered command: done the first time
-    state = await dialog_state(app, user)
-    if state is not None and state.mode != "menu":
-        # A one-line command replaces whatever the staff member had half done.
-        await fold(app, user, await engine_says(app, user, f"{message_id}:reset", "ctl:cancel"))
-    rows = await engine_says(app, user, f"{message_id}:start", f"flow:{flow}:{ticket_id}")
-    given: set[str] = set()
-    while True:
-        state = await dialog_state(app, user)
-        if state is None or state.mode != "flow" or state.flow != flow:
-            return  # finished, or refused at the start: those replies go out
-        step = state.step or "=summary"
-        if step in given:
-            return  # the same step asked again: the answer was refused, the error goes out
-        if step == "=summary":
-            fields = {"option": CONFIRM}
-        elif step in answers:
-            fields = answers[step]
-        else:
-            hint = hints.get(step)
-            if hint is not None:
-                await fold(app, user, rows)
-                cancel = await engine_says(app, user, f"{message_id}:hint", "ctl:cancel")
-                await fold(app, user, cancel)
-                await say(app, user, f"{message_id}:usage", hint)
-            return  # otherwise the flow's own prompt goes out
-        given.add(step)
-        await fold(app, user, rows)
-        rows = await app.engine.handle(incoming(app, user, f"{message_id}:{step}", **fields))
-
-
-def incoming(app: App, user: str, message_id: str, **fields: Any) -> Incoming:
+        text = received.text.strip()
+        option = await pressed(app, received.user, text)
+        fields = {"option": option} if option is not None else {"text": text}
     return Incoming(
         channel=CHANNEL,
-        chat_id=user,
-        user_id=user,
+        chat_id=received.user,
+        user_id=received.user,
         at=app.clock.now(),
-        message_id=message_id,
+        message_id=received.message_id,
         chat_kind="private",
         **fields,
     )
 
 
-async def to_engine(app: App, received: Received, **fields: Any) -> list[Outbox]:
-    return await app.engine.handle(incoming(app, received.user, received.message_id, **fields))
-
-
-async def engine_says(app: App, user: str, message_id: str, option: str) -> list[Outbox]:
-    return await app.engine.handle(incoming(app, user, message_id, option=option))
-
-
-async def fold(app: App, user: str, rows: list[Outbox]) -> None:
-    """Prompts to the staff member that their one line already answered are not sent."""
-    for row in rows:
-        if row.channel == CHANNEL and row.chat_id == user and row.id is not None:
-            await outbox.mark_sent(app.db, row.id, app.clock.now(), "wecom:answered")
-
-
-async def say(app: App, user: str, message_id: str, reply: Reply) -> None:
-    """Answer a staff message ourselves (usage, unknown ticket), once per message."""
-    now = app.clock.now()
-    async with app.db.transaction() as session:
-        first = await inbound.accept(
-            session, channel=CHANNEL, external_id=message_id, chat_id=user, payload={}, now=now
-        )
-        if not first:
-            return
-        identity = await identity_of(session, CHANNEL, user)
-        locale = (identity.locale if identity else None) or app.settings.default_locale
-        await outbox.enqueue(
-            session,
-            channel=CHANNEL,
-            chat_id=user,
-            payload=app.catalogs.render(reply, locale),
-            now=now,
-        )
-        await inbound.mark_handled(session, CHANNEL, message_id, now)
-
-
-def help_reply(staff: list[StaffMember]) -> Reply:
-    return Reply("wecom.help.greeting", {"name": staff[0].name, "help": Text("wecom.help")})
-
-
-def not_understood(text: str) -> Reply:
-    return Reply("wecom.not_understood", {"text": text[:40], "help": Text("wecom.help")})
-
-
-def usage(key: str, ticket: Ticket, **params: Any) -> Reply:
-    return Reply(key, {"number": ticket.number, **params})
-
-
-async def seen(app: App, message_id: str) -> bool:
-    async with app.db.transaction() as session:
-        found = await session.exec(
-            select(InboundUpdate.id).where(
-                InboundUpdate.channel == CHANNEL, InboundUpdate.external_id == message_id
-            )
-        )
-        return found.first() is not None
-
-
-async def staff_of(app: App, user: str) -> list[StaffMember]:
-    async with app.db.transaction() as session:
-        rows = await session.exec(
-            select(StaffMember).where(
-                StaffMember.channel == CHANNEL,
-                StaffMember.external_user_id == user,
-                col(StaffMember.active).is_(True),
-            )
-        )
-        return list(rows.all())
-
-
-async def dialog_state(app: App, user: str) -> DialogState | None:
-    async with app.db.transaction() as session:
-        return await session.get(DialogState, (CHANNEL, user, user))
-
-
-async def visible_ticket(app: App, staff: list[StaffMember], number: str) -> Ticket | None:
-    """The ticket with this number in the staff member's communities, their department's first.
-
-    Whether they may act on it is the handler's to say; a ticket of another community is
-    simply not found, so nothing about it is given away.
-    """
-    communities = {m.community_id for m in staff}
-    query = select(Ticket).where(Ticket.number == number)
-    if None not in communities:
-        query = query.where(col(Ticket.community_id).in_(communities))
-    async with app.db.transaction() as session:
-        found = list((await session.exec(query.order_by(col(Ticket.id)))).all())
-    departments = {m.department for m in staff}
-    found.sort(key=lambda t: t.department not in departments)
-    return found[0] if found else None
-
-
-async def colleague_named(app: App, ticket: Ticket, name: str) -> StaffMember | None:
-    """An active colleague of the ticket's department by name (or WeCom UserID).
-
-    A colleague with accounts on several channels is reached on WeCom when they have one.
-    """
-    async with app.db.transaction() as session:
-        rows = await session.exec(
-            select(StaffMember).where(
-                StaffMember.community_id == ticket.community_id,
-                StaffMember.department == ticket.department,
-                col(StaffMember.active).is_(True),
-                or_(StaffMember.name == name.strip(), StaffMember.external_user_id == name.strip()),
-            )
-        )
-        found = sorted(rows.all(), key=lambda m: (m.channel != CHANNEL, m.id or 0))
-    return found[0] if found else None
-
-
-async def card_button(app: App, ticket: Ticket, label: str) -> str | None:
-    """The value of the button labelled `label` on the latest card shown for the ticket."""
-    slip_cards = [f"slip:{slip_id}:%" for slip_id in await slips_of(app, ticket)]
-    async with app.db.transaction() as session:
-        rows = await session.exec(
-            select(Outbox)
-            .where(
-                or_(
-                    Outbox.card == f"ticket:{ticket.id}",
-                    *(col(Outbox.card).like(pattern) for pattern in slip_cards),
-                )
-            )
-            .order_by(col(Outbox.id).desc())
-            .limit(50)
-        )
-        cards = rows.all()
-    wanted = label.strip().lower()
-    for row in cards:
-        for button in row.payload.get("buttons") or []:
-            if str(button.get("label", "")).strip().lower() == wanted:
-                return str(button["value"])
-    return None
-
-
-async def slips_of(app: App, ticket: Ticket) -> list[int]:
-    async with app.db.transaction() as session:
-        rows = await session.exec(select(ReleaseSlip.id).where(ReleaseSlip.ticket_id == ticket.id))
-        return [slip_id for slip_id in rows.all() if slip_id is not None]
-
-
 async def pressed(app: App, user: str, text: str) -> str | None:
-    """A number or label picking a button of the last (non-card) message to this chat."""
+    """The option a typed number or label picks on the last message to this chat.
+
+    Not on a card (its options are typed with their verbs and the ticket's number), nor
+    on a flow's question (it ends with "cancel"): the engine reads the answer to its own
+    question, knowing the step (at an amount, "1" is one yuan, not the first choice).
+    """
     async with app.db.transaction() as session:
-        last = (
-            await session.exec(
-                select(Outbox)
-                .where(Outbox.channel == CHANNEL, Outbox.chat_id == user)
-                .order_by(col(Outbox.id).desc())
-                .limit(1)
-            )
-        ).first()
+        last = await outbox.last_queued_to_chat(session, CHANNEL, user)
     if last is None or last.payload.get("card"):
         return None
     buttons = last.payload.get("buttons") or []
+    if not buttons or str(buttons[-1].get("value")) == CANCEL:
+        return None
     typed = number(text)
     if typed is not None and 1 <= typed <= len(buttons):
         return str(buttons[typed - 1]["value"])
@@ -768,6 +449,32 @@ async def pressed(app: App, user: str, text: str) -> str | None:
         if str(button.get("label", "")).strip().lower() == text.lower():
             return str(button["value"])
     return None
+
+
+async def say(app: App, received: Received, reply: Reply) -> None:
+    """Answer a message the engine cannot read, once (WeCom retries), in the user's language."""
+    now = app.clock.now()
+    async with app.db.transaction() as session:
+        first = await inbound.accept(
+            session,
+            channel=CHANNEL,
+            external_id=received.message_id,
+            chat_id=received.user,
+            payload={"kind": received.kind},
+            now=now,
+        )
+        if not first:
+            return
+        locale = await accounts.chosen_locale(session, CHANNEL, received.user)
+        await send(
+            session,
+            [reply],
+            catalogs=app.catalogs,
+            settings=app.settings,
+            now=now,
+            answering=Recipient(CHANNEL, received.user, locale or app.settings.default_locale),
+        )
+        await inbound.mark_handled(session, CHANNEL, received.message_id, now)
 
 
 # ---- from the outbox to WeCom -----------------------------------------------------------
@@ -846,45 +553,19 @@ class WeComSender:
         return SendResult.sent(str(answer.get("msgid") or "") or None)
 
     async def lines(self, payload: dict[str, Any]) -> list[str]:
-        """What to reply: a card's buttons as typed commands, other choices numbered."""
+        """What to reply: a ticket card's options as typed (`回复：接单 R-…`), other
+        choices numbered."""
         buttons = payload.get("buttons") or []
         if not buttons:
             return []
+        catalogs = self.app.catalogs
         locale = str(payload.get("locale") or self.app.settings.default_locale)
-        ticket = await self.card_ticket(str(payload["card"])) if payload.get("card") else None
-        if ticket is None:
-            numbered = [f"{n}. {b.get('label', '')}" for n, b in enumerate(buttons, start=1)]
-            return [*numbered, self.app.catalogs.text(locale, "wecom.choose")]
-        return [
-            self.app.catalogs.text(locale, "wecom.card.reply", {"command": command})
-            for command in (self.typed(button, ticket, locale) for button in buttons)
-        ]
-
-    def typed(self, button: dict[str, Any], ticket: Ticket, locale: str) -> str:
-        """How a staff member types a card button: `接单 R-261126-0007`."""
-        value = str(button.get("value", ""))
-        kind, _, rest = value.partition(":")
-        name, _, argument = rest.partition(":")
-        key = TYPED.get(f"{kind}:{name}") if argument == str(ticket.id) else None
-        if key == "wecom.cmd.done" and ticket.paid:
-            key = "wecom.cmd.done_paid"
-        if key is None:
-            key = "wecom.cmd.press"
-        return self.app.catalogs.text(
-            locale, key, {"number": ticket.number, "label": button.get("label", "")}
-        )
-
-    async def card_ticket(self, card: str) -> Ticket | None:
-        """The ticket a card shows: `ticket:<id>`, or a release slip's `slip:<id>:<part>`."""
-        kind, _, rest = card.partition(":")
-        ref = rest.split(":", 1)[0]
-        if not ref.isdigit():
-            return None
         async with self.app.db.transaction() as session:
-            if kind == "slip":
-                slip = await session.get(ReleaseSlip, int(ref))
-                return await session.get(Ticket, slip.ticket_id) if slip else None
-            return await session.get(Ticket, int(ref)) if kind == "ticket" else None
+            typed = await task_verbs.typed_options(session, catalogs, payload)
+        if typed is None:
+            numbered = [f"{n}. {b.get('label', '')}" for n, b in enumerate(buttons, start=1)]
+            return [*numbered, catalogs.text(locale, "wecom.choose")]
+        return [catalogs.text(locale, "wecom.card.reply", {"command": line}) for line in typed]
 
 
 async def bind_department(
@@ -898,35 +579,14 @@ async def bind_department(
 ) -> StaffGroup:
     """Send a department's cards to a WeCom target (`frontdesk wecom-group`); audited.
 
-    WeCom's app messages do not come from a group, so `/bind` cannot be typed there.
+    WeCom's app messages do not come from a group, so `/bind` cannot be typed there; the
+    binding itself is the one of `/bind` (handlers/people.py).
     """
     if address(chat_id) is None:
         raise ValueError(f"not a WeCom target: {chat_id!r}")
-    group = (
-        await session.exec(
-            select(StaffGroup).where(
-                StaffGroup.community_id == community.id,
-                StaffGroup.department == department,
-                StaffGroup.channel == CHANNEL,
-            )
-        )
-    ).first()
-    if group is None:
-        assert community.id is not None
-        group = StaffGroup(
-            community_id=community.id, department=department, channel=CHANNEL, chat_id=chat_id
-        )
-    group.chat_id = chat_id
-    session.add(group)
-    await audit.record(
-        session,
-        actor=actor,
-        action="bind_group",
-        target=f"{CHANNEL}:{chat_id}",
-        detail={"community": community.code, "department": department},
-        now=now,
+    return await people.bind_department(
+        session, community, department, CHANNEL, chat_id, actor=actor, now=now
     )
-    return group
 
 
 def api_for(app: App) -> WeComAPI:

@@ -1,7 +1,7 @@
 """An async client of the WeCom (企业微信) server API: access token, app messages, app chats.
 
 The access token is cached in the `key_value` table with the official account's helpers
-(`bot.channels.wechat_api.cached_token`), so every worker of the bot, in every process on
+(`storage.keyvalue.cached_token`), so every worker of the bot, in every process on
 the same database, shares one token and a refresh is fetched once: WeCom limits how often
 tokens may be fetched.
 
@@ -18,9 +18,9 @@ from typing import Any
 
 import aiohttp
 
-from bot.channels.wechat_api import cached_token, forget_token
 from handlers.core.clock import Clock
 from storage.db import Database
+from storage.keyvalue import cached_token, forget_token
 
 log = logging.getLogger(__name__)
 
