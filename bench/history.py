@@ -64,7 +64,14 @@ async def _fill(db: Database, count: int) -> None:
 
 async def _time_reads(sender: TelegramSender, chat_id: str) -> float:
     """p50 milliseconds for what a send of a card to `chat_id` reads before it goes out."""
-    row = Outbox(channel=CHANNEL, chat_id=chat_id, payload={"text": "x", "card": "ticket:1"})
+    now = datetime.now(UTC)
+    row = Outbox(
+        channel=CHANNEL,
+        chat_id=chat_id,
+        payload={"text": "x", "card": "ticket:1"},
+        created_at=now,
+        not_before=now,
+    )
     times = []
     for _ in range(ASKS):
         started = time.perf_counter()

@@ -87,6 +87,7 @@ async def seed(db: Database, residents: int) -> list[list[Any]]:
     """A community of `residents` bound residents and its repair group; returns the script
     (steps interleaved across residents, each resident's own in order) with every pressed
     value replaced by the button token the bot would have shown that chat."""
+    now = datetime.now(UTC)
     async with db.transaction() as s:
         community = Community(code="BEN", name="基准小区", management_rate=Decimal("2.50"))
         s.add(community)
@@ -110,18 +111,24 @@ async def seed(db: Database, residents: int) -> list[list[Any]]:
             )
             for n in range(residents)
         ]
-        people = [Person(name=f"住户{n}", phone=f"138{n:08d}") for n in range(residents)]
+        people = [
+            Person(name=f"住户{n}", phone=f"138{n:08d}", created_at=now) for n in range(residents)
+        ]
         s.add_all([*units, *people])
         await s.flush()
         scripts: list[list[tuple[str, str]]] = []
         for n, (unit, person) in enumerate(zip(units, people, strict=True)):
             assert unit.id is not None and person.id is not None
             chat = str(FIRST_CHAT + n)
-            s.add(Binding(person_id=person.id, unit_id=unit.id, verified_by="roster"))
+            s.add(
+                Binding(person_id=person.id, unit_id=unit.id, verified_by="roster", created_at=now)
+            )
             s.add(ChatIdentity(channel="telegram", external_user_id=chat, person_id=person.id))
             steps = repair_script(unit.id)
             tokens = {
-                v: await telegram_buttons.token_for(s, chat, v) for k, v in steps if k == "press"
+                v: await telegram_buttons.token_for(s, chat, v, now=now)
+                for k, v in steps
+                if k == "press"
             }
             scripts.append([(k, tokens[v] if k == "press" else v) for k, v in steps])
     return [
@@ -259,7 +266,9 @@ async def plain_loop(db: Database, script: list[list[Any]]) -> float:
             )
             state = await s.get(DialogState, ("telegram", chat_id, chat_id))
             if state is None:
-                state = DialogState(channel="telegram", chat_id=chat_id, user_id=chat_id)
+                state = DialogState(
+                    channel="telegram", chat_id=chat_id, user_id=chat_id, updated_at=now
+                )
                 s.add(state)
             state.step = f"step {n}"
             state.answers = {**state.answers, str(n): value}

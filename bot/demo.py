@@ -212,6 +212,8 @@ async def seed_demo(
 ) -> dict[str, int]:
     """Add whatever demo rows are missing; returns how many rows of each table were added."""
     added: Counter[str] = Counter()
+    # Rows the demo adds are dated the start of `today`, so a moved clock holds for them too.
+    now = datetime.combine(today, time(0), tzinfo=tz)
     months = bill_months(today)
     receipt_no = 0
     for spec in COMMUNITIES:
@@ -256,6 +258,7 @@ async def seed_demo(
                     Person,
                     {"name": resident.name, "phone": resident.phone},
                     is_company=resident.company,
+                    created_at=now,
                 )
                 await _ensure(
                     session,
@@ -264,6 +267,7 @@ async def seed_demo(
                     {"person_id": person.id, "unit_id": unit.id},
                     role=resident.role.value,
                     verified_by="roster",
+                    created_at=now,
                 )
             await _seed_bills(session, added, community, unit, demo_unit, months, receipt_no, tz)
     await _seed_chat_accounts(session, added)

@@ -149,7 +149,12 @@ class Engine:
             ctx = await self._context(session, msg)
             state = await session.get(DialogState, (msg.channel, msg.chat_id, msg.user_id))
             if state is None:
-                state = DialogState(channel=msg.channel, chat_id=msg.chat_id, user_id=msg.user_id)
+                state = DialogState(
+                    channel=msg.channel,
+                    chat_id=msg.chat_id,
+                    user_id=msg.user_id,
+                    updated_at=ctx.now,
+                )
                 session.add(state)
             replies = await self._route(ctx, state)
             state.updated_at = ctx.now

@@ -128,7 +128,7 @@ async def _bound_to(session: AsyncSession, person_id: int | None, unit_id: int) 
 
 
 async def _bind(
-    session: AsyncSession, person: Person, unit: Unit, role: str, verified_by: str
+    session: AsyncSession, person: Person, unit: Unit, role: str, verified_by: str, now: datetime
 ) -> Binding:
     """Tie a person to a unit (or update the relation when they already are)."""
     assert person.id is not None and unit.id is not None
@@ -137,7 +137,7 @@ async def _bind(
             select(Binding).where(Binding.person_id == person.id, Binding.unit_id == unit.id)
         )
     ).first()
-    link = found or Binding(person_id=person.id, unit_id=unit.id)
+    link = found or Binding(person_id=person.id, unit_id=unit.id, created_at=now)
     link.role, link.verified_by = role, verified_by
     session.add(link)
     await session.flush()
@@ -244,13 +244,15 @@ async def redeem(ctx: Context, text: str, name: str | None) -> list[Reply]:
         fallback = ctx.catalogs.text(
             ctx.settings.default_locale, "binding.unnamed", {"unit": unit.label}
         )
-        person = Person(name=(name or ctx.identity.display_name or fallback)[:100])
+        person = Person(
+            name=(name or ctx.identity.display_name or fallback)[:100], created_at=ctx.now
+        )
         ctx.session.add(person)
         await ctx.session.flush()
     await ctx.session.exec(
         update(InviteCode).where(col(InviteCode.code) == invite.code).values(used_by=person.id)
     )
-    await _bind(ctx.session, person, unit, invite.role, "invite")
+    await _bind(ctx.session, person, unit, invite.role, "invite", ctx.now)
     _link_chat(ctx, person)
     await audit.record(
         ctx.session,
@@ -564,8 +566,8 @@ async def _decide(ctx: Context, ref: int, *, approved: bool) -> list[Reply]:
     actor = f"staff:{member.id}"
     role = str(ticket.details.get("role", Role.owner.value))
     if approved:
-        person = await _requester(ctx.session, ticket, identity)
-        await _bind(ctx.session, person, unit, role, actor)
+        person = await _requester(ctx.session, ticket, identity, ctx.now)
+        await _bind(ctx.session, person, unit, role, actor, ctx.now)
     await tickets.record_change(
         ctx.session,
         ticket,
@@ -589,7 +591,7 @@ async def _decide(ctx: Context, ref: int, *, approved: bool) -> list[Reply]:
 
 
 async def _requester(
-    session: AsyncSession, ticket: Ticket, identity: ChatIdentity | None
+    session: AsyncSession, ticket: Ticket, identity: ChatIdentity | None, now: datetime
 ) -> Person:
     """The person to bind: the chat's own, else a new record with the name and phone given.
 
@@ -600,7 +602,7 @@ async def _requester(
     if identity is not None and identity.person_id is not None:
         person = await session.get(Person, identity.person_id)
     if person is None:
-        person = Person(name=ticket.contact_name, phone=ticket.contact_phone)
+        person = Person(name=ticket.contact_name, phone=ticket.contact_phone, created_at=now)
         session.add(person)
         await session.flush()
     if identity is not None and identity.person_id != person.id:

@@ -42,7 +42,7 @@ from handlers.rules.phone import mask_phone
 from handlers.staffauth import acting_member
 from handlers.work_orders import urgency_of
 from storage import audit, tickets
-from storage.models import Department, Photo, StaffMember, Ticket, TicketKind, Unit
+from storage.models import Department, StaffMember, Ticket, TicketKind, Unit
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -215,8 +215,7 @@ async def submit(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
             **_deadline_details(due),
         },
     )
-    for ref in photos:
-        ctx.session.add(Photo(ticket_id=ticket.id, channel=ctx.msg.channel, file_ref=ref))
+    tickets.attach_photos(ctx.session, ticket, ctx.msg.channel, photos, ctx.now)
     return [_resident_reply(policy, ticket, due), *await card_pushes(ctx, ticket)]
 
 

@@ -24,7 +24,7 @@ from handlers.directory import department_chats
 from handlers.rules import slip as slip_rules
 from handlers.rules.lifecycle import FINISHED, allowed, next_status
 from storage import tickets
-from storage.models import Photo, ReleaseSlip, Ticket, TicketEvent, TicketKind, Unit
+from storage.models import ReleaseSlip, Ticket, TicketEvent, TicketKind, Unit
 
 LISTED = 10
 RESIDENT_KINDS = ("repair", "complaint", "fee", "question", "slip")
@@ -290,7 +290,7 @@ async def note_finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
         data={"photo": photo} if photo else None,
     )
     if photo:
-        ctx.session.add(Photo(ticket_id=ticket.id, channel=ctx.msg.channel, file_ref=photo))
+        tickets.attach_photos(ctx.session, ticket, ctx.msg.channel, [photo], ctx.now)
     pushes = [
         Reply(
             "my.note.staff",

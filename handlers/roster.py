@@ -348,7 +348,7 @@ async def import_rows(session: AsyncSession, parsed: Parsed, now: datetime) -> S
             summary.count(await _upsert_unit(session, community.id, row.values, summary))
         elif kind == "residents":
             unit = units[(community.id, row.values["unit"])]
-            summary.count(await _upsert_resident(session, unit, row.values, summary))
+            summary.count(await _upsert_resident(session, unit, row.values, summary, now))
         else:
             unit = units[(community.id, row.values["unit"])]
             summary.count(await _upsert_bill(session, unit, row.values, now))
@@ -447,7 +447,7 @@ def _apply(session: AsyncSession, row: Any, wanted: dict[str, Any]) -> str:
 
 
 async def _upsert_resident(
-    session: AsyncSession, unit: Unit, values: dict[str, Any], summary: Summary
+    session: AsyncSession, unit: Unit, values: dict[str, Any], summary: Summary, now: datetime
 ) -> str:
     person = (
         await session.exec(
@@ -455,7 +455,9 @@ async def _upsert_resident(
         )
     ).first()
     if person is None:
-        person = Person(name=values["name"], phone=values["phone"], is_company=values["company"])
+        person = Person(
+            name=values["name"], phone=values["phone"], is_company=values["company"], created_at=now
+        )
         session.add(person)
         await session.flush()
         summary.also["people"] = summary.also.get("people", 0) + 1
@@ -469,7 +471,11 @@ async def _upsert_resident(
     if link is None:
         session.add(
             Binding(
-                person_id=person.id, unit_id=unit.id, role=values["relation"], verified_by="roster"
+                person_id=person.id,
+                unit_id=unit.id,
+                role=values["relation"],
+                verified_by="roster",
+                created_at=now,
             )
         )
         return "added"

@@ -34,7 +34,7 @@ from handlers.revisits import Fixed, NotYet, schedule_revisit
 from handlers.rules.lifecycle import OPEN, REVISITABLE, Forbidden, next_status
 from handlers.staffauth import acting_member, is_manager
 from storage import audit, tickets
-from storage.models import Department, Photo, StaffMember, Ticket, TicketStatus, Unit
+from storage.models import Department, StaffMember, Ticket, TicketStatus, Unit
 
 
 async def locked_ticket(ctx: Context, ref: int) -> Ticket | None:
@@ -344,8 +344,7 @@ async def finish(
         note,
         data={"photos": photos, "amount": amount},
     )
-    for ref in photos:
-        ctx.session.add(Photo(ticket_id=ticket.id, channel=ctx.msg.channel, file_ref=ref))
+    tickets.attach_photos(ctx.session, ticket, ctx.msg.channel, photos, ctx.now)
     if amount is not None:
         ticket.amount = Decimal(amount)
     due = await schedule_revisit(ctx, ticket)

@@ -30,7 +30,7 @@ from handlers.rules.urgency import (
 )
 from handlers.rules.warranty import is_paid
 from storage import tickets
-from storage.models import Community, Department, Photo, Ticket, TicketKind, Unit
+from storage.models import Community, Department, Ticket, TicketKind, Unit
 
 
 def emergency_words(ctx: Context) -> dict[str, set[str]]:
@@ -142,8 +142,7 @@ async def create_work_order(
             months=policy.warranty_months,
         ),
     )
-    for ref in photos:
-        ctx.session.add(Photo(ticket_id=ticket.id, channel=ctx.msg.channel, file_ref=ref))
+    tickets.attach_photos(ctx.session, ticket, ctx.msg.channel, photos, ctx.now)
     pushes = await refreshed_cards(ctx, ticket)
     if ticket.urgent:
         pushes += await duty_pushes(ctx, ticket, unit)

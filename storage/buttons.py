@@ -9,6 +9,7 @@ another chat, stands for nothing.
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -20,13 +21,19 @@ TOKEN_BYTES = 9  # 12 url-safe characters: unguessable, and far below the 16 the
 TOKEN_MAX = 16  # the column's width: a longer token was never minted
 
 
-def _new(channel: str, chat_id: str, value: str) -> ButtonToken:
+def _new(channel: str, chat_id: str, value: str, now: datetime) -> ButtonToken:
     return ButtonToken(
-        token=secrets.token_urlsafe(TOKEN_BYTES), channel=channel, chat_id=chat_id, value=value
+        token=secrets.token_urlsafe(TOKEN_BYTES),
+        channel=channel,
+        chat_id=chat_id,
+        value=value,
+        created_at=now,
     )
 
 
-async def token_for(session: AsyncSession, channel: str, chat_id: str, value: str) -> str:
+async def token_for(
+    session: AsyncSession, channel: str, chat_id: str, value: str, *, now: datetime
+) -> str:
     """The token for `value` shown in `chat_id`; one chat's same value reuses its token."""
     found = (
         await session.exec(
@@ -42,7 +49,7 @@ async def token_for(session: AsyncSession, channel: str, chat_id: str, value: st
     if found is not None:
         return found
     while True:
-        row = _new(channel, chat_id, value)
+        row = _new(channel, chat_id, value, now)
         # Two senders may race to mint a token for the same value; both tokens work.
         # The conflict is only the (astronomically unlikely) clash of random tokens.
         stmt = (
@@ -56,7 +63,7 @@ async def token_for(session: AsyncSession, channel: str, chat_id: str, value: st
 
 
 async def tokens_for(
-    session: AsyncSession, channel: str, chat_id: str, values: list[str]
+    session: AsyncSession, channel: str, chat_id: str, values: list[str], *, now: datetime
 ) -> dict[str, str]:
     """`token_for` each value at once: one query for those the chat has, one insert for
     the rest (a keyboard of ten buttons costs two statements, not twenty)."""
@@ -72,7 +79,7 @@ async def tokens_for(
         found.setdefault(value, token)
     missing = list(dict.fromkeys(v for v in values if v not in found))
     if missing:
-        new = [_new(channel, chat_id, v).model_dump() for v in missing]
+        new = [_new(channel, chat_id, v, now).model_dump() for v in missing]
         stmt = (
             insert(session, ButtonToken)
             .values(new)
@@ -83,7 +90,7 @@ async def tokens_for(
             found[value] = token
     for value in missing:
         if value not in found:  # its random token clashed with another: mint it alone
-            found[value] = await token_for(session, channel, chat_id, value)
+            found[value] = await token_for(session, channel, chat_id, value, now=now)
     return found
 
 

@@ -1,8 +1,9 @@
 """SQLModel tables of the front desk.
 
 One company runs many communities; almost every row carries its `community_id`
-so several communities share one store. Times are stored in UTC (timezone-aware);
-money is `Decimal` in fixed-point columns.
+so several communities share one store. Times are stored in UTC (timezone-aware) and
+always given by the caller from its clock (no column reads the wall clock, so a test's or
+the console's moved clock holds everywhere); money is `Decimal` in fixed-point columns.
 """
 
 from __future__ import annotations
@@ -16,10 +17,6 @@ from sqlalchemy import JSON, Column, DateTime, Index, Numeric, UniqueConstraint
 from sqlalchemy import false as sa_false
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -135,9 +132,7 @@ class Person(SQLModel, table=True):
     name: str = Field(max_length=100)
     phone: str | None = Field(default=None, max_length=30, index=True)
     is_company: bool = False
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
-    )
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class Binding(SQLModel, table=True):
@@ -149,9 +144,7 @@ class Binding(SQLModel, table=True):
     unit_id: int = Field(foreign_key="unit.id", index=True)
     role: str = Field(default=Role.owner, max_length=16)
     verified_by: str = Field(default="", max_length=50)  # roster, invite, phone, staff:<id>
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
-    )
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class ChatIdentity(SQLModel, table=True):
@@ -182,9 +175,7 @@ class DialogState(SQLModel, table=True):
     answers: dict[str, Any] = _json()
     trail: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     mode: str = Field(default="menu", max_length=20)  # menu, flow, paused, human
-    updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
-    )
+    updated_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class Ticket(SQLModel, table=True):
@@ -216,9 +207,7 @@ class Ticket(SQLModel, table=True):
     amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
     assignee_id: int | None = Field(default=None, foreign_key="staffmember.id")
     reopen_count: int = 0
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
-    )
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     accepted_at: datetime | None = Field(
         default=None, sa_column=Column(UtcDateTime(), nullable=True)
     )
@@ -243,7 +232,7 @@ class TicketEvent(SQLModel, table=True):
     __tablename__ = "ticket_event"
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
-    at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
+    at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     actor: str = Field(max_length=100)
     action: str = Field(max_length=30)
     from_status: str | None = Field(default=None, max_length=16)
@@ -260,7 +249,7 @@ class Photo(SQLModel, table=True):
     channel: str = Field(max_length=20)
     file_ref: str = Field(max_length=300)
     stored_path: str | None = Field(default=None, max_length=300)
-    at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
+    at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class Bill(SQLModel, table=True):
@@ -323,12 +312,8 @@ class Outbox(SQLModel, table=True):
     urgent: bool = False
     # An announcement to many residents: sent after the replies people are waiting for.
     bulk: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
-    )
-    not_before: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
-    )
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    not_before: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     attempts: int = 0
     claimed_until: datetime | None = Field(
         default=None, sa_column=Column(UtcDateTime(), nullable=True)
@@ -366,9 +351,7 @@ class InboundUpdate(SQLModel, table=True):
     external_id: str = Field(max_length=120)
     chat_id: str = Field(default="", max_length=100)
     payload: dict[str, Any] = _json()
-    received_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
-    )
+    received_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     handled_at: datetime | None = Field(
         default=None, sa_column=Column(UtcDateTime(), nullable=True)
     )
@@ -383,9 +366,7 @@ class ButtonToken(SQLModel, table=True):
     channel: str = Field(max_length=20)
     chat_id: str = Field(max_length=100)
     value: str = Field(max_length=200)
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
-    )
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class AuditLog(SQLModel, table=True):
@@ -393,7 +374,7 @@ class AuditLog(SQLModel, table=True):
 
     __tablename__ = "audit_log"
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
+    at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     actor: str = Field(max_length=100)
     action: str = Field(max_length=40)
     target: str = Field(default="", max_length=100)
@@ -420,9 +401,7 @@ class InviteCode(SQLModel, table=True):
     role: str = Field(default=Role.owner, max_length=16)
     person_id: int | None = Field(default=None, foreign_key="person.id")  # who it is for
     created_by: str = Field(max_length=100)
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
-    )
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     expires_at: datetime | None = Field(
         default=None, sa_column=Column(UtcDateTime(), nullable=True)
     )
@@ -439,7 +418,7 @@ class Payment(SQLModel, table=True):
     receipt: str = Field(max_length=50, unique=True)
     months: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     recorded_by: str = Field(max_length=100)
-    at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
+    at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class SlipStatus(StrEnum):

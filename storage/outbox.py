@@ -241,13 +241,19 @@ async def last_sent_for_card(
     session: AsyncSession, channel: str, chat_id: str, card: str
 ) -> Outbox | None:
     """The latest delivered message showing `card` in a chat, to edit it in place."""
+    return await _last_delivered(session, channel, chat_id, Outbox.card == card)
+
+
+async def _last_delivered(
+    session: AsyncSession, channel: str, chat_id: str, *conditions: Any
+) -> Outbox | None:
     stmt = (
         select(Outbox)
         .where(
             Outbox.channel == channel,
             Outbox.chat_id == chat_id,
-            Outbox.card == card,
             col(Outbox.sent_at).is_not(None),
+            *conditions,
         )
         .order_by(col(Outbox.sent_at).desc(), col(Outbox.id).desc())
         .limit(1)
@@ -260,17 +266,7 @@ async def last_sent_for_card(
 
 async def last_sent_to_chat(session: AsyncSession, channel: str, chat_id: str) -> Outbox | None:
     """The latest message delivered to a chat (e.g. did it open a share-contact keyboard?)."""
-    stmt = (
-        select(Outbox)
-        .where(
-            Outbox.channel == channel,
-            Outbox.chat_id == chat_id,
-            col(Outbox.sent_at).is_not(None),
-        )
-        .order_by(col(Outbox.sent_at).desc(), col(Outbox.id).desc())
-        .limit(1)
-    )
-    return (await session.exec(stmt)).first()
+    return await _last_delivered(session, channel, chat_id)
 
 
 async def last_queued_to_chat(session: AsyncSession, channel: str, chat_id: str) -> Outbox | None:

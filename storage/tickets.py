@@ -16,7 +16,7 @@ from sqlalchemy import event
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Ticket, TicketCounter, TicketEvent, TicketStatus
+from storage.models import Photo, Ticket, TicketCounter, TicketEvent, TicketStatus
 from storage.upsert import insert
 
 PREFIXES = {
@@ -129,6 +129,15 @@ async def record_change(
     session.add(change)
     await session.flush()
     return change
+
+
+def attach_photos(
+    session: AsyncSession, ticket: Ticket, channel: str, refs: list[str], now: datetime
+) -> None:
+    """Keep the photos sent with a ticket (the channel's file references)."""
+    assert ticket.id is not None
+    for ref in refs:
+        session.add(Photo(ticket_id=ticket.id, channel=channel, file_ref=ref, at=now))
 
 
 async def get_by_number(session: AsyncSession, community_id: int, number: str) -> Ticket | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,6 +39,8 @@ from tests.commandline import frontdesk
 from tests.factories import make_community, make_unit
 from tests.harness import Chat, Said, texts
 
+JOINED = datetime(2026, 11, 1, tzinfo=UTC)  # when the test residents were recorded
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOTICE = "11月28日 9:00-15:00 二次供水检修，期间停水，请提前储水。"
 TG_ZHANG = "7001"  # 张伟's Telegram chat, besides his console one
@@ -61,7 +63,7 @@ async def more_chats(app: App) -> None:
         zhang, zhu = await person("张伟"), await person("朱琳")
         unit = (await s.exec(select(Unit).where(Unit.label == "1栋1单元101"))).first()
         assert unit is not None and unit.id is not None
-        s.add(Binding(person_id=zhang, unit_id=unit.id, role="member"))
+        s.add(Binding(person_id=zhang, unit_id=unit.id, role="member", created_at=JOINED))
         s.add(ChatIdentity(channel="telegram", external_user_id=TG_ZHANG, person_id=zhang))
         s.add(ChatIdentity(channel="console", external_user_id="zhulin", person_id=zhu))
     await Chat(app, "tenant").say("/lang en")
@@ -255,12 +257,12 @@ async def small_community(db: Database) -> Community:
     async with db.transaction() as s:
         community = await make_community(s)
         units = [await make_unit(s, community, label=f"3栋2单元120{n}") for n in (1, 2)]
-        people = [Person(name="张伟"), Person(name="王芳")]
+        people = [Person(name=name, created_at=JOINED) for name in ("张伟", "王芳")]
         s.add_all(people)
         await s.flush()
         for person, unit in zip(people, units, strict=True):
             assert person.id is not None and unit.id is not None
-            s.add(Binding(person_id=person.id, unit_id=unit.id))
+            s.add(Binding(person_id=person.id, unit_id=unit.id, created_at=JOINED))
         s.add(ChatIdentity(channel="telegram", external_user_id="11", person_id=people[0].id))
         s.add(ChatIdentity(channel="console", external_user_id="zw", person_id=people[0].id))
         s.add(ChatIdentity(channel="telegram", external_user_id="12", person_id=people[1].id))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -44,10 +44,16 @@ async def seed(app: App) -> None:
             area_m2=Decimal("89.50"),
             handover_date=date(2020, 5, 1),
         )
-        person = Person(name="张伟", phone="13800000001")
+        person = Person(
+            name="张伟", phone="13800000001", created_at=datetime(2026, 11, 1, tzinfo=UTC)
+        )
         s.add_all([unit, person])
         await s.flush()
-        s.add(Binding(person_id=person.id, unit_id=unit.id, role="owner"))
+        s.add(
+            Binding(
+                person_id=person.id, unit_id=unit.id, role="owner", created_at=person.created_at
+            )
+        )
         s.add(ChatIdentity(channel="console", external_user_id="zw", person_id=person.id))
         s.add(
             StaffGroup(

@@ -201,7 +201,11 @@ async def test_with_several_units_the_resident_chooses_one(demo_app):
     other = await unit_named(demo_app, "1栋1单元302")
     async with demo_app.db.transaction() as s:
         person = (await s.exec(select(Person).where(Person.name == "张伟"))).one()
-        s.add(Binding(person_id=person.id, unit_id=other.id, role="owner"))
+        s.add(
+            Binding(
+                person_id=person.id, unit_id=other.id, role="owner", created_at=person.created_at
+            )
+        )
     resident = Chat(demo_app, "resident")
     said = await resident.say("/fees")
     assert "哪一套房屋" in texts(said)

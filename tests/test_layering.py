@@ -92,3 +92,18 @@ def test_channels_query_nothing_themselves():
 def test_the_query_check_sees_queries():
     found = queries_in(ROOT / "storage" / "outbox.py")
     assert "imports sqlmodel" in found and any(f.startswith("calls select()") for f in found)
+
+
+def test_only_the_clock_reads_the_wall_clock():
+    """Times come from the app's clock (handlers/core/clock.py), so a moved clock (tests,
+    the console's /clock) holds everywhere: in rules, use-cases, rows and channels alike."""
+    offenders = []
+    for package in ("bot", "dialogs", "handlers", "storage"):
+        for path in (ROOT / package).rglob("*.py"):
+            if path == ROOT / "handlers" / "core" / "clock.py":
+                continue
+            source = path.read_text(encoding="utf-8")
+            for reading in ("datetime.now(", "date.today(", "utcnow"):
+                if reading in source:
+                    offenders.append(f"{path.relative_to(ROOT)}: {reading}")
+    assert offenders == []

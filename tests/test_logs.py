@@ -8,6 +8,7 @@ import logging
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from bot import logs
 from storage.db import Database
 from storage.models import Person
-from tests.test_console import ROOT, ok
+from tests.commandline import ROOT, ok
+
+NOW = datetime(2026, 11, 26, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -115,9 +118,9 @@ async def test_sql_parameters_stay_out_of_sql_logs_and_errors(database: Database
     caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
     with pytest.raises(IntegrityError) as failed:
         async with database.transaction() as session:
-            session.add(Person(id=999, name="张伟甲乙丙", phone="13800000009"))
+            session.add(Person(id=999, name="张伟甲乙丙", phone="13800000009", created_at=NOW))
             await session.flush()
-            session.add(Person(id=999, name="李娜丁戊己", phone="13800000010"))
+            session.add(Person(id=999, name="李娜丁戊己", phone="13800000010", created_at=NOW))
             await session.flush()
 
     assert any("INSERT INTO person" in r.getMessage() for r in caplog.records)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,13 @@ async def test_sqlite_enforces_foreign_keys(sqlite_database: Database) -> None:
     with pytest.raises(IntegrityError):
         async with sqlite_database.transaction() as session:
             session.add(
-                Ticket(community_id=999, number="R-261126-0001", kind="repair", department="repair")
+                Ticket(
+                    community_id=999,
+                    number="R-261126-0001",
+                    kind="repair",
+                    department="repair",
+                    created_at=datetime.now(UTC),
+                )
             )
 
 

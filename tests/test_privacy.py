@@ -159,7 +159,11 @@ async def test_the_forgotten_chat_no_longer_sees_its_tickets(demo_app):
     assert "王阿姨" in texts(await repair_group(demo_app, "wang").inbox())  # delivered
     async with demo_app.db.transaction() as s:
         ticket = (await s.exec(select(Ticket))).one()
-        s.add(Photo(ticket_id=ticket.id, channel="console", file_ref="leak-1.jpg"))
+        s.add(
+            Photo(
+                ticket_id=ticket.id, channel="console", file_ref="leak-1.jpg", at=ticket.created_at
+            )
+        )
 
     await forget(demo_app, ZHANG_PHONE)
 

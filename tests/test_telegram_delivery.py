@@ -31,6 +31,7 @@ from storage import outbox
 from storage.db import Database
 from storage.models import ButtonToken, Outbox
 from tests.telegram_emulator import BotAPIEmulator
+from tests.test_telegram import until
 
 RESIDENT = 5001
 GROUP = -1001  # the repair group
@@ -283,7 +284,7 @@ async def test_a_long_list_is_shown_a_page_at_a_time(demo_app, emulator, sender,
         assert page is not None and page[0] == row_id
         async with demo_app.db.transaction() as session:
             return await telegram_buttons.show_page(
-                bot, session, str(RESIDENT), message_id, page[0], page[1]
+                bot, session, str(RESIDENT), message_id, page[0], page[1], now=demo_app.clock.now()
             )
 
     assert await turn("2/3 ›")
@@ -303,7 +304,7 @@ async def test_a_long_list_is_shown_a_page_at_a_time(demo_app, emulator, sender,
     assert page is not None
     async with demo_app.db.transaction() as session:
         shown_again = await telegram_buttons.show_page(
-            bot, session, str(RESIDENT), stale[0], page[0], page[1]
+            bot, session, str(RESIDENT), stale[0], page[0], page[1], now=demo_app.clock.now()
         )
     assert not shown_again
     assert emulator.last(RESIDENT).text == "已选择 20栋。" and emulator.last(RESIDENT).buttons == []
@@ -477,9 +478,15 @@ async def test_without_pacing_the_emulator_does_refuse(demo_app, bot, emulator):
 
 async def test_120_messages_to_five_chats_stay_within_the_limits(demo_app):
     """4 private chats × 25 messages and 20 to a group, queued in one burst: no 429 at all,
-    each chat gets about one message a second, in order, and the chats go out side by side
-    (25 s in all, not 120)."""
-    emulator = BotAPIEmulator(enforce_limits=True)
+    each chat gets one message per its interval, in order, and the chats go out side by
+    side (25 intervals in all, not 120).
+
+    SCALED: Telegram's per-chat second and group minute are a fifth here (0.2 s between
+    messages to a chat, 20 per 12 s to a group), in the emulator and the pacer alike, so
+    the 25 s of sending take 5. The overall 30 a second is Telegram's: five chats at
+    5 a second stay under it, as five at 1 a second do."""
+    scale = 0.2
+    emulator = BotAPIEmulator(enforce_limits=True, per_chat_gap=scale, group_window=60 * scale)
     await emulator.start()
     chats = [RESIDENT, RESIDENT + 1, RESIDENT + 2, RESIDENT + 3]
     try:
@@ -488,7 +495,8 @@ async def test_120_messages_to_five_chats_stay_within_the_limits(demo_app):
                 await queue(demo_app, chat, f"第{n}条")
         for n in range(20):
             await queue(demo_app, GROUP, f"第{n}条")
-        elapsed = await deliver_with_limits(demo_app, emulator, Pacer())
+        pacer = Pacer(per_chat=scale, group_window=60 * scale)
+        elapsed = await deliver_with_limits(demo_app, emulator, pacer) / scale
     finally:
         await emulator.stop()
 
@@ -498,9 +506,9 @@ async def test_120_messages_to_five_chats_stay_within_the_limits(demo_app):
         assert [m.text for m in emulator.messages(chat)] == [f"第{n}条" for n in range(expected)]
     times = send_times(emulator)
     gaps = [b - a for chat_times in times.values() for a, b in itertools.pairwise(chat_times)]
-    assert min(gaps) >= 0.95
+    assert min(gaps) / scale >= 0.95
     group = times[GROUP]
-    assert len(group) == 20 and group[-1] - group[0] < 60  # all 20 fit in the group's minute
+    assert len(group) == 20 and (group[-1] - group[0]) / scale < 60  # all in the group's minute
     assert 24 <= elapsed < 35
 
 
@@ -526,23 +534,25 @@ async def test_the_21st_group_message_waits_for_the_group_window(demo_app):
 
 
 async def test_a_reply_overtakes_an_announcement_going_out(demo_app):
-    """300 announcement rows, paced at Telegram's 30 a second (10 s of sending), and a
-    resident who writes two seconds in, to whom the notice has not gone yet: the reply
-    reaches them within two seconds, before their own notice; no limit is broken."""
+    """150 announcement rows, paced at Telegram's 30 a second (5 s of sending), and a
+    resident who writes once 30 of them are out, to whom the notice has not gone yet: the
+    reply reaches them within two seconds, before their own notice, while most of the
+    announcement is still to go; no limit is broken."""
     emulator = BotAPIEmulator(enforce_limits=True)
     await emulator.start()
     bot = make_bot(emulator)
     now = demo_app.clock.now()
     notice = {"text": "【幸福里通知】明天9-15点停水", "locale": "zh_CN"}
-    chats = [100_000 + n for n in range(300)]
+    chats = [100_000 + n for n in range(150)]
     async with demo_app.db.transaction() as session:
         rows = [outbox.Message("telegram", str(chat), notice) for chat in chats]
-        assert await outbox.enqueue_many(session, rows, now=now, bulk=True) == 300
+        assert await outbox.enqueue_many(session, rows, now=now, bulk=True) == 150
     resident = chats[-1]  # the last in the announcement's queue
     stop, nudge = asyncio.Event(), asyncio.Event()
     loop = asyncio.create_task(run_delivery(demo_app, bot, stop, nudge, pacer=Pacer()))
     try:
-        await asyncio.sleep(2)
+        # A second of the announcement is out.
+        await until(lambda: sends(emulator) >= 30, "30 announcement sends", within=30)
         queued_at = time.monotonic()
         await queue(demo_app, resident, "您的报修已受理。")
         nudge.set()  # as the channel does after handling an update
@@ -558,10 +568,10 @@ async def test_a_reply_overtakes_an_announcement_going_out(demo_app):
     assert all(len(emulator.messages(chat)) == 1 for chat in chats[:-1])
     sent = sorted(send_times(emulator).items(), key=lambda item: item[1][0])
     waited = send_times(emulator)[resident][0] - queued_at
-    print(f"\nthe reply waited {waited:.2f} s behind a 300-row announcement")
+    print(f"\nthe reply waited {waited:.2f} s behind a 150-row announcement")
     assert waited < 2.0
     behind = [chat for chat, times in sent if times[0] > queued_at + waited]
-    assert len(behind) > 100  # it did not wait for the announcement to finish
+    assert len(behind) > 50  # it did not wait for the announcement to finish
 
 
 async def test_the_pacer_books_every_budget() -> None:
@@ -602,9 +612,38 @@ async def test_a_send_counts_from_its_answer() -> None:
     assert pacer.delay("0") == pytest.approx(0.3)
 
 
+class PretendTime:
+    """A clock for a `Pacer` that moves only when the test says; sleepers wake then."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._moved = asyncio.Event()
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        until = self.now + seconds
+        while self.now < until:
+            await self._moved.wait()
+
+    async def advance(self, seconds: float) -> None:
+        self.now += seconds
+        self._moved.set()
+        self._moved = asyncio.Event()
+        await settle()
+
+
+async def settle() -> None:
+    """Let every task that can run, run, until each waits for something."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
 async def test_bulk_sends_give_way_to_a_reply() -> None:
     """An announcement's sends wait for their turn; a reply that comes later goes first."""
-    pacer = Pacer(overall=1)  # one send a second, to see the order
+    time = PretendTime()
+    pacer = Pacer(overall=1, clock=time.clock, sleep=time.sleep)  # one send a second
     await pacer.acquire("1")
     pacer.release("1")  # one send, answered at once
     order: list[str] = []
@@ -614,10 +653,14 @@ async def test_bulk_sends_give_way_to_a_reply() -> None:
             order.append(chat_id)
 
     bulk = [asyncio.create_task(send(str(100 + n), bulk=True)) for n in range(3)]
-    await asyncio.sleep(0.1)
+    await settle()
+    assert order == []  # in line for the second's one send
     reply = asyncio.create_task(send("5001", bulk=False))
-    await reply
+    await settle()
+    await time.advance(1.0)
+    assert reply.done() and order == ["5001"]
+    await time.advance(1.0)
+    assert order == ["5001", "100"]  # then the announcement, in its own order
     for task in bulk:
         task.cancel()
     await asyncio.gather(*bulk, return_exceptions=True)
-    assert order == ["5001"]

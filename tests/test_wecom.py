@@ -457,7 +457,13 @@ async def test_other_departments_other_communities_and_strangers_are_refused(
     async with app.db.transaction() as s:
         hyy = (await s.exec(select(Community).where(Community.code == "HYY"))).one()
         s.add(
-            Ticket(community_id=hyy.id, number="R-261126-0050", kind="repair", department="repair")
+            Ticket(
+                community_id=hyy.id,
+                number="R-261126-0050",
+                kind="repair",
+                department="repair",
+                created_at=app.clock.now(),
+            )
         )
     said = await zhao.say("接单 R-261126-0050")
     assert "没有找到工单 R-261126-0050" in said

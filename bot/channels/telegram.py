@@ -296,7 +296,7 @@ class Updates:
         """Show another page of a long keyboard, in place; False when it is no longer shown."""
         async with self.app.db.transaction() as session:
             return await telegram_buttons.show_page(
-                self.bot, session, str(chat_id), message_id, outbox_id, n
+                self.bot, session, str(chat_id), message_id, outbox_id, n, now=self.app.clock.now()
             )
 
     async def _stale(self, query: CallbackQuery) -> str:

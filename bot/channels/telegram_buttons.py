@@ -12,6 +12,7 @@ their tokens stand for `page:<outbox id>:<n>`, which the adapter hands to `show_
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot
@@ -34,14 +35,16 @@ SHORT_LABEL = 12  # labels up to this long go two to a row
 PAGE_PREFIX = "page:"
 
 
-async def token_for(session: AsyncSession, chat_id: str, value: str) -> str:
+async def token_for(session: AsyncSession, chat_id: str, value: str, *, now: datetime) -> str:
     """The token for `value` shown in `chat_id`; one chat's same value reuses its token."""
-    return await stored.token_for(session, CHANNEL, chat_id, value)
+    return await stored.token_for(session, CHANNEL, chat_id, value, now=now)
 
 
-async def tokens_for(session: AsyncSession, chat_id: str, values: list[str]) -> dict[str, str]:
+async def tokens_for(
+    session: AsyncSession, chat_id: str, values: list[str], *, now: datetime
+) -> dict[str, str]:
     """`token_for` each value at once (two statements for a whole keyboard)."""
-    return await stored.tokens_for(session, CHANNEL, chat_id, values)
+    return await stored.tokens_for(session, CHANNEL, chat_id, values, now=now)
 
 
 async def resolve(session: AsyncSession, chat_id: str, token: str) -> str | None:
@@ -68,7 +71,9 @@ def page_count(payload: dict[str, Any]) -> int:
     return max(1, -(-len(buttons) // PAGE_SIZE))
 
 
-async def page(session: AsyncSession, row: Outbox, n: int = 0) -> InlineKeyboardMarkup | None:
+async def page(
+    session: AsyncSession, row: Outbox, n: int = 0, *, now: datetime
+) -> InlineKeyboardMarkup | None:
     """Page `n` (clamped) of an outbox row's buttons as an inline keyboard; None: no buttons."""
     buttons: list[dict[str, str]] = row.payload.get("buttons") or []
     if not buttons:
@@ -76,7 +81,7 @@ async def page(session: AsyncSession, row: Outbox, n: int = 0) -> InlineKeyboard
     pages = page_count(row.payload)
     n = min(max(n, 0), pages - 1)
     shown = buttons[n * PAGE_SIZE : (n + 1) * PAGE_SIZE]
-    tokens = await tokens_for(session, row.chat_id, [str(b["value"]) for b in shown])
+    tokens = await tokens_for(session, row.chat_id, [str(b["value"]) for b in shown], now=now)
     keys = [
         InlineKeyboardButton(text=str(b["label"]), callback_data=tokens[str(b["value"])])
         for b in shown
@@ -84,7 +89,7 @@ async def page(session: AsyncSession, row: Outbox, n: int = 0) -> InlineKeyboard
     rows = _rows(keys)
     if pages > 1:
         assert row.id is not None, "a paged keyboard needs its outbox row's id"
-        rows.append(await _navigation(session, row.chat_id, row.id, n, pages))
+        rows.append(await _navigation(session, row.chat_id, row.id, n, pages, now))
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -96,21 +101,28 @@ def _rows(keys: list[InlineKeyboardButton]) -> list[list[InlineKeyboardButton]]:
 
 
 async def _navigation(
-    session: AsyncSession, chat_id: str, outbox_id: int, n: int, pages: int
+    session: AsyncSession, chat_id: str, outbox_id: int, n: int, pages: int, now: datetime
 ) -> list[InlineKeyboardButton]:
     """‹ and › with the page they lead to, e.g. `‹ 1/3` and `3/3 ›` on page 2."""
     nav = []
     if n > 0:
-        data = await token_for(session, chat_id, page_value(outbox_id, n - 1))
+        data = await token_for(session, chat_id, page_value(outbox_id, n - 1), now=now)
         nav.append(InlineKeyboardButton(text=f"‹ {n}/{pages}", callback_data=data))
     if n < pages - 1:
-        data = await token_for(session, chat_id, page_value(outbox_id, n + 1))
+        data = await token_for(session, chat_id, page_value(outbox_id, n + 1), now=now)
         nav.append(InlineKeyboardButton(text=f"{n + 2}/{pages} ›", callback_data=data))
     return nav
 
 
 async def show_page(
-    bot: Bot, session: AsyncSession, chat_id: str, message_id: int, outbox_id: int, n: int
+    bot: Bot,
+    session: AsyncSession,
+    chat_id: str,
+    message_id: int,
+    outbox_id: int,
+    n: int,
+    *,
+    now: datetime,
 ) -> bool:
     """Turn a shown keyboard to page `n`; False when the message no longer shows that row.
 
@@ -121,7 +133,7 @@ async def show_page(
     row = await outbox.row(session, outbox_id) if latest == outbox_id else None
     if row is None or row.channel != CHANNEL or row.chat_id != chat_id:
         return False
-    markup = await page(session, row, n)
+    markup = await page(session, row, n, now=now)
     try:
         await bot.edit_message_reply_markup(
             chat_id=int(chat_id), message_id=message_id, reply_markup=markup

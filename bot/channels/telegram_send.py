@@ -325,7 +325,7 @@ class TelegramSender:
         payload = row.payload
         if payload.get("request_contact") and not is_group(row.chat_id):
             return self._contact_keyboard(payload)
-        keyboard = await telegram_buttons.page(session, row, 0)
+        keyboard = await telegram_buttons.page(session, row, 0, now=self.clock.now())
         # An announcement leaves a share-contact keyboard alone: it belongs to the
         # conversation the resident may be in the middle of.
         if keyboard is None and not row.bulk:
