@@ -1,10 +1,15 @@
-"""Storage fixtures: migrated SQLite and PostgreSQL databases, and a manual clock.
+"""Storage fixtures: migrated SQLite and PostgreSQL databases, the demo application, and
+a manual clock.
 
 PostgreSQL is required, not optional: CI starts it, and a test run without it
 fails loudly instead of silently skipping half of the storage tests. Set
 `FRONTDESK_TEST_PG` (e.g. `postgresql://postgres@127.0.0.1:5432/test`) to point
-the tests at another server; each test gets its own database, copied from a
-migrated template (much faster than migrating every time).
+the tests at another server.
+
+Each test gets a database of its own, copied from a template made once per session
+(migrating, and seeding the demo, take far longer than a copy): on PostgreSQL with
+`CREATE DATABASE … TEMPLATE`, on SQLite by copying the file. The templates are made the
+way a test used to make its database, so a copy holds exactly what that made.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
@@ -130,12 +136,39 @@ async def pg_database(_pg_template: str) -> AsyncIterator[Database]:
         await _drop_database(name)
 
 
+def copy_sqlite(source: Path, target: Path) -> Path:
+    """A copy of a SQLite store, with its write-ahead log if one is left."""
+    for suffix in ("", "-wal", "-shm"):
+        if Path(f"{source}{suffix}").exists():
+            shutil.copy(f"{source}{suffix}", f"{target}{suffix}")
+    return target
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that per-test files are copied from."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "migrated.db"
+
+    async def build() -> None:
+        db = Database(sqlite_url(path))
+        try:
+            await upgrade(db.engine)
+        finally:
+            await db.dispose()
+
+    asyncio.run(build())
+    return path
+
+
 @pytest.fixture
-async def sqlite_database(tmp_path: Path) -> AsyncIterator[Database]:
+async def sqlite_database(tmp_path: Path, _sqlite_template: Path) -> AsyncIterator[Database]:
     """A migrated SQLite file database of its own for one test."""
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'frontdesk.db'}")
+    db = Database(sqlite_url(copy_sqlite(_sqlite_template, tmp_path / "frontdesk.db")))
     try:
-        await upgrade(db.engine)
         yield db
     finally:
         await db.dispose()
@@ -154,22 +187,67 @@ def clock() -> ManualClock:
     return ManualClock(datetime(2026, 11, 26, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
 
 
+class Templates:
+    """Stores made once this session, by what made them, in a folder of their own."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.made: dict[str, Path] = {}
+
+    def get(self, key: str) -> Path | None:
+        return self.made.get(key)
+
+    def new(self, key: str) -> Path:
+        path = self.folder / f"template-{len(self.made)}.db"
+        self.made[key] = path
+        return path
+
+
+@pytest.fixture(scope="session")
+def _demo_templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
+    return Templates(tmp_path_factory.mktemp("demo-templates"))
+
+
 @pytest.fixture
-async def demo_app(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Any]:
+async def demo_app(
+    tmp_path: Path, clock: ManualClock, _demo_templates: Templates
+) -> AsyncIterator[Any]:
     """The whole application on a SQLite file seeded with the demo communities.
 
     Console accounts: "resident" (张伟, owner of XFL 3栋2单元1201), "tenant" (刘洋);
     staff "wang"/"liu" (repair), "li" (service), "zhao" (security), "zhou" (supervisor),
     "chen" (director); groups `group:XFL:<department>` on the console channel.
+
+    The store is a copy of one started and seeded once per session for the same moment
+    and settings: `App.start` then `seed_demo`, as here before. Starting the copy runs
+    `App.start` again, which finds the schema at head and its start-up rows (the daily
+    jobs, the supervisors named in the settings) already there.
     """
     from bot.app import App
     from bot.demo import seed_demo
     from bot.settings import Settings
 
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}")
-    app = await App.start(settings, clock=clock)
-    async with app.db.transaction() as session:
-        await seed_demo(session, clock.now().astimezone(settings.tz).date(), settings.tz)
+    def settings_for(path: Path) -> Settings:
+        return Settings(database_url=sqlite_url(path))
+
+    # What the seeded store depends on: the moment (the demo's dates, the daily jobs)
+    # and the settings (the time zone, supervisors and staff named there).
+    key = repr(
+        (clock.now(), settings_for(tmp_path / "demo.db").model_dump(exclude={"database_url"}))
+    )
+    template = _demo_templates.get(key)
+    if template is None:
+        template = _demo_templates.new(key)
+        settings = settings_for(template)
+        made = await App.start(settings, clock=ManualClock(clock.now()))
+        try:
+            async with made.db.transaction() as session:
+                await seed_demo(session, clock.now().astimezone(settings.tz).date(), settings.tz)
+        finally:
+            await made.close()
+
+    path = copy_sqlite(template, tmp_path / "demo.db")
+    app = await App.start(settings_for(path), clock=clock)
     try:
         yield app
     finally:

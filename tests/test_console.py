@@ -1,17 +1,15 @@
 """The `frontdesk` command and the console channel, run for real on a SQLite file.
 
-Most tests start the command as a subprocess with a piped script, as a person would
-replay a conversation: `frontdesk chat < script`, then read what was printed.
+Most tests run the command with a script on stdin, as a person would replay a
+conversation (`frontdesk chat < script`), then read what was printed: in this process
+through Typer's runner (tests/commandline.py), and once as a child process with a real pipe.
 """
 
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,46 +31,11 @@ from bot.settings import Settings
 from handlers.core.clock import ManualClock, OffsetClock, parse_shift
 from storage import outbox
 from storage.models import Outbox
+from tests.commandline import frontdesk, frontdesk_process, ok, table_counts
 from tests.conversations import file_repair, finish_repair
 from tests.harness import Chat, texts
 
-ROOT = Path(__file__).resolve().parent.parent
 GROUP = "group:XFL:repair"
-
-
-def frontdesk(
-    workdir: Path, *args: str, script: str | None = None, **env: str
-) -> subprocess.CompletedProcess[str]:
-    """Run `python -m bot.cli ARGS` in `workdir` on the SQLite file `fd.db` there."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")}
-    environ.update(
-        FRONTDESK_DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'fd.db'}",
-        PYTHONPATH=str(ROOT),
-        PYTHONIOENCODING="utf-8",
-        **env,
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        input=script if script is not None else "",
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        cwd=workdir,
-        env=environ,
-        timeout=120,
-    )
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    return result.stdout
-
-
-def table_counts(path: Path) -> dict[str, int]:
-    with sqlite3.connect(path) as conn:
-        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {n: conn.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
 
 
 def today_numbers() -> set[str]:
@@ -171,7 +134,8 @@ REPAIR = """\
 
 def test_resident_reports_a_repair_and_the_repair_group_sees_the_card(workdir: Path):
     expected = today_numbers()
-    out = ok(frontdesk(workdir, "chat", script=REPAIR))
+    # A child process reading a real pipe, as `frontdesk chat < script` does.
+    out = ok(frontdesk_process(workdir, "chat", script=REPAIR))
     expected |= today_numbers()  # the day may have turned while it ran
     lines = out.splitlines()
     assert lines[:3] == [

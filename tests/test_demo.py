@@ -28,7 +28,8 @@ from storage.models import (
     StaffMember,
     Unit,
 )
-from tests.test_console import REPAIR, frontdesk, ok, table_counts
+from tests.commandline import frontdesk, frontdesk_process, ok, table_counts
+from tests.test_console import REPAIR
 
 TODAY = date(2026, 11, 26)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -168,9 +169,14 @@ def test_bill_months_cross_the_new_year():
 
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store seeded by `frontdesk seed-demo` as a newcomer runs it (about a minute)."""
+    """A store seeded by `frontdesk seed-demo` as a newcomer runs it (about a minute), made
+    once and read by the tests below (those that change it work on a copy).
+
+    It runs as a process, `python -m bot.cli seed-demo`: of the command-line tests, the
+    one that starts the module as a program (the installed `frontdesk` script is run in
+    test_install.py; everything else runs the same commands in the test's process)."""
     workdir = tmp_path_factory.mktemp("history")
-    out = ok(frontdesk(workdir, "seed-demo"))
+    out = ok(frontdesk_process(workdir, "seed-demo"))
     assert "demo data ready: 2 communities, 24 units" in out
     assert "demo history: " in out and " tickets from " in out
     return workdir / "fd.db"

@@ -18,9 +18,9 @@ from bot.app import App
 from bot.settings import Settings
 from handlers.documents.workbook import TICKET_COLUMNS
 from handlers.rules.spreadsheet import as_text
+from tests.commandline import frontdesk, ok
 from tests.conversations import file_repair
 from tests.harness import Chat
-from tests.test_console import frontdesk, ok
 from tests.test_supervisor import add_ticket, at, seeded_file
 
 LINK = '=HYPERLINK("http://x","click")'

@@ -454,7 +454,7 @@ async def seeded_file(tmp_path: Path) -> None:
 def test_cli_report_writes_both_files(tmp_path):
     import asyncio
 
-    from tests.test_console import frontdesk, ok
+    from tests.commandline import frontdesk, ok
 
     asyncio.run(seeded_file(tmp_path))
     out = tmp_path / "out"

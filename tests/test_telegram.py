@@ -237,12 +237,18 @@ async def emulator() -> AsyncIterator[BotAPIEmulator]:
 
 
 async def running(
-    tmp_path: Path, emulator: BotAPIEmulator, *, webhook: bool, real_pace: bool = True
+    tmp_path: Path,
+    emulator: BotAPIEmulator,
+    *,
+    webhook: bool,
+    real_pace: bool = True,
+    pacer: Pacer | None = None,
 ) -> AsyncIterator[Scene]:
     """The app with the Telegram channel served as `frontdesk run` does, until the test ends.
 
     With `real_pace` the sender keeps Telegram's flood limits and the emulator enforces
     them; without, long conversations run quickly (the limits are tested on their own).
+    `pacer` gives the sender other budgets (the emulator's own, scaled alike).
     """
     port = free_port()
     settings = Settings(
@@ -258,7 +264,9 @@ async def running(
     app = await App.start(settings, clock=TickingClock(start))
     await seed_telegram(app)
     stop = asyncio.Event()
-    if real_pace:
+    if pacer is not None:
+        serving = telegram.serve(app, stop, pacer=pacer)
+    elif real_pace:
         serving = channels.serve("telegram", app, stop)
     else:
         emulator.enforce_limits = False
@@ -446,7 +454,9 @@ async def test_a_forged_or_foreign_button_is_no_longer_valid_and_changes_nothing
 
     # A real token, but minted for the repair group: pressed in the resident's chat.
     async with quick.app.db.transaction() as s:
-        group_token = await token_for(s, str(REPAIR_GROUP), "flow:repair")
+        group_token = await token_for(
+            s, str(REPAIR_GROUP), "flow:repair", now=quick.app.clock.now()
+        )
     quick.emulator.press(RESIDENT, RESIDENT, said[-1].message_id, group_token)
     await until(lambda: len(answers) == 2, "the answer to the foreign button")
     assert "按钮已经失效" in answers[-1]["text"]
