@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from handlers.core.actions import OnTicket
 from handlers.core.messages import Choice, Money, Reply, Text
 from handlers.directory import department_chats
+from handlers.rules.lifecycle import OPEN
 from handlers.rules.phone import mask_phone
 from handlers.rules.revisit import needs_leak_test
 from storage.models import StaffMember, Ticket, TicketStatus, Unit
@@ -98,8 +99,9 @@ def visit_time(window: str) -> Any:
 
 
 def urgent_mark(ticket: Ticket) -> Any:
-    """The line that opens an urgent card: what the emergency is, or just "urgent"."""
-    if not ticket.urgent:
+    """The line that opens an urgent card: what the emergency is, or just "urgent". Only
+    while the work is open: a finished card that says "handle at once" would mislead."""
+    if not ticket.urgent or ticket.status not in OPEN:
         return ""
     kind = ticket.details.get("emergency")
     what = Text(f"emergency.kind.{kind}") if kind else Text("card.urgent.plain")

@@ -73,10 +73,11 @@ def _valid(settings: Settings, name: str, value: Any) -> Any:
 
 def checked(settings: Settings, overrides: Mapping[str, Any]) -> dict[str, Any]:
     """`overrides` validated, in the form the JSON column keeps."""
-    return {
-        name: _adapter(type(settings), name).dump_python(_valid(settings, name, value), mode="json")
-        for name, value in overrides.items()
-    }
+    kept = {}
+    for name, value in overrides.items():
+        valid = _valid(settings, name, value)  # first: an unknown name has no adapter
+        kept[name] = _adapter(type(settings), name).dump_python(valid, mode="json")
+    return kept
 
 
 def overlaid(settings: Settings, overrides: Mapping[str, Any]) -> Settings:

@@ -138,6 +138,19 @@ async def test_a_leak_reported_in_the_repair_flow_is_urgent_but_keeps_its_questi
     assert "R-261127-0001" in texts(await repair_group(demo_app, "wang").inbox())
 
 
+async def test_the_urgent_line_opens_the_card_until_the_work_is_done(demo_app, clock):
+    clock.set(NIGHT)
+    await file_repair(Chat(demo_app, "resident"), "水管/漏水", "厨房水槽下水管漏水")
+    wang = repair_group(demo_app, "wang")
+    assert "🚨紧急：请立即处理" in texts(await wang.inbox())
+    await wang.say("接单 R-261127-0001")
+    started = await wang.say("开始 R-261127-0001")
+    assert "🚨紧急：请立即处理" in texts(started)  # still open: still urgent
+    said = await wang.say("完成 R-261127-0001 更换了下水管 金额 80")
+    cards = [m.text for m in said + await wang.inbox() if "【报修】R-261127-0001" in m.text]
+    assert "已完成" in cards[-1] and "🚨" not in cards[-1]  # done: nothing left to rush
+
+
 async def test_an_ordinary_repair_at_night_waits_for_the_morning(demo_app, clock):
     clock.set(NIGHT)
     await file_repair(Chat(demo_app, "resident"))  # 客厅插座没电

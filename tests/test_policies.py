@@ -42,6 +42,7 @@ def test_a_community_changes_only_what_it_names():
         ({"revisit_leak_days": "soon"}, "revisit_leak_days"),
         ({"quiet_hours_start": "23:00"}, "quiet_hours_start"),  # the company's, not a policy
         ({"telegram_token": "x"}, "telegram_token"),
+        ({"nonsense": 3}, "nonsense"),  # no such setting at all
     ],
 )
 def test_a_policy_is_checked_as_the_settings_are(overrides, name):
@@ -111,11 +112,14 @@ def test_the_office_sets_and_resets_a_policy_at_the_command_line(tmp_path):
     assert "revisit_leak_days = 2  (this community's own)" in done.stdout
     assert "water 12, electrical 24" in done.stdout  # the rest of the table is the company's
     assert "revisit_other_days = 2  (company setting)" in done.stdout
+    assert "revisit_ask_time = 10:00  (company setting)" in done.stdout
 
     refused = frontdesk(tmp_path, "policy", "XFL", "revisit_leak_days=0", "revisit_other_days=1")
     assert refused.returncode == 2 and "greater than 0; nothing changed" in refused.stderr
     refused = frontdesk(tmp_path, "policy", "XFL", "quiet_hours_start=23:00")
     assert refused.returncode == 2 and "not a community policy" in refused.stderr
+    refused = frontdesk(tmp_path, "policy", "XFL", "revisit_leek_days=2")  # a typo
+    assert refused.returncode == 2 and "revisit_leek_days: not a community policy" in refused.stderr
 
     back = frontdesk(tmp_path, "policy", "XFL", "--reset", "revisit_leak_days")
     assert "revisit_leak_days = 3  (company setting)" in back.stdout

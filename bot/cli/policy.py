@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import time
 from typing import Annotated, Any
 
 import typer
@@ -35,6 +36,8 @@ def _assignments(pairs: list[str]) -> dict[str, Any]:
 def _shown(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k} {_shown(v)}" for k, v in value.items())
+    if isinstance(value, time):
+        return value.strftime("%H:%M") if not value.second else value.isoformat()
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
