@@ -58,9 +58,10 @@ from storage.models import (
 )
 
 FIRST_CHAT = 800_000
-# The code before the inbound path was profiled and changed (group commit, fewer statements
-# an update, keyboards' tokens in two statements), measured side by side with today's.
-BEFORE = "f9b784c"
+# The code before the latest changes to the inbound path (a write transaction's statements
+# on the loop's thread, the sender and the conversation in one query), side by side with
+# today's. (Earlier: f9b784c, before group commit, 15 updates/s where 7d8dafc did 22.)
+BEFORE = "7d8dafc"
 TARGET_RATE = 1_000  # updates/s
 TARGET_P99 = 0.050  # seconds
 
@@ -145,25 +146,38 @@ async def seed(db: Database, residents: int) -> list[list[Any]]:
 class Timings:
     released: list[float]
     acked: list[float]
+    replied: list[float]
 
     @property
     def rate(self) -> float:
         return len(self.acked) / (max(self.acked) - min(self.released))
 
     def latency(self, p: float) -> float:
+        """Released → acknowledged (what Telegram sees), percentile `p`."""
         return percentile([a - r for r, a in zip(self.released, self.acked, strict=True)], p)
+
+    def reply_latency(self, p: float) -> float:
+        """Released → the reply sent to the resident (what the resident sees)."""
+        return percentile([a - r for r, a in zip(self.released, self.replied, strict=True)], p)
 
 
 @contextlib.asynccontextmanager
 async def telegram_process(
-    script: list[list[Any]], rate: float
+    script: list[list[Any]], rate: float, replies: bool = True
 ) -> AsyncIterator[tuple[str, Callable[[], Awaitable[Timings]]]]:
     """Start the emulator child; yields its base url and a wait for the timings."""
     with tempfile.TemporaryDirectory(prefix="frontdesk-bench-tg-") as tmp:
         paths = [Path(tmp) / name for name in ("script.json", "ready", "out.json")]
         paths[0].write_text(json.dumps(script))
         child = subprocess.Popen(
-            [sys.executable, "-m", "bench.telegram_child", *map(str, paths), str(rate)],
+            [
+                sys.executable,
+                "-m",
+                "bench.telegram_child",
+                *map(str, paths),
+                str(rate),
+                "replies" if replies else "no-replies",
+            ],
             stdin=subprocess.PIPE,
             cwd=Path(__file__).resolve().parent.parent,
         )
@@ -180,7 +194,7 @@ async def telegram_process(
                     await asyncio.sleep(0.05)
                 await asyncio.sleep(0.05)  # let the write finish
                 data = json.loads(paths[2].read_text())
-                return Timings(data["released"], data["acked"])
+                return Timings(data["released"], data["acked"], data["replied"])
 
             yield paths[1].read_text(), timings
         finally:
@@ -225,7 +239,7 @@ async def pipeline(db: Database, residents: int, rate: float) -> Timings:
 
 async def echo_floor(script: list[list[Any]]) -> Timings:
     """aiogram polling the same updates into handlers that do nothing."""
-    async with telegram_process(script, 0) as (base_url, timings):
+    async with telegram_process(script, 0, replies=False) as (base_url, timings):
         bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(base_url)))
         dispatcher = Dispatcher()
 
@@ -346,11 +360,12 @@ async def run(quick: bool = False) -> Section:
     residents = 60 if quick else 600
     section = Section("Inbound: updates through the whole pipeline")
     section.add(
-        f"{residents} residents each file a repair (9 updates: a command, 2 typed answers, "
-        f"6 button presses), {residents * 9} updates in all, all residents mid-way at once. "
-        "Telegram runs in its own process. Throughput: every update released at once, "
-        "updates/s until the last is acknowledged. Latency: updates released at a steady "
-        "rate, released → acknowledged."
+        f"{residents} residents each file a repair (9 updates: the command, one typed "
+        f"answer, 7 button presses), {residents * 9} updates in all, all residents mid-way "
+        "at once. Telegram runs in its own process. Throughput: every update released at "
+        "once, updates/s until the last is acknowledged. Latency: updates released at a "
+        "steady 80 % of that rate; acknowledged is what Telegram sees (the update stored "
+        "and handled), replied is what the resident sees (the answer sent to the chat)."
     )
     section.add()
     rows: list[list[object]] = []
@@ -358,14 +373,14 @@ async def run(quick: bool = False) -> Section:
     async with sqlite_database() as db:
         script = await seed(db, residents)
     echo = await echo_floor(script)
-    rows.append(["aiogram → handler doing nothing (floor)", "–", f"{echo.rate:,.0f}", "", ""])
+    rows.append(["aiogram → handler doing nothing (floor)", "–", f"{echo.rate:,.0f}", "", "", ""])
 
     results: dict[str, float] = {}
     for name, database in (("SQLite", sqlite_database), ("PostgreSQL", pg_database)):
         async with database() as db:
             plain = await plain_loop(db, script)
         rows.append(
-            [f"plain loop, one transaction per update ({name})", name, f"{plain:,.0f}", "", ""]
+            [f"plain loop, one transaction per update ({name})", name, f"{plain:,.0f}", "", "", ""]
         )
         async with database() as db:
             backlog = await pipeline(db, residents, 0)
@@ -381,6 +396,7 @@ async def run(quick: bool = False) -> Section:
                 f"{backlog.rate:,.0f}",
                 f"{steady:,.0f}/s",
                 f"{paced.latency(50) * 1000:.0f} / {paced.latency(99) * 1000:.0f}",
+                f"{paced.reply_latency(50) * 1000:.0f} / {paced.reply_latency(99) * 1000:.0f}",
             ]
         )
         if name == "SQLite":
@@ -390,15 +406,15 @@ async def run(quick: bool = False) -> Section:
             )
             if steady >= TARGET_RATE:
                 section.target(
-                    f"p99 ≤ 50 ms at {TARGET_RATE:,}/s on SQLite: "
-                    f"{paced.latency(99) * 1000:.0f} ms",
-                    paced.latency(99) <= TARGET_P99,
+                    f"reply p99 ≤ 50 ms at {TARGET_RATE:,}/s on SQLite: "
+                    f"{paced.reply_latency(99) * 1000:.0f} ms",
+                    paced.reply_latency(99) <= TARGET_P99,
                 )
             else:
                 section.target(
-                    f"p99 ≤ 50 ms at {TARGET_RATE:,}/s on SQLite: not reachable, the pipeline "
-                    f"does {backlog.rate:,.0f}/s; at {steady:,.0f}/s p99 is "
-                    f"{paced.latency(99) * 1000:.0f} ms",
+                    f"reply p99 ≤ 50 ms at {TARGET_RATE:,}/s on SQLite: not reachable, the "
+                    f"pipeline does {backlog.rate:,.0f}/s; at {steady:,.0f}/s the reply p99 is "
+                    f"{paced.reply_latency(99) * 1000:.0f} ms",
                     False,
                 )
         section.target(
@@ -408,7 +424,15 @@ async def run(quick: bool = False) -> Section:
         )
 
     section.table(
-        ["what", "database", "updates/s (backlog)", "steady load", "latency p50 / p99 ms"], rows
+        [
+            "what",
+            "database",
+            "updates/s (backlog)",
+            "steady load",
+            "acknowledged p50 / p99 ms",
+            "replied p50 / p99 ms",
+        ],
+        rows,
     )
     section.target(
         "2 workers on PostgreSQL ≥ 1.6× one: not measured. A bot has one stream of Telegram "
@@ -423,8 +447,9 @@ async def run(quick: bool = False) -> Section:
     if before is not None:
         section.add(
             f"Profiled and changed: the same pipeline on SQLite with the code of {BEFORE} "
-            f"(one transaction and ~10 statements an update, a keyboard's tokens minted one "
-            f"button at a time) did {before:,.0f} updates/s in this run; now "
-            f"{results['SQLite']:,.0f} ({results['SQLite'] / before:.1f}×)."
+            f"(every statement a hop to aiosqlite's thread; the chat account, the staff "
+            f"records and the conversation read in three queries) did {before:,.0f} "
+            f"updates/s in this run; now {results['SQLite']:,.0f} "
+            f"({results['SQLite'] / before:.1f}×)."
         )
     return section

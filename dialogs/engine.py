@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import and_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -54,6 +55,20 @@ ActionHandler = Callable[[Context, Any], Awaitable[list[Reply]]]
 Router = Callable[[Context, str], Awaitable[tuple[str, str] | None]]
 # A scheduled job's use-case: what to say, and to whom, now that it is due.
 JobWork = Callable[[Context, Job], Awaitable[list[Reply]]]
+
+
+@dataclass(frozen=True)
+class ReadFirst:
+    """A job with a long read (a month's report): `read` gets a context on a read-only
+    snapshot and runs outside the write path, so nobody waits behind it; `finish` gets
+    what it read, in the job's short transaction, and says what to say. A job whose
+    payload has `answer` (channel, chat_id, locale) answers that chat: someone asked, so
+    it goes out at once, whatever the hour."""
+
+    read: Callable[[Context, Job], Awaitable[Any]]
+    finish: Callable[[Context, Job, Any], Awaitable[list[Reply]]]
+
+
 # A periodic check: looks at the store and says what is due (warnings, escalations).
 Sweep = Callable[[Context], Awaitable[list[Reply]]]
 # A line typed without a slash that a feature reads as its own (a staff verb: `接单 R-…` is
@@ -146,8 +161,7 @@ class Engine:
             if not accepted:
                 log.info("duplicate %s message %s ignored", msg.channel, external_id)
                 return []
-            ctx = await self._context(session, msg)
-            state = await session.get(DialogState, (msg.channel, msg.chat_id, msg.user_id))
+            ctx, state = await self._context(session, msg)
             if state is None:
                 state = DialogState(
                     channel=msg.channel,
@@ -160,41 +174,55 @@ class Engine:
             state.updated_at = ctx.now
             return await self.deliver(ctx, [*replies, *ctx.also_send])
 
-    async def _context(self, session: Any, msg: Incoming) -> Context:
-        # The chat account and its person in one query.
-        found = (
+    async def _context(self, session: Any, msg: Incoming) -> tuple[Context, DialogState | None]:
+        """The sender as the store knows them, and where their conversation stands.
+
+        Every message needs the chat account, its person, the sender's staff records and
+        the dialog state: one query for all four (a row per staff record), as each
+        statement is a round trip to the database's thread or server."""
+        rows = (
             await session.exec(
-                select(ChatIdentity, Person)
+                select(ChatIdentity, Person, StaffMember, DialogState)
                 .outerjoin(Person, col(Person.id) == col(ChatIdentity.person_id))
+                .outerjoin(
+                    StaffMember,
+                    and_(
+                        col(StaffMember.channel) == col(ChatIdentity.channel),
+                        col(StaffMember.external_user_id) == col(ChatIdentity.external_user_id),
+                        col(StaffMember.active).is_(True),
+                    ),
+                )
+                .outerjoin(
+                    DialogState,
+                    and_(
+                        col(DialogState.channel) == col(ChatIdentity.channel),
+                        col(DialogState.chat_id) == msg.chat_id,
+                        col(DialogState.user_id) == col(ChatIdentity.external_user_id),
+                    ),
+                )
                 .where(
                     ChatIdentity.channel == msg.channel,
                     ChatIdentity.external_user_id == msg.user_id,
                 )
             )
-        ).first()
-        identity, person = found if found is not None else (None, None)
-        if identity is None:
+        ).all()
+        if rows:
+            identity, person, _, state = rows[0]
+            staff = [member for _, _, member, _ in rows if member is not None]
+        else:  # a first message: staff may have been added before they ever wrote
+            person = None
+            state = await session.get(DialogState, (msg.channel, msg.chat_id, msg.user_id))
             identity = ChatIdentity(
                 channel=msg.channel, external_user_id=msg.user_id, display_name=msg.user_name[:100]
             )
             session.add(identity)
+            staff = await self._staff_records(session, msg)
         now = self.clock.now()
         seen = identity.last_seen_at
         if msg.chat_kind == "private" and (seen is None or now - seen >= SEEN_GRAIN):
             identity.last_seen_at = now
-        staff = list(
-            (
-                await session.exec(
-                    select(StaffMember).where(
-                        StaffMember.channel == msg.channel,
-                        StaffMember.external_user_id == msg.user_id,
-                        col(StaffMember.active).is_(True),
-                    )
-                )
-            ).all()
-        )
         locale = identity.locale or self.catalogs.pick(msg.language)
-        return Context(
+        context = Context(
             session=session,
             settings=self.settings,
             catalogs=self.catalogs,
@@ -205,6 +233,18 @@ class Engine:
             person=person,
             staff=staff,
         )
+        return context, state
+
+    @staticmethod
+    async def _staff_records(session: Any, msg: Incoming) -> list[StaffMember]:
+        found = await session.exec(
+            select(StaffMember).where(
+                StaffMember.channel == msg.channel,
+                StaffMember.external_user_id == msg.user_id,
+                col(StaffMember.active).is_(True),
+            )
+        )
+        return list(found.all())
 
     async def deliver(self, ctx: Context, replies: Sequence[Reply]) -> list[Outbox]:
         """Put the replies in the outbox (dialogs/sending.py), answering the sender."""
@@ -770,10 +810,38 @@ class Engine:
 
         return run
 
-    async def run_jobs(self, works: Mapping[str, JobWork]) -> int:
+    def read_first_handler(self, work: ReadFirst) -> jobs.PreparedHandler:
+        async def read(job: Job) -> Any:
+            async with self.db.reading() as session:
+                return await work.read(self.system_context(session), job)
+
+        async def finish(session: Any, job: Job, found: Any) -> None:
+            ctx = self.system_context(session)
+            asked = job.payload.get("answer")
+            await send(
+                session,
+                await work.finish(ctx, job, found),
+                catalogs=self.catalogs,
+                settings=self.settings,
+                now=ctx.now,
+                answering=Recipient(**asked) if asked else None,
+            )
+
+        return jobs.PreparedHandler(read, finish)
+
+    async def run_jobs(self, works: Mapping[str, JobWork | ReadFirst]) -> int:
         """Do every job that is due; each exactly once, with its pushes."""
-        handlers = {kind: self.job_handler(work) for kind, work in works.items()}
-        return await jobs.run_due(self.db, self.clock.now(), handlers)
+        handlers = {
+            kind: self.job_handler(work)
+            for kind, work in works.items()
+            if not isinstance(work, ReadFirst)
+        }
+        prepared = {
+            kind: self.read_first_handler(work)
+            for kind, work in works.items()
+            if isinstance(work, ReadFirst)
+        }
+        return await jobs.run_due(self.db, self.clock.now(), handlers, prepared=prepared)
 
     async def sweep(self, work: Sweep) -> None:
         """Run a periodic check (deadlines, ladders) in one transaction with its pushes."""

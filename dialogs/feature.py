@@ -18,6 +18,7 @@ from dialogs.engine import (
     Command,
     Handler,
     JobWork,
+    ReadFirst,
     Router,
     StaffEntry,
     Sweep,
@@ -40,7 +41,7 @@ class Feature:
     commands: Sequence[Command] = ()
     # A button's typed action and the use-case it runs (the class says if it is private).
     actions: Mapping[type[Action], ActionHandler] = field(default_factory=dict)
-    jobs: Mapping[str, JobWork] = field(default_factory=dict)  # scheduled work by kind
+    jobs: Mapping[str, JobWork | ReadFirst] = field(default_factory=dict)  # scheduled work by kind
     sweeps: Sequence[Sweep] = ()  # checks every worker round (deadlines, escalations)
     startup: Sequence[Startup] = ()
     router: Router | None = None  # where free text at the menu goes

@@ -34,6 +34,7 @@ from dialogs.engine import (
     Command,
     Handler,
     JobWork,
+    ReadFirst,
     Router,
     StaffEntry,
     Sweep,
@@ -78,7 +79,7 @@ def all_actions() -> Mapping[type[Action], ActionHandler]:
     return {cls: run for feature in FEATURES for cls, run in feature.actions.items()}
 
 
-def all_jobs() -> Mapping[str, JobWork]:
+def all_jobs() -> Mapping[str, JobWork | ReadFirst]:
     """Scheduled work by job kind (revisits, reminders …)."""
     return {kind: work for feature in FEATURES for kind, work in feature.jobs.items()}
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dialogs.engine import Command, StaffEntry
+from dialogs.engine import Command, ReadFirst, StaffEntry
 from dialogs.feature import Feature
 from handlers import report, stats
 from handlers.core.messages import Choice
@@ -27,4 +27,5 @@ FEATURE = Feature(
         ),
         StaffEntry(STAFF_ROLES, "supervisor.help.ticket"),
     ],
+    jobs={report.JOB: ReadFirst(report.read_report, report.send_report)},
 )

@@ -27,12 +27,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from handlers import stats
 from handlers.core.context import Context
 from handlers.core.i18n import Catalogs
-from handlers.core.messages import Reply
+from handlers.core.messages import Reply, Text
 from handlers.documents.chart import cjk_font, draw_chart
 from handlers.documents.month import Label, MonthData
 from handlers.documents.workbook import write_workbook
-from handlers.rules.stats import Period
-from storage.models import Community, StaffMember, Ticket
+from handlers.rules.stats import Period, month_period
+from storage import jobs
+from storage.models import Community, Job, StaffMember, Ticket
 
 DEFAULT_DIR = Path("data") / "reports"
 # The ticket list sheet: a report asked for in chat lists at most CHAT_LISTED tickets
@@ -203,7 +204,9 @@ def write_files(
     tz: ZoneInfo,
     files: ReportFiles,
 ) -> ReportFiles:
-    """Draw the chart and save the workbook (blocking: runs in a worker thread)."""
+    """Draw the chart and save the workbook (blocking: runs in a worker thread). Both are
+    written atomically (handlers/documents/files.py), so two runs of the same report
+    never leave a half-written file to send."""
     files = ReportFiles(files.chart.absolute(), files.workbook.absolute())
     font = cjk_font()
     if font is None:
@@ -220,36 +223,71 @@ def _labels(catalogs: Catalogs, locale: str) -> Label:
     return lambda key, **params: catalogs.text(locale, key, params)
 
 
+JOB = "report_send"
+
+
 async def report_command(ctx: Context, argument: str) -> list[Reply]:
-    """`/report [month] [community]`: the month's figures, a chart and a workbook."""
+    """`/report [month] [community]`: the month's figures, a chart and a workbook.
+
+    Gathering a month and drawing its files takes seconds; done inside the message's
+    transaction it would hold the write lock meanwhile, and every resident would wait
+    behind it. So the request is kept as a job (`JOB`), answered at once, and the job
+    reads and draws outside the write path (`read_report`) before sending the files
+    (`send_report`), usually a second or two later.
+    """
     resolved = await stats.resolve(ctx, argument, month_only=True)
     if isinstance(resolved, Reply):
         return [resolved]
     found, period = resolved
-    data, files = await build_report(
+    await stats.record_use(ctx, "report", period.label, community=found.code)
+    await jobs.schedule(
+        ctx.session,
+        kind=JOB,
+        due_at=ctx.now,
+        payload={
+            "scope": list(found.scope) if found.scope is not None else None,
+            "name": found.name if isinstance(found.name, str) else None,  # None: everyone
+            "code": found.code,
+            "month": period.label,
+            "answer": {
+                "channel": ctx.msg.channel,
+                "chat_id": ctx.msg.chat_id,
+                "locale": ctx.locale,
+            },
+        },
+    )
+    return [Reply("supervisor.report.coming", {"scope": found.name, "month": period.label})]
+
+
+async def read_report(ctx: Context, job: Job) -> tuple[MonthData, ReportFiles]:
+    """The month's figures and files, on a read-only snapshot (`ctx.session`)."""
+    asked = job.payload
+    scope = tuple(asked["scope"]) if asked["scope"] is not None else None
+    name = asked["name"] if asked["name"] is not None else Text("supervisor.all")
+    year, month = (int(part) for part in asked["month"].split("-"))
+    return await build_report(
         ctx.session,
         catalogs=ctx.catalogs,
-        locale=ctx.locale,
-        found=found,
-        period=period,
+        locale=asked["answer"]["locale"],
+        found=stats.Audience(scope, name, asked["code"]),
+        period=month_period(year, month, ctx.settings.tz),
         now=ctx.now,
         tz=ctx.settings.tz,
         out_dir=Path(ctx.settings.data_dir) / "reports",
     )
-    await stats.record_use(
-        ctx,
-        "report",
-        period.label,
-        community=found.code,
-        files=[files.chart.name, files.workbook.name],
-    )
-    params = {"scope": found.name, "month": period.label}
+
+
+async def send_report(ctx: Context, job: Job, found: tuple[MonthData, ReportFiles]) -> list[Reply]:
+    """The figures, the chart and the workbook, to whoever asked."""
+    data, files = found
+    asked = job.payload
+    scope = asked["name"] if asked["name"] is not None else Text("supervisor.all")
+    params = {"scope": scope, "month": asked["month"]}
+    period = data.period
     figures = (
-        stats.stats_reply(found, period, data.figures)
+        stats.stats_reply(stats.Audience(None, scope, asked["code"]), period, data.figures)
         if data.figures.total
-        else Reply(
-            "report.nothing", {"scope": found.name, "first": period.first, "last": period.last}
-        )
+        else Reply("report.nothing", {"scope": scope, "first": period.first, "last": period.last})
     )
     return [
         figures,

@@ -11,19 +11,28 @@ after the busy timeout (the overload test saw delivery starve that way for 30 s)
 
 `Database.batch` groups commits: inside it, each `transaction()` block of the same task
 joins one shared transaction, so a run of updates costs one commit.
+
+On SQLite the statements of a write transaction run on the event loop's thread (see
+`_InlineConnection`); only taking the write lock and committing go to aiosqlite's thread.
+
+`Database.reading` is for long reads (a month's report, an export): a snapshot that never
+takes the write lock or a turn, so nobody waits behind it. On SQLite it uses connections
+of its own that begin a plain (deferred) transaction and may not write.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event
+import aiosqlite
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -33,8 +42,9 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create the async engine with the pragmas each backend needs."""
+def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncEngine:
+    """Create the async engine with the pragmas each backend needs; `read_only` (SQLite):
+    connections for snapshots that never write, begun without taking the write lock."""
     # SQL parameters are what people wrote (messages, names, phone numbers): never in a
     # log line or an error message, whoever turns on SQL logging.
     kwargs["hide_parameters"] = True
@@ -43,7 +53,18 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("max_overflow", 20)
         kwargs.setdefault("pool_pre_ping", True)
         return create_async_engine(url, **kwargs)
-    engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+    if read_only:
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+    else:
+        path = make_url(url).database or ""
+
+        async def connect() -> aiosqlite.Connection:
+            return await _InlineConnection(
+                lambda: sqlite3.connect(path, timeout=30, check_same_thread=False),
+                iter_chunk_size=64,
+            )
+
+        engine = create_async_engine(url, async_creator=connect, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -54,13 +75,36 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader's snapshot starts at its first read (WAL: writers go on meanwhile).
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+class _InlineConnection(aiosqlite.Connection):
+    """aiosqlite with the statements of a write transaction run on the event loop's own
+    thread: sending each to the connection's thread and waking the loop for its answer
+    costs more than the statement itself (a write transaction's statements take
+    microseconds and, once `BEGIN IMMEDIATE` holds the write lock, never wait). What can
+    wait, taking the lock and committing (which may checkpoint), still goes to the
+    connection's thread, so the loop never blocks on another process's lock."""
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if getattr(fn, "__name__", "") in ("commit", "close") or _begins(args):
+            return await super()._execute(fn, *args, **kwargs)
+        if not self._running or self._connection is None:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+
+def _begins(args: tuple[Any, ...]) -> bool:
+    return bool(args) and isinstance(args[0], str) and args[0].lstrip()[:5].upper() == "BEGIN"
 
 
 class BatchFailed(Exception):
@@ -89,6 +133,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self._engine_kwargs = engine_kwargs
+        self._reader: AsyncEngine | None = None  # SQLite's read-only connections, made once used
         # One lock per event loop (tests and CLI commands may run several in turn).
         self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
@@ -160,5 +206,22 @@ class Database:
             if mine.failed is not None:
                 raise BatchFailed() from mine.failed  # leaving `begin()` rolls back
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A read-only snapshot for a long read, which nobody waits behind: no turn, no
+        write lock. Nothing read here may be written back; write in a `transaction()`."""
+        if self.dialect != "sqlite":
+            async with self.sessions() as session, session.begin():
+                await session.exec(text("SET TRANSACTION READ ONLY"))  # type: ignore[call-overload]
+                yield session
+            return
+        if self._reader is None:
+            self._reader = make_engine(self.url, read_only=True, **self._engine_kwargs)
+        async with AsyncSession(self._reader, expire_on_commit=False) as session:
+            async with session.begin():
+                yield session
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._reader is not None:
+            await self._reader.dispose()

@@ -9,6 +9,7 @@ IMMEDIATE` lets only one writer in at a time.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,18 @@ from storage.models import Job
 from storage.upsert import insert
 
 JobHandler = Callable[[AsyncSession, Job], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class PreparedHandler:
+    """A job with a long part: `read` runs first, outside any transaction that writes
+    (a month's figures, files drawn), then `finish` in the job's own short transaction
+    with what `read` returned. If another runner finished the job meanwhile, what was
+    read is dropped; if the process dies before `finish` commits, the job runs again."""
+
+    read: Callable[[Job], Awaitable[Any]]
+    finish: Callable[[AsyncSession, Job, Any], Awaitable[None]]
+
 
 _ERROR_MAX = 500  # width of Job.error
 _BACKOFF_BASE = timedelta(minutes=1)
@@ -77,12 +90,16 @@ def backoff(attempts: int) -> timedelta:
 
 
 async def run_due(
-    db: Database, now: datetime, handlers: Mapping[str, JobHandler], limit: int = 100
+    db: Database,
+    now: datetime,
+    handlers: Mapping[str, JobHandler],
+    limit: int = 100,
+    prepared: Mapping[str, PreparedHandler] | None = None,
 ) -> int:
     """Run up to `limit` due jobs with a known handler; returns how many were done."""
-    done = 0
     tried: set[int] = set()  # a job that failed in this round waits for the next one
-    for _ in range(limit):
+    done = await _run_prepared(db, now, prepared or {}, limit, tried)
+    for _ in range(limit - done):
         job_id: int | None = None
         try:
             async with db.transaction() as session:
@@ -102,8 +119,65 @@ async def run_due(
             await _record_failure(db, job_id, now, exc)
         else:
             done += 1
-    await _flag_unknown_kinds(db, now, handlers.keys())
+    await _flag_unknown_kinds(db, now, [*handlers.keys(), *(prepared or {}).keys()])
     return done
+
+
+async def _run_prepared(
+    db: Database,
+    now: datetime,
+    prepared: Mapping[str, PreparedHandler],
+    limit: int,
+    tried: set[int],
+) -> int:
+    done = 0
+    for _ in range(limit if prepared else 0):
+        async with db.reading() as session:
+            job = await _next_due(session, now, prepared.keys(), tried)
+        if job is None:
+            break
+        assert job.id is not None
+        tried.add(job.id)
+        try:
+            found = await prepared[job.kind].read(job)
+            async with db.transaction() as session:
+                locked = await _lock(session, db.dialect, job.id)
+                if locked is None:
+                    continue  # another runner finished it meanwhile
+                await prepared[job.kind].finish(session, locked, found)
+                locked.done_at = now
+                locked.error = None
+                session.add(locked)
+        except Exception as exc:
+            await _record_failure(db, job.id, now, exc)
+        else:
+            done += 1
+    return done
+
+
+async def _next_due(
+    session: AsyncSession, now: datetime, kinds: Collection[str], tried: Collection[int]
+) -> Job | None:
+    stmt = (
+        select(Job)
+        .where(
+            col(Job.done_at).is_(None),
+            Job.due_at <= now,
+            col(Job.kind).in_(list(kinds)),
+            col(Job.id).not_in(list(tried)),
+        )
+        .order_by(col(Job.due_at), col(Job.id))
+        .limit(1)
+    )
+    return (await session.exec(stmt)).first()
+
+
+async def _lock(session: AsyncSession, dialect: str, job_id: int) -> Job | None:
+    """The job, locked, if nobody has finished it (the re-check under the lock)."""
+    stmt = select(Job).where(col(Job.id) == job_id, col(Job.done_at).is_(None))
+    if dialect == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return (await session.exec(stmt)).first()
 
 
 async def _lock_next_due(

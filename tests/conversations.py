@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlmodel import select
 
 from bot.app import App
+from dialogs.registry import all_jobs
 from storage.models import ChatIdentity, Person
-from tests.harness import Chat
+from tests.harness import Chat, Said
 
 
 async def file_repair(
@@ -56,3 +57,13 @@ async def chat_as(app: App, user_id: str, name: str, locale: str | None = None) 
             )
         )
     return Chat(app, user_id)
+
+
+async def ask_report(app: App, chat: Chat, text: str) -> list[Said]:
+    """A supervisor's `/report …`: answered at once that it is coming, then the figures,
+    the chart and the workbook arrive from its job (run here as the worker would)."""
+    said = await chat.say(text)
+    if [s.payload.get("key") for s in said] != ["supervisor.report.coming"]:
+        return said  # refused: a bad month, no permission
+    await app.engine.run_jobs(all_jobs())
+    return await chat.inbox()

@@ -243,6 +243,36 @@ async def test_run_due_runs_each_job_once_with_two_runners(
     assert await jobs.run_due(database, clock.now(), handlers) == 1
 
 
+async def test_a_job_read_first_is_finished_once_with_two_runners(
+    database: Database, second_database: Database, clock: ManualClock
+) -> None:
+    """Both runners may read the same job (outside any write); only one finishes it."""
+    async with database.transaction() as session:
+        for n in range(10):
+            await jobs.schedule(session, kind="report", due_at=clock.now(), payload={"n": n})
+    reads: list[int] = []
+
+    async def read(job: Job) -> int:
+        reads.append(job.payload["n"])
+        await asyncio.sleep(0)  # the other runner reads meanwhile
+        return job.payload["n"] * 10
+
+    async def finish(session: AsyncSession, job: Job, found: int) -> None:
+        assert found == job.payload["n"] * 10  # what this job's read returned
+        await audit.record(
+            session, actor="job", action="report", target=str(found), now=clock.now()
+        )
+
+    prepared = {"report": jobs.PreparedHandler(read, finish)}
+    done = await asyncio.gather(
+        jobs.run_due(database, clock.now(), {}, prepared=prepared),
+        jobs.run_due(second_database, clock.now(), {}, prepared=prepared),
+    )
+    assert sum(done) == 10 and set(reads) == set(range(10))
+    assert await _count(database, AuditLog) == 10  # each finished once
+    assert await jobs.run_due(database, clock.now(), {}, prepared=prepared) == 0
+
+
 async def test_failing_handler_leaves_nothing_and_is_retried(
     database: Database, clock: ManualClock
 ) -> None:

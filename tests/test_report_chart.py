@@ -21,6 +21,7 @@ from handlers.documents.chart import cjk_font, draw_chart
 from handlers.rules.stats import parse_period
 from storage import tickets
 from storage.db import Database
+from tests.conversations import ask_report
 from tests.factories import make_community
 from tests.harness import Chat, texts
 
@@ -107,10 +108,10 @@ async def test_an_empty_month_says_so_in_words(sqlite_database, tmp_path):
 async def test_the_report_of_an_empty_month_in_chat(demo_app, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     zhou = Chat(demo_app, "zhou")
-    said = await zhou.say("/report 2026-10")
+    said = await ask_report(demo_app, zhou, "/report 2026-10")
     assert "幸福里 在 2026年10月1日 至 2026年10月31日 期间没有新建工单" in said[0].text
     assert "新建工单：0 单" not in texts(said)
     assert is_png(said[1].payload["photo"])  # the chart, saying so
     await zhou.say("/lang en")
-    said = await zhou.say("/report 2026-10")
+    said = await ask_report(demo_app, zhou, "/report 2026-10")
     assert "No tickets were created in 幸福里 from Oct 1, 2026 to Oct 31, 2026" in said[0].text

@@ -19,7 +19,7 @@ from bot.settings import Settings
 from handlers.documents.workbook import TICKET_COLUMNS
 from handlers.rules.spreadsheet import as_text
 from tests.commandline import frontdesk, ok
-from tests.conversations import file_repair
+from tests.conversations import ask_report, file_repair
 from tests.harness import Chat
 from tests.test_supervisor import add_ticket, at, seeded_file
 
@@ -84,7 +84,7 @@ async def test_report_in_chat_keeps_descriptions_as_text(demo_app, clock, tmp_pa
     for day, text in enumerate(HOSTILE, start=2):
         await add_ticket(demo_app, "XFL", "repair", "repair", at(day, 10), description=text)
 
-    said = await Chat(demo_app, "zhou").say("/report 2026-11")
+    said = await ask_report(demo_app, Chat(demo_app, "zhou"), "/report 2026-11")
     cells = described(Path(said[2].payload["document"]), [LINK, *HOSTILE])
     for typed, cell in cells.items():
         assert cell.data_type == "s"
@@ -96,7 +96,7 @@ async def test_a_control_character_does_not_stop_the_report(demo_app, clock, tmp
     monkeypatch.chdir(tmp_path)
     await add_ticket(demo_app, "XFL", "repair", "repair", at(3, 10), description="灯\x1b[2J不亮")
 
-    said = await Chat(demo_app, "zhou").say("/report 2026-11")
+    said = await ask_report(demo_app, Chat(demo_app, "zhou"), "/report 2026-11")
     assert len(said) == 3, said  # the figures, the chart and the workbook
     cell = described(Path(said[2].payload["document"]), ["[2J不亮"])["[2J不亮"]
     assert cell.value == "灯[2J不亮"

@@ -8,6 +8,7 @@ and another community). Every figure is worked out by hand in `EXPECTED`.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +19,9 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
 
+from dialogs.engine import ReadFirst
 from dialogs.registry import all_jobs
+from handlers import report
 from handlers.rules.stats import (
     Period,
     PeriodError,
@@ -27,7 +30,8 @@ from handlers.rules.stats import (
     parse_period,
 )
 from storage import tickets
-from storage.models import AuditLog, Community
+from storage.models import AuditLog, Community, Job
+from tests.conversations import ask_report
 from tests.harness import Chat, Said, texts
 from tests.test_tasks import accepted_and_started, finish, repair_group
 
@@ -298,7 +302,7 @@ async def test_report_writes_a_chart_and_a_workbook_with_the_stats_numbers(
     monkeypatch.chdir(tmp_path)
     numbers = await the_month(demo_app, clock)
     zhou = Chat(demo_app, "zhou")
-    said = await zhou.say("/report 2026-11")
+    said = await ask_report(demo_app, zhou, "/report 2026-11")
     assert "新建工单：9 单" in said[0].text  # the same message as /stats
     chart = Path(said[1].payload["photo"])
     book = Path(said[2].payload["document"])
@@ -347,10 +351,43 @@ async def test_report_writes_a_chart_and_a_workbook_with_the_stats_numbers(
     assert b_row[12:15] == (1, 4, "住户自评")
 
     await zhou.say("/lang en")
-    said = await zhou.say("/report")  # this month, in English
+    said = await ask_report(demo_app, zhou, "/report")  # this month, in English
     assert Path(said[2].payload["document"]).name == "report-XFL-2026-11-en.xlsx"
     assert load_workbook(said[2].payload["document"]).sheetnames[0] == "Summary"
     assert "the monthly report needs a month" in texts(await zhou.say("/report week"))
+
+
+async def test_a_report_is_read_and_drawn_while_a_message_holds_the_write_lock(
+    demo_app, clock, tmp_path, monkeypatch
+):
+    """A month's report takes seconds; nobody may wait behind it (the resident whose
+    message is being handled holds the write lock meanwhile, here for the whole time)."""
+    monkeypatch.chdir(tmp_path)
+    await the_month(demo_app, clock)
+    zhou = Chat(demo_app, "zhou")
+    said = await zhou.say("/report 2026-11")
+    assert texts(said) == "正在生成 幸福里 2026-11 的工单月报（图表和 Excel），稍后发给您。"
+
+    work = all_jobs()[report.JOB]
+    assert isinstance(work, ReadFirst)
+    async with demo_app.db.transaction() as writing:  # someone else's message, mid-way
+        writing.add(AuditLog(actor="test", action="busy", at=clock.now()))
+        await writing.flush()  # the write lock is taken
+        job = (await writing.exec(select(Job).where(Job.kind == report.JOB))).one()
+        data, files = await asyncio.wait_for(
+            demo_app.engine.read_first_handler(work).read(job), timeout=20
+        )
+    assert data.figures.total == 9 and files.chart.exists() and files.workbook.exists()
+
+    # The worker's run sends what was asked for, to whoever asked, once.
+    assert await demo_app.engine.run_jobs(all_jobs()) == 1
+    sent = await zhou.inbox()
+    assert [s.payload["key"] for s in sent] == [
+        "supervisor.stats",
+        "supervisor.report.chart",
+        "supervisor.report.workbook",
+    ]
+    assert await demo_app.engine.run_jobs(all_jobs()) == 0 and await zhou.inbox() == []
 
 
 async def test_the_figures_agree_on_sqlite_and_postgresql(database, tmp_path):

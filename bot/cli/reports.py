@@ -45,7 +45,8 @@ def report(
                 raise fail(f"--month: not a month: {month!r} (e.g. 2026-11)") from None
             if not is_month(period):
                 raise fail(f"--month: not a month: {month!r} (e.g. 2026-11)")
-            async with app.db.transaction() as session:
+            # Read on a snapshot: the bot running beside this command never waits for it.
+            async with app.db.reading() as session:
                 found = await stats.audience(session, None, community, Text("supervisor.all"))
                 if not isinstance(found, stats.Audience):
                     raise fail(f"--community: no community with code {community!r}")
@@ -60,6 +61,7 @@ def report(
                     out_dir=Path(out) if out else Path(settings.data_dir) / "reports",
                     listed=monthly.SHEET_ROWS,  # offline: the full ticket list
                 )
+            async with app.db.transaction() as session:
                 await audit.record(
                     session,
                     actor="cli",
