@@ -64,6 +64,10 @@ FIRST_CHAT = 800_000
 BEFORE = "7d8dafc"
 TARGET_RATE = 1_000  # updates/s
 TARGET_P99 = 0.050  # seconds
+# Replies leave at Telegram's 30 messages a second at most, about one an update: above
+# that rate they queue whatever the bot does. What a resident sees is measured below it.
+QUIET_RATE = 20  # updates/s
+QUIET_RESIDENTS = 100
 
 
 # ---- the residents and what they send -------------------------------------------------
@@ -365,7 +369,10 @@ async def run(quick: bool = False) -> Section:
         "at once. Telegram runs in its own process. Throughput: every update released at "
         "once, updates/s until the last is acknowledged. Latency: updates released at a "
         "steady 80 % of that rate; acknowledged is what Telegram sees (the update stored "
-        "and handled), replied is what the resident sees (the answer sent to the chat)."
+        "and handled), replied is what the resident sees (the answer sent to the chat). "
+        "Replies leave at Telegram's 30 messages a second at most, so above that rate they "
+        f"queue whatever the bot does; the last column is {QUIET_RESIDENTS} residents at "
+        f"{QUIET_RATE} updates/s, within what Telegram lets out."
     )
     section.add()
     rows: list[list[object]] = []
@@ -373,20 +380,22 @@ async def run(quick: bool = False) -> Section:
     async with sqlite_database() as db:
         script = await seed(db, residents)
     echo = await echo_floor(script)
-    rows.append(["aiogram → handler doing nothing (floor)", "–", f"{echo.rate:,.0f}", "", "", ""])
+    rows.append(["aiogram → handler doing nothing (floor)", "–", f"{echo.rate:,.0f}", *[""] * 4])
 
     results: dict[str, float] = {}
     for name, database in (("SQLite", sqlite_database), ("PostgreSQL", pg_database)):
         async with database() as db:
             plain = await plain_loop(db, script)
         rows.append(
-            [f"plain loop, one transaction per update ({name})", name, f"{plain:,.0f}", "", "", ""]
+            [f"plain loop, one transaction per update ({name})", name, f"{plain:,.0f}", *[""] * 4]
         )
         async with database() as db:
             backlog = await pipeline(db, residents, 0)
         steady = min(TARGET_RATE, 0.8 * backlog.rate)
         async with database() as db:
             paced = await pipeline(db, residents, steady)
+        async with database() as db:
+            quiet = await pipeline(db, min(residents, QUIET_RESIDENTS), QUIET_RATE)
         results[name] = backlog.rate
         results[f"{name} plain"] = plain
         rows.append(
@@ -397,6 +406,7 @@ async def run(quick: bool = False) -> Section:
                 f"{steady:,.0f}/s",
                 f"{paced.latency(50) * 1000:.0f} / {paced.latency(99) * 1000:.0f}",
                 f"{paced.reply_latency(50) * 1000:.0f} / {paced.reply_latency(99) * 1000:.0f}",
+                f"{quiet.reply_latency(50) * 1000:.0f} / {quiet.reply_latency(99) * 1000:.0f}",
             ]
         )
         if name == "SQLite":
@@ -431,6 +441,7 @@ async def run(quick: bool = False) -> Section:
             "steady load",
             "acknowledged p50 / p99 ms",
             "replied p50 / p99 ms",
+            f"replied at {QUIET_RATE}/s, p50 / p99 ms",
         ],
         rows,
     )
