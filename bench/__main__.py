@@ -1,7 +1,8 @@
 """Run the benchmarks and write bench/RESULTS.md: `python -m bench [--quick] [parts…]`.
 
-Parts: inbound, delivery, history, scale, memory (all by default, in that order). `--quick` runs
-each on a smaller load to check the benchmark itself works; its figures are not results.
+Parts: inbound, wechat, delivery, history, scale, memory (all by default, in that order).
+`--quick` runs each on a smaller load to check the benchmark itself works; its figures are
+not results.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from bench.common import Section, machine
 
-PARTS = ("inbound", "delivery", "history", "scale", "memory")
+PARTS = ("inbound", "wechat", "delivery", "history", "scale", "memory")
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
