@@ -183,6 +183,24 @@ def database(request: pytest.FixtureRequest) -> Database:
 
 
 @pytest.fixture
+async def demo_both(database: Database, clock: ManualClock) -> AsyncIterator[Any]:
+    """The demo application (as `demo_app`) on SQLite and on PostgreSQL, for what must
+    hold on both: each test using it runs twice."""
+    from bot.app import App
+    from bot.demo import seed_demo
+    from bot.settings import Settings
+
+    settings = Settings(database_url=database.url)
+    app = await App.start(settings, clock=clock, migrate_schema=False)
+    async with app.db.transaction() as session:
+        await seed_demo(session, clock.now().astimezone(settings.tz).date(), settings.tz)
+    try:
+        yield app
+    finally:
+        await app.close()
+
+
+@pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(datetime(2026, 11, 26, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
 

@@ -406,7 +406,8 @@ async def test_already_bound_unit_is_not_requested_again(demo_app):
 # ---- guessing codes --------------------------------------------------------------------
 
 
-async def test_a_chat_that_keeps_guessing_codes_must_wait(demo_app, clock):
+async def test_a_chat_that_keeps_guessing_codes_must_wait(demo_both, clock):
+    demo_app = demo_both  # on SQLite and PostgreSQL
     code = await invite(demo_app, "3栋2单元1202")
     guesser = Chat(demo_app, "guesser")
     for guess in ("AAAA2222", "BBBB3333", "CCCC4444", "DDDD5555", "EEEE6666"):
@@ -417,7 +418,8 @@ async def test_a_chat_that_keeps_guessing_codes_must_wait(demo_app, clock):
     assert "绑定成功" in texts(await guesser.say(f"/start {code}"))
 
 
-async def test_a_burst_of_guesses_from_many_chats_pauses_codes_and_warns_the_desk(demo_app):
+async def test_a_burst_of_guesses_from_many_chats_pauses_codes_and_warns_the_desk(demo_both):
+    demo_app = demo_both  # on SQLite and PostgreSQL
     desk = Chat(demo_app, "li", chat_id="group:XFL:service", kind="group")
     await desk.inbox()
     letters = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"

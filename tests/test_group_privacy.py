@@ -3,7 +3,6 @@ a department's own group answers staff only."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,20 +16,9 @@ PARTY = "group:neighbours"  # an ordinary group the bot was added to
 
 
 @pytest.fixture
-async def app(database: Any, clock: Any) -> AsyncIterator[Any]:
+def app(demo_both: Any) -> Any:
     """The demo on SQLite and on PostgreSQL."""
-    from bot.app import App
-    from bot.demo import seed_demo
-    from bot.settings import Settings
-
-    settings = Settings(database_url=database.url)
-    application = await App.start(settings, clock=clock, migrate_schema=False)
-    async with application.db.transaction() as session:
-        await seed_demo(session, clock.now().astimezone(settings.tz).date(), settings.tz)
-    try:
-        yield application
-    finally:
-        await application.close()
+    return demo_both
 
 
 async def count(app: Any, model: Any) -> int:

@@ -74,7 +74,8 @@ async def test_the_service_desk_answers_a_chat_handed_to_a_person(demo_app):
     assert "请问有什么可以帮您" in texts(await resident.inbox())
 
 
-async def test_nobody_grants_or_removes_a_role_above_their_own(demo_app):
+async def test_nobody_grants_or_removes_a_role_above_their_own(demo_both):
+    demo_app = demo_both  # on SQLite and PostgreSQL
     zhou = Chat(demo_app, "zhou")  # a supervisor of XFL
     said = texts(await zhou.say("/staff add boss2 service 新主任 director"))
     assert "高于您自己的角色" in said
@@ -90,7 +91,8 @@ async def test_nobody_grants_or_removes_a_role_above_their_own(demo_app):
     )
 
 
-async def test_a_company_wide_supervisor_names_the_community(demo_app):
+async def test_a_company_wide_supervisor_names_the_community(demo_both):
+    demo_app = demo_both  # on SQLite and PostgreSQL
     async with demo_app.db.transaction() as s:
         await add_staff(s, channel="console", user_id="hq", name="总部主管", role="supervisor")
     hq = Chat(demo_app, "hq")

@@ -294,7 +294,8 @@ async def test_export_and_forget_on_postgresql(pg_database, clock):
         await app.close()
 
 
-async def test_forget_and_export_cover_whatever_is_kept_for_the_persons_chats(demo_app):
+async def test_forget_and_export_cover_whatever_is_kept_for_the_persons_chats(demo_both):
+    demo_app = demo_both  # on SQLite and PostgreSQL
     resident = Chat(demo_app, "resident")
     await file_repair(resident)
     await resident.say("/my")
@@ -321,7 +322,8 @@ async def test_forget_and_export_cover_whatever_is_kept_for_the_persons_chats(de
     assert not any("请回电" in json.dumps(u.payload, ensure_ascii=False) for u in received)
 
 
-async def test_retention_purges_old_messages_and_blanks_old_audit_details(demo_app, clock):
+async def test_retention_purges_old_messages_and_blanks_old_audit_details(demo_both, clock):
+    demo_app = demo_both  # on SQLite and PostgreSQL
     from datetime import timedelta
 
     from bot.ops import collect
