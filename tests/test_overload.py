@@ -7,12 +7,7 @@ is stored and handled once, every resident gets exactly the answer a resident ge
 quiet day, in order; the bot itself never trips a flood limit; the backlog drains at
 close to the 30 messages/s Telegram allows; memory does not grow with the backlog.
 
-Telegram's clock runs four times faster here: the emulator allows 120 messages a second,
-one per chat every quarter second and 20 per group in 15 seconds, and the bot's sender is
-given the same budgets (`Pacer`, the channel's hook for them). At the real 30 a second the
-3,000 answers alone take 100 s of waiting; what is tested is that the bot keeps whatever
-budgets it has under refusals and a backlog, which the scale does not change (the real
-budgets are tested in test_telegram_delivery.py, the real rate in bench/).
+It takes two to three minutes: 3,000 answers at under 30 a second.
 """
 
 from __future__ import annotations
@@ -24,7 +19,6 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, func, select
 
-from bot.channels.telegram_send import Pacer
 from storage.models import InboundUpdate, Outbox
 from tests.telegram_emulator import BotAPIEmulator
 from tests.test_telegram import TOKEN, Scene, running, texts, until
@@ -33,8 +27,6 @@ RESIDENTS = 2_000
 FIRST_USER = 700_000
 SAYS = ("/start", "物业费怎么交")  # a greeting and a question, half each
 FLAKY_SHARE = 0.10
-SCALE = 4  # Telegram's limits, four times faster
-PER_CHAT, GROUP_LIMIT, GROUP_WINDOW, OVERALL = 1.0 / SCALE, 20, 60.0 / SCALE, 30 * SCALE
 
 
 def rss_mb() -> float:
@@ -47,18 +39,10 @@ def rss_mb() -> float:
 
 @pytest.fixture
 async def scene(tmp_path: Path) -> AsyncIterator[Scene]:
-    emulator = BotAPIEmulator(
-        TOKEN,
-        enforce_limits=True,
-        per_chat_gap=PER_CHAT,
-        group_limit=GROUP_LIMIT,
-        group_window=GROUP_WINDOW,
-        overall_limit=OVERALL,
-    )
+    emulator = BotAPIEmulator(TOKEN, enforce_limits=True)
     await emulator.start()
-    pacer = Pacer(PER_CHAT, GROUP_LIMIT, GROUP_WINDOW, OVERALL)
     try:
-        async for ready in running(tmp_path, emulator, webhook=False, pacer=pacer):
+        async for ready in running(tmp_path, emulator, webhook=False):
             yield ready
     finally:
         await emulator.stop()
@@ -130,7 +114,7 @@ async def test_2000_residents_at_once_while_telegram_refuses_often(scene: Scene)
     assert emulator.injected_429 >= 150
     assert emulator.too_many == 0, emulator.broken[:10]
     per_second = busiest_second([c.at for c in sends])
-    assert per_second <= OVERALL
+    assert per_second <= 30
     answers = sum(len(expected[SAYS[user % 2]]) for user in residents)
     rate = answers / elapsed
     print(
@@ -139,10 +123,9 @@ async def test_2000_residents_at_once_while_telegram_refuses_often(scene: Scene)
         f"{emulator.injected_429} injected 429s, {emulator.too_many} limit 429s, "
         f"busiest second {per_second}, RSS {baseline:.0f} → peak {peak[0]:.0f} MB"
     )
-    # Drained steadily, refusals and all: 54/s measured here (the same process handles
-    # the 2,000 updates meanwhile, which sets the pace; 15–17/s at Telegram's real 30/s);
-    # the floor leaves room for a slower machine.
-    assert rate >= 20, f"{rate:.1f} answers/s"
+    # Drained steadily, refusals and all (15–17/s measured here while the same process
+    # also handles the 2,000 updates; the floor leaves room for a slower machine).
+    assert rate >= 10, f"{rate:.1f} answers/s"
 
     # The backlog lives in the database, not in memory.
     grown = peak[0] - baseline

@@ -237,18 +237,12 @@ async def emulator() -> AsyncIterator[BotAPIEmulator]:
 
 
 async def running(
-    tmp_path: Path,
-    emulator: BotAPIEmulator,
-    *,
-    webhook: bool,
-    real_pace: bool = True,
-    pacer: Pacer | None = None,
+    tmp_path: Path, emulator: BotAPIEmulator, *, webhook: bool, real_pace: bool = True
 ) -> AsyncIterator[Scene]:
     """The app with the Telegram channel served as `frontdesk run` does, until the test ends.
 
     With `real_pace` the sender keeps Telegram's flood limits and the emulator enforces
     them; without, long conversations run quickly (the limits are tested on their own).
-    `pacer` gives the sender other budgets (the emulator's own, scaled alike).
     """
     port = free_port()
     settings = Settings(
@@ -264,9 +258,7 @@ async def running(
     app = await App.start(settings, clock=TickingClock(start))
     await seed_telegram(app)
     stop = asyncio.Event()
-    if pacer is not None:
-        serving = telegram.serve(app, stop, pacer=pacer)
-    elif real_pace:
+    if real_pace:
         serving = channels.serve("telegram", app, stop)
     else:
         emulator.enforce_limits = False
