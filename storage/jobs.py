@@ -155,10 +155,9 @@ async def _run_prepared(
     return done
 
 
-async def _next_due(
-    session: AsyncSession, now: datetime, kinds: Collection[str], tried: Collection[int]
-) -> Job | None:
-    stmt = (
+def _due(now: datetime, kinds: Collection[str], tried: Collection[int]) -> Any:
+    """The oldest due job of `kinds` not tried in this round."""
+    return (
         select(Job)
         .where(
             col(Job.done_at).is_(None),
@@ -169,7 +168,12 @@ async def _next_due(
         .order_by(col(Job.due_at), col(Job.id))
         .limit(1)
     )
-    return (await session.exec(stmt)).first()
+
+
+async def _next_due(
+    session: AsyncSession, now: datetime, kinds: Collection[str], tried: Collection[int]
+) -> Job | None:
+    return (await session.exec(_due(now, kinds, tried))).first()
 
 
 async def _lock(session: AsyncSession, dialect: str, job_id: int) -> Job | None:
@@ -189,17 +193,7 @@ async def _lock_next_due(
 ) -> Job | None:
     # `done_at IS NULL` is evaluated under the lock, so this is also the re-check
     # that no other runner finished the job in the meantime.
-    stmt = (
-        select(Job)
-        .where(
-            col(Job.done_at).is_(None),
-            Job.due_at <= now,
-            col(Job.kind).in_(list(kinds)),
-            col(Job.id).not_in(list(tried)),
-        )
-        .order_by(col(Job.due_at), col(Job.id))
-        .limit(1)
-    )
+    stmt = _due(now, kinds, tried)
     if dialect == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     return (await session.exec(stmt)).first()

@@ -38,10 +38,7 @@ def resident_export(
 
         async with opened(settings) as app:
             async with app.db.transaction() as session:
-                try:
-                    person = await privacy.find_person(session, phone=phone, person_id=person_id)
-                except privacy.PersonNotFound as exc:
-                    raise fail(str(exc), code=1) from None
+                person = await _person(session, phone, person_id)
                 data = await privacy.export_person(session, person)
                 await audit.record(
                     session,
@@ -73,10 +70,7 @@ def resident_forget(phone: PhoneOption = None, person_id: PersonOption = None) -
 
         async with opened(settings) as app:
             async with app.db.transaction() as session:
-                try:
-                    person = await privacy.find_person(session, phone=phone, person_id=person_id)
-                except privacy.PersonNotFound as exc:
-                    raise fail(str(exc), code=1) from None
+                person = await _person(session, phone, person_id)
                 return await privacy.forget_person(
                     session, person, actor="cli", now=app.clock.now()
                 )
@@ -88,3 +82,13 @@ def resident_forget(phone: PhoneOption = None, person_id: PersonOption = None) -
         f"person {done.person_id} forgotten: {done.tickets} tickets anonymised, "
         f"{done.identities} chat accounts unlinked, {len(done.files)} stored photos deleted"
     )
+
+
+async def _person(session: Any, phone: str | None, person_id: int | None) -> Any:
+    """The person the options name; exit status 1 when nobody matches."""
+    from handlers import privacy
+
+    try:
+        return await privacy.find_person(session, phone=phone, person_id=person_id)
+    except privacy.PersonNotFound as exc:
+        raise fail(str(exc), code=1) from None
