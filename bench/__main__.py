@@ -1,6 +1,7 @@
 """Run the benchmarks and write bench/RESULTS.md: `python -m bench [--quick] [parts…]`.
 
-Parts: inbound, wechat, delivery, history, scale, memory (all by default, in that order).
+Parts: inbound, workers, wechat, delivery, history, scale, memory (all by default, in that
+order).
 `--quick` runs each on a smaller load to check the benchmark itself works; its figures are
 not results.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from bench.common import Section, machine
 
-PARTS = ("inbound", "wechat", "delivery", "history", "scale", "memory")
+PARTS = ("inbound", "workers", "wechat", "delivery", "history", "scale", "memory")
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 

@@ -26,7 +26,7 @@ from sqlmodel import col, select
 
 from handlers import retention
 from handlers.rules.stats import OPEN_STATUSES
-from storage import outbox
+from storage import outbox, queue
 from storage.db import Database, is_sqlite
 from storage.models import InboundUpdate, Outbox, Ticket
 
@@ -167,6 +167,7 @@ async def ping(db: Database) -> None:
 @dataclass(frozen=True)
 class Metrics:
     updates_handled: int
+    updates_queued: int
     outbox_pending: int
     outbox_oldest_age: float
     announcements_pending: int
@@ -187,6 +188,7 @@ async def collect(db: Database, now: datetime) -> Metrics:
                 await session.exec(handled.where(col(InboundUpdate.handled_at).is_not(None)))
             ).one()
             + await retention.purged(session, retention.HANDLED_PURGED),
+            updates_queued=await queue.waiting(session),
             outbox_pending=await outbox.pending_count(session),
             outbox_oldest_age=max(age.total_seconds(), 0.0) if age else 0.0,
             announcements_pending=await outbox.pending_count(session, bulk=True),
@@ -204,6 +206,12 @@ async def collect(db: Database, now: datetime) -> Metrics:
 
 _HELP = (
     ("updates_handled_total", "counter", "Inbound chat updates handled.", "updates_handled"),
+    (
+        "updates_queued",
+        "gauge",
+        "Inbound updates waiting for a worker process (FRONTDESK_WORKERS).",
+        "updates_queued",
+    ),
     ("outbox_pending", "gauge", "Outbox messages not yet sent nor given up.", "outbox_pending"),
     (
         "outbox_oldest_age_seconds",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -152,6 +152,11 @@ class Settings(BaseSettings):
     # clock are refused, and a timestamp with its nonce is accepted for one message only.
     callback_replay_window_seconds: int = Field(300, ge=30)
 
+    # Worker processes that handle inbound updates (PostgreSQL only). 0: `frontdesk run`
+    # handles what it receives itself. N: it stores each update in the inbound queue and
+    # starts N `frontdesk worker` processes that take them chat by chat.
+    workers: int = Field(0, ge=0, le=32)
+
     staff: list[StaffEntry] = Field(default_factory=list)
 
     @field_validator("database_url")
@@ -160,6 +165,15 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
+
+    @model_validator(mode="after")
+    def _workers_share_a_server(self) -> Settings:
+        if self.workers and not self.database_url.startswith("postgresql"):
+            raise ValueError(
+                "FRONTDESK_WORKERS needs PostgreSQL (FRONTDESK_DATABASE_URL=postgresql+asyncpg://…):"
+                " SQLite has one writer, so more processes would only wait for each other"
+            )
+        return self
 
     @field_validator("default_locale")
     @classmethod
@@ -232,5 +246,6 @@ def describe_error(exc: ValidationError) -> str:
     for error in exc.errors():
         name = "_".join(str(p) for p in error["loc"]).upper()
         message = error["msg"].removeprefix("Value error, ")
-        parts.append(f"FRONTDESK_{name}: {message}")
+        # A rule over several settings (a model validator) names them in its message.
+        parts.append(f"FRONTDESK_{name}: {message}" if name else message)
     return "bad setting: " + "; ".join(parts)

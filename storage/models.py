@@ -357,6 +357,24 @@ class InboundUpdate(SQLModel, table=True):
     )
 
 
+class QueuedUpdate(SQLModel, table=True):
+    """An update received for the worker processes to handle (PostgreSQL with
+    `FRONTDESK_WORKERS`): stored by the process that receives it before it is acknowledged,
+    taken chat by chat by a worker, and deleted in the transaction that handles it."""
+
+    __tablename__ = "inbound_queue"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        Index("ix_inbound_queue_chat", "channel", "chat_id", "id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=20)
+    external_id: str = Field(max_length=120)
+    chat_id: str = Field(default="", max_length=100)
+    payload: dict[str, Any] = _json()
+    received_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+
+
 class ButtonToken(SQLModel, table=True):
     """A short opaque id standing for a button's action, so chat payloads carry no data."""
 

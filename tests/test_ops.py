@@ -193,6 +193,7 @@ async def test_metrics_follow_the_store(demo_app, clock):
     assert status == 200 and "# TYPE frontdesk_updates_handled_total counter" in text
     assert parse(text) == {
         "frontdesk_updates_handled_total": 0,
+        "frontdesk_updates_queued": 0,
         "frontdesk_outbox_pending": 0,
         "frontdesk_outbox_oldest_age_seconds": 0,
         "frontdesk_outbox_announcements_pending": 0,
@@ -225,6 +226,7 @@ async def test_metrics_follow_the_store(demo_app, clock):
     assert status == 200
     assert parse(text) == {
         "frontdesk_updates_handled_total": 9,
+        "frontdesk_updates_queued": 0,
         "frontdesk_outbox_pending": 2,
         "frontdesk_outbox_oldest_age_seconds": timedelta(hours=25).total_seconds(),
         "frontdesk_outbox_announcements_pending": 1,

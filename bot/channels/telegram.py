@@ -12,6 +12,12 @@ to another chat gets a "no longer valid" answer and changes nothing. A contact i
 when it is the sender's own. A group that adds the bot before it is bound to a department
 is told how a supervisor binds it.
 
+With `FRONTDESK_WORKERS` (PostgreSQL) the receiving process only stores each update in the
+inbound queue before acknowledging it (`store_polled`, or the webhook's answer), and
+`frontdesk worker` processes handle them chat by chat (`bot.channels.telegram_worker`),
+through the same `Updates` as here; this process keeps delivering the outbox, woken by
+the workers' notices.
+
 Staff groups: the bot must read all group messages (BotFather → Group Privacy off, or make
 it an administrator), or it sees staff notes typed in a group only as replies.
 """
@@ -56,7 +62,7 @@ from dialogs import menus
 from dialogs.sending import send
 from handlers import accounts
 from handlers.core.messages import Incoming, Recipient, Reply
-from storage import inbound
+from storage import inbound, queue, signals
 from storage.db import BatchFailed
 
 if TYPE_CHECKING:
@@ -450,6 +456,8 @@ def routes(app: App) -> list[web.AbstractRouteDef]:
         if running is None:
             # Starting or stopping: Telegram keeps the update and sends it again.
             return web.Response(status=503, text="not ready")
+        if app.settings.workers:
+            return await _queue_webhook(app, running, request)
         return await running.webhook.handle(request)
 
     return [web.post(WEBHOOK_PATH, webhook)]
@@ -475,10 +483,12 @@ async def serve(app: App, stop: asyncio.Event, *, pacer: Pacer | None = None) ->
     delivery = asyncio.create_task(run_delivery(app, bot, done, nudge, pacer=pacer))
     try:
         await _retrying("setMyCommands", lambda: register_commands(bot, app), stop)
-        if webhook:
-            await _serve_webhook(app, bot, running, stop)
-        else:
-            await _poll(app, bot, running, stop)
+        # Worker processes say when they queued replies (nothing to hear without them).
+        async with signals.listening(app.db, signals.OUTBOX, nudge.set):
+            if webhook:
+                await _serve_webhook(app, bot, running, stop)
+            else:
+                await _poll(app, bot, running, stop)
     finally:
         done.set()
         with contextlib.suppress(Exception):
@@ -560,7 +570,10 @@ async def _poll(app: App, bot: Bot, running: _Running, stop: asyncio.Event) -> N
         if polled is None:
             return  # stopped
         try:
-            await _handle_polled(app, bot, running, list(polled))
+            if app.settings.workers:
+                await store_polled(app, list(polled))
+            else:
+                await _handle_polled(app, bot, running, list(polled))
         except Exception:  # the database is away: not acknowledged, so asked for again
             log.exception("telegram: polled updates could not be handled; trying again")
             with contextlib.suppress(TimeoutError):
@@ -597,6 +610,50 @@ async def _handle_polled(app: App, bot: Bot, running: _Running, pending: list[Up
             await updates.send_answers()
         finally:
             updates.answers = None
+
+
+# ---- with worker processes: store, and let the workers handle -----------------------------
+
+
+def chat_of(update: Update) -> str:
+    """The chat an update belongs to, which orders it among that chat's updates."""
+    if update.message is not None:
+        return str(update.message.chat.id)
+    if update.callback_query is not None:
+        query = update.callback_query
+        shown = query.message
+        return str(shown.chat.id) if shown is not None else str(query.from_user.id)
+    if update.my_chat_member is not None:
+        return str(update.my_chat_member.chat.id)
+    return ""
+
+
+def _queued(update: Update) -> tuple[str, str, dict[str, Any]]:
+    payload = update.model_dump(mode="json", exclude_none=True, by_alias=True)
+    return f"tg:{update.update_id}", chat_of(update), payload
+
+
+async def store_polled(app: App, polled: list[Update]) -> None:
+    """Keep the updates of one getUpdates in the inbound queue, in one transaction, and wake
+    the workers once it commits; only then does the next getUpdates acknowledge them."""
+    if not polled:
+        return
+    async with app.db.transaction() as session:
+        await queue.put(session, CHANNEL, [_queued(update) for update in polled], app.clock.now())
+        await signals.notify(session, signals.INBOUND)
+
+
+async def _queue_webhook(app: App, running: _Running, request: web.Request) -> web.Response:
+    """A webhook update, kept in the inbound queue before the answer acknowledges it."""
+    given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+    if not running.webhook.verify_secret(given, running.updates.bot):
+        return web.Response(status=401, text="Unauthorized")
+    try:
+        update = Update.model_validate(await request.json(), context={"bot": running.updates.bot})
+    except ValueError:
+        return web.Response(status=400, text="not an update")
+    await store_polled(app, [update])  # an error answers 500: Telegram sends it again
+    return web.Response(text="ok")
 
 
 def _next_chunk(pending: list[Update]) -> list[Update]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from typing import Annotated
 
 import typer
@@ -43,7 +44,16 @@ def run() -> None:
         if not names:
             await console.use_stored_clock(app)
         stop = asyncio.Event()
-        workers = asyncio.create_task(run_workers(app, stop))
+        if names:  # SIGTERM or ^C: finish what is in hand, stop the workers, then exit
+            loop = asyncio.get_running_loop()
+            for number in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(number, stop.set)
+        background = [run_workers(app, stop)]
+        if settings.workers and names:  # updates are queued for worker processes
+            from bot.processes import supervise
+
+            background.append(supervise(settings.workers, stop))
+        workers = asyncio.gather(*background)
         try:
             # /health and /metrics always; a busy port is fatal only when a channel needs it.
             routes = channels.http_routes(names, app)
@@ -63,6 +73,42 @@ def run() -> None:
             stop.set()
             with contextlib.suppress(Exception):
                 await workers
+            await app.close()
+
+    run_work(work)
+
+
+@commands.command()
+def worker() -> None:
+    """Handle the updates `frontdesk run` queues (FRONTDESK_WORKERS, PostgreSQL), with the
+    scheduled work; `frontdesk run` starts these itself, more may run on other hosts."""
+    from bot import channels
+
+    settings = read_settings()
+    if not settings.workers:
+        raise fail(
+            "FRONTDESK_WORKERS is 0: `frontdesk run` handles the updates itself and queues "
+            "none; set it (PostgreSQL) to share them among worker processes"
+        )
+
+    async def work() -> None:
+        from bot.app import App
+        from bot.channels import telegram_worker
+        from bot.workers import run_workers
+
+        # `frontdesk run` migrated the schema before starting the workers.
+        app = await App.start(settings, migrate_schema=False)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGTERM, signal.SIGINT):  # finish the lot in hand, then stop
+            loop.add_signal_handler(number, stop.set)
+        tasks = [run_workers(app, stop)]
+        if "telegram" in channels.configured(settings):
+            tasks.append(telegram_worker.work(app, stop))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            stop.set()
             await app.close()
 
     run_work(work)
