@@ -96,11 +96,21 @@ class _InlineConnection(aiosqlite.Connection):
     connection's thread, so the loop never blocks on another process's lock."""
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if getattr(fn, "__name__", "") in ("commit", "close") or _begins(args):
+        if self._waits(fn, args):
             return await super()._execute(fn, *args, **kwargs)
         if not self._running or self._connection is None:
             raise ValueError("Connection closed")
         return fn(*args, **kwargs)
+
+    def _waits(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
+        """BEGIN, COMMIT and closing the connection; not a cursor's close (one per
+        statement: it frees the statement and never waits)."""
+        if _begins(args):
+            return True
+        name = getattr(fn, "__name__", "")
+        return name == "commit" or (
+            name == "close" and getattr(fn, "__self__", None) is self._connection
+        )
 
 
 def _begins(args: tuple[Any, ...]) -> bool:
