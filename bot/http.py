@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
@@ -290,13 +290,18 @@ def make_web_app(
     routes: Iterable[web.AbstractRouteDef],
     limits: Limits | None = None,
     gate: Gate | None = None,
+    mounted: Mapping[str, web.Application] | None = None,
 ) -> web.Application:
+    """The listener's application: the routes, and `mounted` applications with their own
+    middlewares under a prefix each (the desk's web workspace under `/desk`)."""
     limits = limits or Limits()
     notices = gate.notices if gate is not None else Notices(log)
     web_app = web.Application(
         client_max_size=MAX_BODY, middlewares=[_middleware(limits, gate, notices)]
     )
     web_app.add_routes(list(routes))
+    for prefix, sub_app in (mounted or {}).items():
+        web_app.add_subapp(prefix, sub_app)
     return web_app
 
 
@@ -365,13 +370,17 @@ def within_file_limit(limits: Limits) -> Limits:
 
 
 async def start_listener(
-    routes: Iterable[web.AbstractRouteDef], host: str, port: int, limits: Limits
+    routes: Iterable[web.AbstractRouteDef],
+    host: str,
+    port: int,
+    limits: Limits,
+    mounted: Mapping[str, web.Application] | None = None,
 ) -> Listener:
-    """Serve the routes on host:port behind the limits."""
+    """Serve the routes (and mounted applications) on host:port behind the limits."""
     limits = within_file_limit(limits)
     gate = Gate(limits)
     runner = web.AppRunner(
-        make_web_app(routes, limits, gate),
+        make_web_app(routes, limits, gate, mounted),
         access_log=None,
         # aiohttp's own idle timer is the backstop of ours (which logs slow clients).
         keepalive_timeout=limits.header_timeout * 2,
@@ -389,11 +398,16 @@ async def start_listener(
     return Listener(runner, gate, site.port)
 
 
-async def serve_http(app: App, routes: Iterable[web.AbstractRouteDef], stop: asyncio.Event) -> None:
-    """Serve the routes until `stop` is set."""
+async def serve_http(
+    app: App,
+    routes: Iterable[web.AbstractRouteDef],
+    stop: asyncio.Event,
+    mounted: Mapping[str, web.Application] | None = None,
+) -> None:
+    """Serve the routes (and mounted applications) until `stop` is set."""
     settings = app.settings
     listener = await start_listener(
-        routes, settings.http_host, settings.http_port, Limits.of(settings)
+        routes, settings.http_host, settings.http_port, Limits.of(settings), mounted
     )
     log.info(
         "listening on %s:%s (at most %d connections)",
