@@ -173,6 +173,13 @@ STAFF = (
     ("chen", "陈主任", StaffRole.director, None),
 )
 
+# Logins of the desk's web workspace (`frontdesk seed-demo` sets and prints their passwords):
+# the service desk's clerk and the supervisor, on the `web` channel.
+WEB_LOGINS = (
+    ("desk", "李敏", StaffRole.staff, Department.service),
+    ("zhou", "周主管", StaffRole.supervisor, None),
+)
+
 Row = TypeVar("Row", bound=SQLModel)
 
 
@@ -338,11 +345,13 @@ async def _seed_staff(session: AsyncSession, added: Counter[str]) -> None:
             {"community_id": community.id, "department": department.value, "channel": CONSOLE},
             chat_id=f"group:{STAFF_COMMUNITY}:{department.value}",
         )
-    for user_id, name, role, staff_department in STAFF:
+    staff = [(CONSOLE, *member) for member in STAFF]
+    staff += [("web", *member) for member in WEB_LOGINS]
+    for channel, user_id, name, role, staff_department in staff:
         existing = (
             await session.exec(
                 select(StaffMember).where(
-                    StaffMember.channel == CONSOLE,
+                    StaffMember.channel == channel,
                     StaffMember.external_user_id == user_id,
                     StaffMember.community_id == community.id,
                 )
@@ -352,7 +361,7 @@ async def _seed_staff(session: AsyncSession, added: Counter[str]) -> None:
             continue  # leave later changes (a new role, a deactivation) alone
         await add_staff(
             session,
-            channel=CONSOLE,
+            channel=channel,
             user_id=user_id,
             name=name,
             role=role.value,

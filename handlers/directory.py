@@ -18,6 +18,10 @@ from storage.models import (
     Unit,
 )
 
+# Ways a request reaches the desk without a chat (来电, 来访, 来信): the channel recorded on a
+# ticket the desk files for a caller, where nothing can be sent.
+OFFLINE = ("phone", "counter", "letter")
+
 
 async def bound_units(session: AsyncSession, person_id: int | None) -> list[tuple[Unit, Binding]]:
     """The units a person is bound to, with the binding (role), oldest first."""
@@ -119,11 +123,12 @@ def normalise_label(label: str) -> str:
 
 async def ticket_resident(session: AsyncSession, ticket: Ticket) -> list[Recipient]:
     """Where to tell the resident about their ticket: every chat of the person, else
-    the chat it came from, in the language they chose."""
+    the chat it came from, in the language they chose (none for a call, a visit or a
+    letter the desk filed: the desk reaches that caller by phone)."""
     chats = await person_chats(session, ticket.person_id)
     if chats:
         return chats
-    if not ticket.channel or ticket.channel == "system":
+    if not ticket.channel or ticket.channel in ("system", *OFFLINE):
         return []
     identity = (
         await session.exec(

@@ -17,7 +17,8 @@ from storage.models import Community, Department, StaffGroup, StaffMember, Staff
 if TYPE_CHECKING:
     from bot.settings import Settings
 
-CHANNELS = ("console", "telegram", "wechat", "wecom")
+# `web`: the desk's web workspace, where the user id is the login (`frontdesk staff passwd`).
+CHANNELS = ("console", "telegram", "wechat", "wecom", "web")
 ROLES = tuple(r.value for r in StaffRole)
 
 

@@ -11,7 +11,14 @@ from sqlmodel import col, select
 from handlers import complaint
 from handlers.core.context import Context
 from handlers.core.messages import Choice, Money, Recipient, Reply, Text
-from handlers.directory import bound_units, community_of, department_chats, people_with_role
+from handlers.directory import (
+    OFFLINE,
+    bound_units,
+    community_of,
+    department_chats,
+    people_with_role,
+    ticket_resident,
+)
 from handlers.rules.question import PUBLIC_ENERGY_RATE, monthly_charges, reply_by, topic_of
 from handlers.staffauth import acting_member
 from storage import audit, tickets
@@ -212,17 +219,17 @@ async def answer_command(ctx: Context, argument: str) -> list[Reply]:
     await audit.record(
         ctx.session, actor=ctx.actor, action="question_answer", target=ticket.number, now=ctx.now
     )
-    resident = Recipient(ticket.channel, ticket.chat_id, await _resident_locale(ctx, ticket))
+    if ticket.channel in OFFLINE:  # asked by phone, at the counter or by letter
+        residents = await ticket_resident(ctx.session, ticket)
+    else:
+        residents = [Recipient(ticket.channel, ticket.chat_id, await _resident_locale(ctx, ticket))]
     member = acting_member(ctx, ticket.community_id)
-    relayed = Reply(
-        "question.answered",
-        {
-            "number": ticket.number,
-            "question": ticket.description,
-            "answer": text,
-            "name": member.name if member else "",
-        },
-        to=resident,
-    )
+    answered = {
+        "number": ticket.number,
+        "question": ticket.description,
+        "answer": text,
+        "name": member.name if member else "",
+    }
+    relayed = [Reply("question.answered", answered, to=resident) for resident in residents]
     sent = Reply("question.answer.sent", {"number": ticket.number})
-    return [relayed, sent, *await card(ctx, ticket)]
+    return [*relayed, sent, *await card(ctx, ticket)]

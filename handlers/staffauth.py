@@ -34,3 +34,31 @@ def is_manager(ctx: Context, community_id: int | None = None) -> bool:
         if community_id is not None
         else ctx.is_role(*MANAGERS)
     )
+
+
+def sees_all_departments(member: StaffMember) -> bool:
+    """Supervisors, directors and the service desk (which files and follows every kind of
+    request) see every department's tickets of their community; other staff their own."""
+    return member.role in MANAGERS or member.department == "service"
+
+
+def may_see(staff: list[StaffMember], community_id: int, department: str) -> bool:
+    """Whether these staff records may see a ticket of this community and department
+    (the desk's web pages; acting on it is `acting_member`'s question, as in chat)."""
+    return any(
+        member.active
+        and member.community_id in (None, community_id)
+        and (sees_all_departments(member) or member.department == department)
+        for member in staff
+    )
+
+
+def sees_contact(staff: list[StaffMember], community_id: int) -> bool:
+    """Whether the resident's full phone number is shown (else masked, as on a group card):
+    to managers and the desk of the community, who call residents back."""
+    return any(
+        member.active
+        and member.community_id in (None, community_id)
+        and sees_all_departments(member)
+        for member in staff
+    )

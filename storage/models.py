@@ -375,6 +375,22 @@ class QueuedUpdate(SQLModel, table=True):
     received_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
+class WebAccount(SQLModel, table=True):
+    """A password for the desk's web workspace. The login is a staff member's user id on the
+    `web` channel (`frontdesk staff add --channel web`): their rows there, one per community,
+    say what they may see and do, as a chat account's do in chat."""
+
+    __tablename__ = "web_account"
+    login: str = Field(primary_key=True, max_length=100)
+    password_hash: str = Field(max_length=200)
+    password_set_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    # Wrong passwords in a row, and until when signing in is refused after them.
+    failures: int = 0
+    locked_until: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+
+
 class ButtonToken(SQLModel, table=True):
     """A short opaque id standing for a button's action, so chat payloads carry no data."""
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import secrets
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy import func
@@ -38,6 +39,7 @@ def seed_demo(
             today = now.astimezone(settings.tz).date()
             async with app.db.transaction() as session:
                 added = await seed(session, today, settings.tz)
+            logins = await web_logins(app)
             async with app.db.transaction() as session:
                 counts = {}
                 for model in (Community, Unit, Person, StaffMember, Bill):
@@ -48,6 +50,7 @@ def seed_demo(
             f"{counts['Person']} people, {counts['StaffMember']} staff, "
             f"{counts['Bill']} bills ({sum(added.values())} rows added)"
         ]
+        lines += logins
         if history:
             made = await make_history(settings, now)
             if made.start is None:
@@ -63,3 +66,25 @@ def seed_demo(
 
     for line in run_work(work):
         typer.echo(line)
+
+
+async def web_logins(app: Any) -> list[str]:
+    """Passwords for the demo's web logins that have none yet, printed once."""
+    from bot.demo import WEB_LOGINS
+    from bot.web import PREFIX
+    from handlers.web_accounts import set_password
+    from storage.models import WebAccount
+
+    made: list[str] = []
+    async with app.db.transaction() as session:
+        for login, name, role, _ in WEB_LOGINS:
+            if await session.get(WebAccount, login) is not None:
+                continue
+            password = secrets.token_urlsafe(9)
+            await set_password(session, login, password, app.clock.now())
+            made.append(f"  {login} / {password}  ({name}, {role.value})")
+    settings = app.settings
+    where = f"http://{settings.http_host}:{settings.http_port}{PREFIX}/"
+    if not made:
+        return [f"the desk's web workspace: {where} (demo passwords were printed when first set)"]
+    return [f"the desk's web workspace: {where} (frontdesk run), sign in as", *made]

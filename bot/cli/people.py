@@ -17,7 +17,9 @@ staff_cli = typer.Typer(help="Staff members, supervisors and directors.", no_arg
 def staff_add(
     user: Annotated[str, typer.Option(help="The chat user id.")],
     name: Annotated[str, typer.Option(help="Name shown to residents and colleagues.")],
-    channel: Annotated[str, typer.Option(help="console, telegram, wechat or wecom.")] = "console",
+    channel: Annotated[
+        str, typer.Option(help="console, telegram, wechat, wecom or web (the web workspace).")
+    ] = "console",
     role: Annotated[str, typer.Option(help="staff, supervisor or director.")] = "staff",
     department: Annotated[
         str | None, typer.Option(help="repair, security, cleaning, greening or service.")
@@ -61,6 +63,34 @@ def staff_add(
                 )
 
     typer.echo(run_work(work))
+
+
+@staff_cli.command("passwd")
+def staff_passwd(
+    login: Annotated[str, typer.Argument(help="The staff member's web login (their --user).")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
+) -> None:
+    """Set a staff member's password for the desk's web workspace (asked twice, hidden)."""
+    settings = read_settings()
+    if password_stdin:
+        password = typer.get_text_stream("stdin").readline().rstrip("\n")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+
+    async def work() -> None:
+        from handlers.web_accounts import PasswordRefused, set_password
+
+        async with opened(settings) as app:
+            try:
+                async with app.db.transaction() as session:
+                    await set_password(session, login, password, app.clock.now())
+            except PasswordRefused as exc:
+                raise fail(f"password not set: {exc}") from None
+
+    run_work(work)
+    typer.echo(f"password set for {login}; sign in at /desk/ on the HTTP listener")
 
 
 @commands.command("invite")

@@ -31,7 +31,7 @@ def run() -> None:
     set_up_logging(settings, chatting=not names)  # the console takes the terminal: quieter logs
 
     async def work() -> None:
-        from bot import ops
+        from bot import ops, web
         from bot.app import App
         from bot.channels import console
         from bot.channels.console import chat
@@ -57,7 +57,8 @@ def run() -> None:
         try:
             # /health and /metrics always; a busy port is fatal only when a channel needs it.
             routes = channels.http_routes(names, app)
-            listener = serve_http(app, [*routes, *ops.routes(app)], stop)
+            mounted = {web.PREFIX: await web.desk_app(app)}  # the desk's web workspace
+            listener = serve_http(app, [*routes, *ops.routes(app)], stop, mounted)
             listen = listener if routes else ops.optional_listener(listener, settings)
             if names:
                 log.info("starting channels: %s", ", ".join(names))
@@ -73,6 +74,39 @@ def run() -> None:
             stop.set()
             with contextlib.suppress(Exception):
                 await workers
+            await app.close()
+
+    run_work(work)
+
+
+@commands.command("web")
+def web_pages() -> None:
+    """Serve the desk's web workspace alone (at /desk on the HTTP listener), without the
+    channels; what is done there reaches chat through the `frontdesk run` process."""
+    settings = read_settings()
+
+    async def work() -> None:
+        from bot import ops, web
+        from bot.app import App
+        from bot.http import serve_http
+
+        app = await App.start(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(number, stop.set)
+        try:
+            mounted = {web.PREFIX: await web.desk_app(app)}
+            log.info(
+                "the desk's web workspace: http://%s:%s%s/",
+                settings.http_host,
+                settings.http_port,
+                web.PREFIX,
+            )
+            await serve_http(app, ops.routes(app), stop, mounted)
+        except OSError as exc:
+            raise fail(f"the HTTP listener could not start: {exc}") from None
+        finally:
             await app.close()
 
     run_work(work)
