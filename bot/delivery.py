@@ -3,6 +3,10 @@
 A channel only supplies a `Sender` that turns one outbox row into one platform call and
 says how it went. Rows are claimed under a lease, so a sender that dies mid-batch gives
 its rows back; a failure is retried with a growing delay unless it is permanent.
+
+A chat's messages go in the order claimed: once one is to be tried again, the chat's
+later ones in the batch are given back unsent, and the outbox gives them out again only
+after it (`storage.outbox.claim`).
 """
 
 from __future__ import annotations
@@ -97,10 +101,17 @@ async def deliver_pending(
     limit: int = 50,
 ) -> int:
     """Send the due rows of the sender's channel (optionally only some chats); returns how many."""
-    rows = await outbox.claim(db, sender.channel, clock.now(), limit=limit, chat_ids=chat_ids)
+    rows = await outbox.claim(
+        db, sender.channel, clock.now(), limit=limit, chat_ids=chat_ids, in_order=True
+    )
     sent = 0
+    waiting: set[str] = set()  # chats whose message is to be tried again: the rest wait for it
+    given_back: list[int] = []
     for row in rows:
         assert row.id is not None
+        if row.chat_id in waiting:
+            given_back.append(row.id)
+            continue
         try:
             result = await sender.send(row)
         except Exception as exc:  # a sender bug or an unexpected network error: retry
@@ -115,6 +126,7 @@ async def deliver_pending(
             # Waiting is what the platform asked for: it costs no attempt and loses nothing.
             until = now + timedelta(seconds=result.retry_after or 0)
             await outbox.postpone(db, row.id, until, result.error)
+            waiting.add(row.chat_id)
             continue
         if result.retry_after is None or row.attempts + 1 >= MAX_ATTEMPTS:
             log.warning("%s: giving up outbox row %s: %s", sender.channel, row.id, result.error)
@@ -123,4 +135,6 @@ async def deliver_pending(
         delay = max(timedelta(seconds=result.retry_after), backoff(row.attempts))
         log.info("%s: outbox row %s retried in %s: %s", sender.channel, row.id, delay, result.error)
         await outbox.mark_failed(db, row.id, now, result.error, retry_at=now + delay)
+        waiting.add(row.chat_id)
+    await outbox.release(db, given_back)
     return sent

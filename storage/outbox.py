@@ -4,6 +4,12 @@ Handlers enqueue inside their own transaction, so a reply exists only if the wor
 that caused it was committed. Senders `claim` rows under a short lease (so a
 crashed sender's rows come back), then mark them sent or failed. Rows go out urgent
 first, then conversation replies, then bulk rows (announcements), oldest first within each.
+
+A chat reads its messages in that order whatever the platform refuses: a chat's row is
+given out only while no row ahead of it in the same chat is still on its way (in a
+sender's hands, or to be tried again after a 429 or a failure), so a later message never
+overtakes one that is waiting to be retried. The store keeps this, not a sender's memory:
+it holds across a sender's restart and however long the retry waits.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, cast, func, or_, update
+from sqlalchemy import ColumnElement, Integer, and_, cast, exists, func, or_, update
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -133,6 +140,41 @@ async def enqueue_many(
 PRIORITY = (col(Outbox.urgent).desc(), col(Outbox.bulk), col(Outbox.created_at), col(Outbox.id))
 
 
+def _next_in_its_chat(now: datetime) -> ColumnElement[bool]:
+    """No row ahead of this one (in PRIORITY order) in its chat is still on its way: held
+    by a sender, or postponed by one (a 429's retry after, a failure's backoff), which
+    is why it carries an error. A row scheduled for later and never tried (a push
+    waiting out the quiet hours) holds nobody up; one due again comes first anyway, as
+    the claim takes a chat's rows in PRIORITY order."""
+    ahead = aliased(Outbox)
+    urgent, bulk = col(ahead.urgent), col(ahead.bulk)
+    created, ahead_id = col(ahead.created_at), col(ahead.id)
+    goes_first = or_(
+        urgent > col(Outbox.urgent),
+        and_(urgent == col(Outbox.urgent), bulk < col(Outbox.bulk)),
+        and_(
+            urgent == col(Outbox.urgent),
+            bulk == col(Outbox.bulk),
+            or_(
+                created < col(Outbox.created_at),
+                and_(created == col(Outbox.created_at), ahead_id < col(Outbox.id)),
+            ),
+        ),
+    )
+    on_its_way = or_(
+        col(ahead.claimed_until) >= now,
+        and_(col(ahead.error).is_not(None), col(ahead.not_before) > now),
+    )
+    return ~exists().where(
+        col(ahead.channel) == col(Outbox.channel),
+        col(ahead.chat_id) == col(Outbox.chat_id),
+        col(ahead.sent_at).is_(None),
+        col(ahead.failed_at).is_(None),
+        on_its_way,
+        goes_first,
+    )
+
+
 async def claim(
     db: Database,
     channel: str,
@@ -140,8 +182,15 @@ async def claim(
     limit: int = 50,
     lease: timedelta = timedelta(seconds=60),
     chat_ids: Collection[str] | None = None,
+    *,
+    in_order: bool = False,
 ) -> list[Outbox]:
-    """Lease up to `limit` due messages of `channel`: urgent, then not bulk, then oldest."""
+    """Lease up to `limit` due messages of `channel`: urgent, then not bulk, then oldest.
+
+    `in_order`, what a sender asks (bot.delivery): of a chat, only the rows that no row
+    ahead of them still waits for (`_next_in_its_chat`). The sender sends a chat's rows in
+    the order given and, once one of them is not sent, gives the chat's later ones back
+    (`release`) rather than send them past it."""
     async with db.transaction() as session:
         stmt = (
             select(Outbox)
@@ -155,6 +204,8 @@ async def claim(
             .order_by(*PRIORITY)
             .limit(limit)
         )
+        if in_order:
+            stmt = stmt.where(_next_in_its_chat(now))
         if chat_ids is not None:
             stmt = stmt.where(col(Outbox.chat_id).in_(list(chat_ids)))
         if db.dialect == "postgresql":
@@ -167,6 +218,16 @@ async def claim(
             row.claimed_until = now + lease
             session.add(row)
     return rows
+
+
+async def release(db: Database, outbox_ids: Collection[int]) -> None:
+    """Give back claimed rows unsent, untouched: due again at once, in their place."""
+    if not outbox_ids:
+        return
+    async with db.transaction() as session:
+        await session.exec(
+            update(Outbox).where(col(Outbox.id).in_(list(outbox_ids))).values(claimed_until=None)
+        )
 
 
 async def mark_sent(
@@ -348,7 +409,8 @@ async def due_chats(
 ) -> list[tuple[str, int, bool]]:
     """(chat id, messages due, only announcements?) of the chats with messages due and
     unclaimed, in the order to serve them: urgent first, then those with a reply waiting
-    (not only announcements), then the longest waiting."""
+    (not only announcements), then the longest waiting. A message waiting behind one
+    still on its way (`_next_in_its_chat`) is not due yet."""
     bulk_only = func.min(cast(col(Outbox.bulk), Integer))
     stmt = (
         select(col(Outbox.chat_id), func.count(), bulk_only)
@@ -358,6 +420,7 @@ async def due_chats(
             col(Outbox.failed_at).is_(None),
             Outbox.not_before <= now,
             or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now),
+            _next_in_its_chat(now),
         )
         .group_by(col(Outbox.chat_id))
         .order_by(

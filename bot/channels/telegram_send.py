@@ -12,6 +12,11 @@ announcements (bulk rows). A `Pacer` keeps the process within the per-chat, per-
 and overall budgets, counting each send from Telegram's answer; one process owns the
 bot's sending.
 
+In order: a chat's messages reach it in the order they were queued, whatever Telegram
+refuses. The outbox gives out a chat's next message only when none ahead of it is still
+on its way (being sent, or waiting out a 429's retry_after or a failure's backoff), so
+the sender needs no memory of its own for it.
+
 Never twice: a row is claimed under a lease, the API is called, and the row is marked
 sent right after (bot.delivery), tried again while the database is busy. The one
 remaining window is a crash, or a lost connection, between Telegram accepting a message
@@ -31,7 +36,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +59,7 @@ from aiogram.types import (
 )
 
 from bot.channels import telegram_buttons
-from bot.delivery import SendResult, backoff, deliver_pending
+from bot.delivery import SendResult, deliver_pending
 from handlers.core.clock import Clock
 from handlers.core.i18n import Catalogs
 from storage import outbox
@@ -77,10 +82,6 @@ BULK_WORKERS = 10  # of those, for chats with only announcements: enough for 30/
 # few, so a notice claimed ahead of a resident's reply in the same chat is sent soon
 SCAN = 200  # chats read from the outbox at a time
 IDLE = 1.0  # seconds between outbox scans when nothing nudges
-# The chat's later messages wait this much longer than the one to be retried, so that one
-# is due first: the row's retry time is set a moment after the hold, and in between a later
-# message could otherwise be taken first (the overload test caught it, 2 chats in 2,000).
-HOLD_SLACK = timedelta(seconds=0.5)
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 
@@ -256,33 +257,14 @@ class TelegramSender:
         self.catalogs = catalogs
         self.clock = clock
         self.pacer = pacer or Pacer()
-        # chat → (until when, the row to be retried): the chat's other messages wait,
-        # because sending them first would change the order the user reads.
-        self._held: dict[str, tuple[datetime, int | None]] = {}
-
-    def held(self, chat_id: str, row_id: int | None = None) -> timedelta:
-        """How much longer the chat's messages wait behind one that is to be retried
-        (that one, `row_id`, does not wait behind itself)."""
-        until, holder = self._held.get(chat_id, (None, None))
-        left = until - self.clock.now() if until is not None else timedelta(0)
-        if left <= timedelta(0):
-            self._held.pop(chat_id, None)
-            return timedelta(0)
-        return timedelta(0) if row_id is not None and row_id == holder else left
 
     async def send(self, row: Outbox) -> SendResult:
         if not row.chat_id.lstrip("-").isdigit():
             return SendResult.permanent(f"not a telegram chat id: {row.chat_id!r}")
-        if (left := self.held(row.chat_id, row.id)) > timedelta(0):
-            # Not a failure of this message: it keeps its place behind the earlier one.
-            return SendResult.wait("waiting behind an earlier message", left.total_seconds())
-        if self._held.get(row.chat_id, (None, None))[1] == row.id:
-            del self._held[row.chat_id]  # the one the others waited for goes now
         try:
             message_id = await self._deliver(row)
         except TelegramRetryAfter as exc:
-            until = self.clock.now() + timedelta(seconds=exc.retry_after) + HOLD_SLACK
-            self._held[row.chat_id] = (until, row.id)
+            # The chat's later messages wait for this one in the outbox (storage.outbox).
             return SendResult.wait(exc.message, after=exc.retry_after)
         except TelegramMigrateToChat as exc:
             return SendResult.permanent(f"the group is now chat {exc.migrate_to_chat_id}")
@@ -291,14 +273,8 @@ class TelegramSender:
             return SendResult.permanent(exc.message)
         except TelegramAPIError as exc:
             # Network, 5xx, a restarting server, a revoked token being fixed: try again.
-            self._hold(row, 0)
             return SendResult.retry(f"{type(exc).__name__}: {exc.message}")
         return SendResult.sent(str(message_id))
-
-    def _hold(self, row: Outbox, after: float) -> None:
-        # The same delay bot.delivery gives the failed row, so it goes out first again.
-        delay = max(timedelta(seconds=after), backoff(row.attempts))
-        self._held[row.chat_id] = (self.clock.now() + delay + HOLD_SLACK, row.id)
 
     async def _deliver(self, row: Outbox) -> int:
         """Send (or edit) the row's message; returns the id of the message showing it."""
@@ -544,7 +520,7 @@ async def _drain(app: App, sender: TelegramSender, due: DueChat, stop: asyncio.E
                     await asyncio.wait_for(stop.wait(), wait)
             if stop.is_set():
                 return
-            # A chat held behind a message to be retried: `send` lets only that one go.
+            # The chat's next message in order: none is given out past one to be retried.
             if not await deliver_pending(app.db, sender, app.clock, chat_ids=[chat_id], limit=1):
                 return  # nothing due, or it failed and was rescheduled
     except Exception:
