@@ -17,8 +17,11 @@ from sqlalchemy import ColumnElement, and_, false, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.cards import card_choices, visit_time
+from handlers import complaint
+from handlers.cards import TASK_KINDS, card_choices, visit_time
 from handlers.core.messages import Choice
+from handlers.revisits import TakePhoneRevisit
+from handlers.rules.lifecycle import REVISITABLE
 from handlers.rules.phone import mask_phone
 from handlers.rules.stats import OPEN_STATUSES
 from handlers.staffauth import may_see, sees_all_departments, sees_contact
@@ -32,6 +35,7 @@ from storage.models import (
     StaffMember,
     Ticket,
     TicketEvent,
+    TicketKind,
     Unit,
 )
 
@@ -222,6 +226,7 @@ class TicketView:
     choices: tuple[Choice, ...]
     overdue: bool
     visit: Any  # the convenient time, as the card says it
+    answerable: bool  # the resident can be answered from the page
 
 
 async def _actor_names(session: AsyncSession, actors: set[str]) -> dict[str, str]:
@@ -276,9 +281,36 @@ async def ticket_view(
             for e in history
         ],
         photos=list(photos.all()),
-        choices=card_choices(ticket),
+        choices=page_choices(ticket),
         overdue=late,
+        answerable=answerable(ticket),
         visit=visit_time(str(ticket.details.get("time", ""))) if ticket.kind == "repair" else None,
+    )
+
+
+def page_choices(ticket: Ticket) -> tuple[Choice, ...]:
+    """The buttons a ticket's page offers: those of its chat card (a complaint's own), and
+    the desk's phone revisit when the resident has not answered theirs. Each is checked
+    again when pressed, by the handler chat uses."""
+    if ticket.kind == TicketKind.complaint:
+        choices = complaint.card_buttons(ticket)
+    elif ticket.kind in TASK_KINDS:
+        choices = card_choices(ticket)
+    else:
+        choices = ()
+    if ticket.status in REVISITABLE and "revisit" not in ticket.details:
+        ref = ticket.id or 0
+        choices += (
+            TakePhoneRevisit(ref).choice("revisit.take"),
+            Choice(f"flow:revisit_staff:{ref}", "revisit.record"),
+        )
+    return choices
+
+
+def answerable(ticket: Ticket) -> bool:
+    """Whether the desk can answer the resident from the page (`/answer`, as in chat)."""
+    return ticket.kind in (TicketKind.question, TicketKind.complaint) and (
+        ticket.status in OPEN_STATUSES
     )
 
 

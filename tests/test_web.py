@@ -21,7 +21,7 @@ from bot import web
 from bot.http import make_web_app
 from handlers.people import add_staff
 from handlers.web_accounts import set_password
-from storage.models import AuditLog, Community, Outbox, Ticket, WebAccount
+from storage.models import AuditLog, Community, Outbox, StaffMember, Ticket, WebAccount
 from tests.conversations import file_repair
 from tests.harness import Chat
 
@@ -277,3 +277,81 @@ async def test_a_question_by_phone_from_a_caller_the_store_does_not_know(
         sent = (await s.exec(select(Outbox).where(col(Outbox.channel).in_(["phone"])))).all()
     assert ticket is not None and ticket.kind == "question" and ticket.channel == "phone"
     assert ticket.person_id is None and sent == []  # nothing to a chat that does not exist
+
+
+async def test_the_desk_answers_a_question_and_records_a_phone_revisit_on_the_page(
+    client: TestClient, demo_app: Any
+) -> None:
+    resident = Chat(demo_app, "resident")
+    await resident.say("/question")
+    await resident.press("其他问题")
+    await resident.say("请问小区什么时候统一清洗外墙？")
+    await resident.press("确认提交")
+    await resident.inbox()
+    async with demo_app.db.transaction() as s:
+        asked = (await s.exec(select(Ticket).where(Ticket.kind == "question"))).first()
+    assert asked is not None and asked.status == "new"
+
+    page = await (await sign_in(client, "desk")).text()
+    page = await (await client.get(f"/desk/tickets/{asked.id}")).text()
+    assert "答复住户" in page
+    answer = await client.post(
+        "/desk/say",
+        data={
+            "csrf": csrf(page),
+            "command": f"/answer {asked.number}",
+            "text": "下周一开始，为期三天，请关好窗户。",
+            "once": "reply-1",
+            "back": f"/desk/tickets/{asked.id}",
+        },
+    )
+    page = await answer.text()
+    told = "\n".join(said.text for said in await resident.inbox())
+    assert "下周一开始，为期三天，请关好窗户。" in told and asked.number in told
+    async with demo_app.db.transaction() as s:
+        closed = await s.get(Ticket, asked.id)
+    assert closed is not None and closed.status == "closed" and "答复住户" not in page
+
+    # A finished repair whose resident never answered the revisit: the desk phones.
+    await file_repair(resident)
+    async with demo_app.db.transaction() as s:
+        repair = (await s.exec(select(Ticket).where(Ticket.kind == "repair"))).first()
+        assert repair is not None
+        repair.status = "done"
+    page = await (await client.get(f"/desk/tickets/{repair.id}")).text()
+    take = re.search(r'name="option" value="(act:[^"]+)">我来回访<', page)
+    assert take, "the phone revisit button"
+    page = await (
+        await client.post(
+            "/desk/say",
+            data={
+                "csrf": csrf(page),
+                "option": take.group(1),
+                "once": "take-1",
+                "back": f"/desk/tickets/{repair.id}",
+            },
+        )
+    ).text()
+    assert "13800000001" in page  # the number to call, in the desk's conversation
+    assert "记录回访结果" in page
+
+
+async def test_a_session_ends_after_a_working_day(client: TestClient, demo_app: Any) -> None:
+    await sign_in(client, "zhou")
+    assert (await client.get("/desk/board", allow_redirects=False)).status == 200
+    demo_app.clock.advance(hours=web.desk.SESSION_HOURS + 1)
+    answer = await client.get("/desk/board", allow_redirects=False)
+    assert answer.status == 302 and answer.headers["Location"] == "/desk/signin"
+
+
+async def test_a_staff_member_made_inactive_is_signed_out_at_the_next_click(
+    client: TestClient, demo_app: Any
+) -> None:
+    await sign_in(client, "desk")
+    async with demo_app.db.transaction() as s:
+        for member in (await s.exec(select(StaffMember).where(StaffMember.channel == "web"))).all():
+            if member.external_user_id == "desk":
+                member.active = False
+    answer = await client.get("/desk/board", allow_redirects=False)
+    assert answer.status == 302 and answer.headers["Location"] == "/desk/signin"
+    assert (await sign_in(client, "desk")).status == 400  # and cannot sign in again

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import hmac
 import secrets
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -114,7 +113,7 @@ async def signed_in(request: web.Request, handler: Handler) -> web.StreamRespons
             raise web.HTTPForbidden(text="This form has expired; reload the page and try again.")
     login = session.get("login")
     since = float(session.get("since") or 0)
-    if login and time.time() - since < SESSION_HOURS * 3600:
+    if login and app.clock.now().timestamp() - since < SESSION_HOURS * 3600:
         async with app.db.transaction() as s:
             staff = await web_accounts.staff_of(s, str(login))
         if staff:
@@ -178,7 +177,7 @@ async def signin(request: web.Request) -> web.StreamResponse:
         return _signin(request, session, login=login, error=key)
     locale = locale_of(session, app)
     fresh = await new_session(request)  # a new session id: nothing carried over
-    fresh.update(login=login, since=time.time(), locale=locale)
+    fresh.update(login=login, since=app.clock.now().timestamp(), locale=locale)
     csrf_of(fresh)
     raise web.HTTPFound(f"{prefix_of(request)}/board")
 

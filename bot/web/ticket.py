@@ -107,6 +107,9 @@ async def say(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     option = str(form.get("option") or "").strip() or None
     text = str(form.get("text") or "").strip()[:MAX_TEXT] or None
+    command = str(form.get("command") or "")
+    if text and command.startswith("/answer "):  # the reply form: chat's own command
+        text = f"{command[:40]} {text}"
     once = str(form.get("once") or "")[:40] or uuid.uuid4().hex
     back = str(form.get("back") or "")
     if not back.startswith(f"{desk.prefix_of(request)}/"):
