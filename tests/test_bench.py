@@ -7,8 +7,8 @@ own process sees every update acknowledged and answered, and that the floors run
 
 from __future__ import annotations
 
-from bench import inbound, wechat
-from bench.common import sqlite_database
+from bench import inbound, memory, wechat
+from bench.common import Section, sqlite_database
 
 RESIDENTS = 4
 
@@ -37,3 +37,19 @@ async def test_the_wechat_burst_benchmark_runs_on_a_small_load() -> None:
         seconds, stored, passive = await wechat.burst(url, 10)
     assert len(seconds) == 10 and stored == 10 and passive == 10
     assert max(seconds) < wechat.LIMIT
+
+
+async def test_the_memory_benchmark_runs_frontdesk_itself_on_a_small_load() -> None:
+    # `frontdesk run` in its own process, polling the emulator; `measure` fails unless
+    # every conversation, the copied ones too, stands exactly where its answers put it.
+    residents, wave = 400, 10
+    found = await memory.measure(residents, wave, settle=0.5, at_rest=False)
+    assert found.steps == memory.expected(residents, wave)
+    assert sum(found.steps.values()) == residents
+    assert [phase.updates for phase in found.phases] == [0, wave, wave, wave, 2 * wave]
+    assert found.calls["sendMessage"] >= 5 * wave  # every answer was answered
+    assert 0 < found.baseline <= found.peak
+    assert all(phase.after <= found.peak for phase in found.phases)
+    section = Section("memory")
+    memory.describe(section, found)
+    assert len(section.targets) == 1
