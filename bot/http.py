@@ -266,7 +266,13 @@ def _middleware(limits: Limits, gate: Gate | None, notices: Notices) -> Any:
             if request.body_exists and not oversized:
                 try:
                     async with asyncio.timeout(limits.body_timeout):
-                        await request.read()  # kept by the request: handlers read it again
+                        if request.content_type == "multipart/form-data":
+                            # aiohttp parses a multipart form (a file uploaded on the desk's
+                            # pages) only from the stream, never from the bytes `read` keeps:
+                            # parsed here, and kept by the request for the handlers.
+                            await request.post()
+                        else:
+                            await request.read()  # kept by the request: handlers read it again
                 except TimeoutError:
                     return too_slow()
             if connection is not None:

@@ -21,7 +21,7 @@ from aiohttp_session import get_session
 from aiohttp_session import setup as setup_sessions
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
-from bot.web import board, desk, intake, ticket
+from bot.web import board, desk, intake, ticket, units
 from handlers.core.messages import Money
 from handlers.rules.phone import mask_phone
 
@@ -66,6 +66,7 @@ async def desk_app(app: App, prefix: str = PREFIX) -> web.Application:
             *board.routes(),
             *ticket.routes(),
             *intake.routes(),
+            *units.routes(),
             web.static("/static", HERE / "static", append_version=True),
         ]
     )
