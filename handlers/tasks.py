@@ -183,7 +183,9 @@ async def handover(ctx: Context, action: Handover) -> list[Reply]:
             )
         )
     ).all()
-    # One person may be on several channels; offer each colleague once.
+    # One person may be on several channels; offer each colleague once, reached in chat
+    # rather than on the web workspace's pages when they have both.
+    colleagues = sorted(colleagues, key=lambda c: (c.channel == "web", c.id or 0))
     colleagues = list({c.name: c for c in reversed(colleagues)}.values())[::-1]
     if not colleagues:
         return [Reply("task.no_colleague", {"number": ticket.number})]

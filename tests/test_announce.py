@@ -85,7 +85,11 @@ async def audit_rows(app: App) -> list[AuditLog]:
 
 async def staff_member(app: App, user: str) -> StaffMember:
     async with app.db.transaction() as s:
-        found = await s.exec(select(StaffMember).where(StaffMember.external_user_id == user))
+        found = await s.exec(
+            select(StaffMember).where(
+                StaffMember.channel == "console", StaffMember.external_user_id == user
+            )
+        )
         return found.one()
 
 

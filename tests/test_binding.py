@@ -60,7 +60,11 @@ async def bindings_of(app, user_id: str) -> list[tuple[str, str, str]]:
 async def staff_id(app, user_id: str) -> int:
     async with app.db.transaction() as s:
         member = (
-            await s.exec(select(StaffMember).where(StaffMember.external_user_id == user_id))
+            await s.exec(
+                select(StaffMember).where(
+                    StaffMember.channel == "console", StaffMember.external_user_id == user_id
+                )
+            )
         ).one()
         assert member.id is not None
         return member.id

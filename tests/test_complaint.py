@@ -303,7 +303,11 @@ async def test_residents_and_other_departments_cannot_classify(demo_app):
             await s.exec(select(AuditLog).where(col(AuditLog.action).startswith("complaint_")))
         ).all()
         zhou = (
-            await s.exec(select(StaffMember).where(StaffMember.external_user_id == "zhou"))
+            await s.exec(
+                select(StaffMember).where(
+                    StaffMember.channel == "console", StaffMember.external_user_id == "zhou"
+                )
+            )
         ).one()
     assert [a.actor for a in audits] == [f"staff:{zhou.id}"]
 
