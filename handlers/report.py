@@ -159,6 +159,20 @@ async def gather(
 # ---- the use-case ------------------------------------------------------------------------------
 
 
+def titles(
+    catalogs: Catalogs, locale: str, found: stats.Audience, period: Period
+) -> tuple[str, str]:
+    """The report's title in `locale`, and in English naming the community by its code (for
+    a chart drawn without a Chinese font)."""
+    title = catalogs.text(
+        locale, "supervisor.report.title", {"scope": found.name, "month": period.label}
+    )
+    english = catalogs.text(
+        "en", "supervisor.report.title", {"scope": found.code, "month": period.label}
+    )
+    return title, english
+
+
 def report_paths(out_dir: Path, code: str, period: Period, locale: str) -> ReportFiles:
     stem = f"report-{code}-{period.label}-{locale}"
     return ReportFiles(out_dir / f"{stem}.png", out_dir / f"{stem}.xlsx")
@@ -177,13 +191,8 @@ async def build_report(
     listed: int = CHAT_LISTED,
 ) -> tuple[MonthData, ReportFiles]:
     """Gather the month's figures and write the chart and the workbook; returns both."""
-    title = catalogs.text(
-        locale, "supervisor.report.title", {"scope": found.name, "month": period.label}
-    )
+    title, english = titles(catalogs, locale, found, period)
     data = await gather(session, found, period, now, tz, title, listed)
-    english = catalogs.text(
-        "en", "supervisor.report.title", {"scope": found.code, "month": period.label}
-    )
     files = await asyncio.to_thread(
         write_files,
         data,
@@ -208,19 +217,30 @@ def write_files(
     written atomically (handlers/documents/files.py), so two runs of the same report
     never leave a half-written file to send."""
     files = ReportFiles(files.chart.absolute(), files.workbook.absolute())
+    write_chart(data, english_title, catalogs, locale, files.chart)
+    write_workbook(data, labels(catalogs, locale), tz, files.workbook)
+    return files
+
+
+def write_chart(
+    data: MonthData, english_title: str, catalogs: Catalogs, locale: str, path: Path
+) -> None:
+    """Draw the month's chart to `path` (blocking)."""
     font = cjk_font()
     if font is None:
         # Without a Chinese font, Chinese would show as empty boxes: draw it in English,
         # naming the community by its code.
-        draw_chart(replace(data, title=english_title), _labels(catalogs, "en"), files.chart, None)
+        draw_chart(replace(data, title=english_title), labels(catalogs, "en"), path, None)
     else:
-        draw_chart(data, _labels(catalogs, locale), files.chart, font)
-    write_workbook(data, _labels(catalogs, locale), tz, files.workbook)
-    return files
+        draw_chart(data, labels(catalogs, locale), path, font)
 
 
-def _labels(catalogs: Catalogs, locale: str) -> Label:
+def labels(catalogs: Catalogs, locale: str) -> Label:
+    """How the chart and the workbook name things in `locale`."""
     return lambda key, **params: catalogs.text(locale, key, params)
+
+
+_labels = labels  # its earlier name, which bench/scale.py still uses
 
 
 JOB = "report_send"

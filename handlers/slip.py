@@ -64,7 +64,7 @@ async def begin(ctx: Context, initial: str | None) -> dict[str, Any] | list[Repl
         return [Reply("slip.check.usage")]
     refusal = await require_binding(ctx)
     if refusal is not None:
-        return [Reply("slip.check.usage")] if _guards(ctx) else refusal
+        return [Reply("slip.check.usage")] if guards(ctx) else refusal
     return await fees.begin_with_unit(ctx, None, {})
 
 
@@ -531,30 +531,49 @@ async def _desk_decides(ctx: Context, argument: int, approve: bool) -> list[Repl
 # ---- at the gate ---------------------------------------------------------------------
 
 
-def _guards(ctx: Context) -> bool:
+def guards(ctx: Context) -> bool:
+    """Whether the sender checks slips at the gate: security staff and managers."""
     return any(
         m.active and (m.role in MANAGERS or m.department == Department.security) for m in ctx.staff
     )
 
 
-async def check(ctx: Context, code: str) -> list[Reply]:
-    """`/slip <code>`: what the guard needs to compare with the goods, and a "used" button."""
-    if not _guards(ctx):
-        return [Reply("dialog.not_allowed")]
+@dataclass(frozen=True)
+class Checked:
+    """What the gate's check found: `verdict` is one of `rules.verdict`'s, or `unknown`
+    (no such code, or another community's) or `not_allowed`; `reply` is what the guard is
+    told, with the "used" button when the slip may go out."""
+
+    verdict: str
+    reply: Reply
+    slip: ReleaseSlip | None = None
+    card: Mapping[str, Any] | None = None
+
+
+async def checked(ctx: Context, code: str) -> Checked:
+    """The guard's check of a code (chat's `/slip <code>` and the desk's gate page)."""
+    if not guards(ctx):
+        return Checked("not_allowed", Reply("dialog.not_allowed"))
     wanted = rules.normalise_code(code)
     slip = (await ctx.session.exec(select(ReleaseSlip).where(ReleaseSlip.code == wanted))).first()
     ticket = await ctx.session.get(Ticket, slip.ticket_id) if slip else None
+    unknown = Reply("slip.check.unknown", {"code": wanted[:12]})
     if slip is None or ticket is None:
-        return [Reply("slip.check.unknown", {"code": wanted[:12]})]
+        return Checked("unknown", unknown)
     if acting_member(ctx, ticket.community_id, Department.security) is None:
-        return [Reply("slip.check.unknown", {"code": wanted[:12]})]  # another community's
+        return Checked("unknown", unknown)  # another community's
     verdict = rules.verdict(slip.status, slip.day, fees.local_today(ctx))
     card = {
         **await _card(ctx, slip, ticket),
         "verdict": Text(f"slip.verdict.{verdict}", {"day": slip.day, "used": slip.used_at}),
     }
     choices = (MarkUsed(slip.id or 0).choice("slip.use"),) if verdict == "valid" else ()
-    return [Reply("slip.check", card, choices=choices)]
+    return Checked(verdict, Reply("slip.check", card, choices=choices), slip, card)
+
+
+async def check(ctx: Context, code: str) -> list[Reply]:
+    """`/slip <code>`: what the guard needs to compare with the goods, and a "used" button."""
+    return [(await checked(ctx, code)).reply]
 
 
 async def mark_used(ctx: Context, action: MarkUsed) -> list[Reply]:
