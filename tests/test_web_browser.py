@@ -294,6 +294,21 @@ async def test_the_desk_and_the_supervisor_at_work_in_a_browser(served) -> None:
     page = await browser.text()
     assert "维修工作单" in page and ticket.number in page and "住户签字" in page
     await browser.shot("work-order")
+
+    # The supervisor's other rooms: a unit found as people type it, the month's figures.
+    await browser.open("/desk/units")
+    await browser.fill({"q": "3号楼2单元1201"})
+    await browser.press("查找")
+    page = await browser.text()
+    assert "3栋2单元1201" in page and ticket.number in page  # its page, with its tickets
+    await browser.shot("unit")
+    await browser.open("/desk/figures")
+    page = await browser.text()
+    assert "月度统计" in page
+    await browser.shot("figures")
+    await browser.open("/desk/gate")
+    assert "今日门岗放行" in await browser.text()
+    await browser.shot("gate")
     await browser.open("/desk/board")
     await browser.sign_out()
 
