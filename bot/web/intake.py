@@ -11,48 +11,23 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bot.web import desk
+from bot.web.acting import staff_context
 from dialogs.sending import send
 from handlers import intake
-from handlers.core.context import Context
-from handlers.core.messages import Incoming
 from handlers.rules.warranty import CATEGORIES
-from handlers.web_accounts import CHANNEL
 from storage import signals
-from storage.models import ChatIdentity
 
 
 def routes() -> list[web.RouteDef]:
     return [web.get("/intake", page), web.post("/intake", submit)]
 
 
-def _context(request: web.Request, session: object, found: desk.Desk) -> Context:
-    app = desk.app_of(request)
-    msg = Incoming(
-        channel=CHANNEL,
-        chat_id=found.login,
-        user_id=found.login,
-        at=app.clock.now(),
-        user_name=found.name,
-    )
-    return Context(
-        session=session,  # type: ignore[arg-type]
-        settings=app.settings,
-        catalogs=app.catalogs,
-        clock=app.clock,
-        msg=msg,
-        identity=ChatIdentity(channel=CHANNEL, external_user_id=found.login),
-        locale=found.locale,
-        staff=found.staff,
-    )
-
-
 async def _render(
     request: web.Request, form: intake.Form, problems: dict[str, object], status: int = 200
 ) -> web.StreamResponse:
     app = desk.app_of(request)
-    found = desk.desk_of(request)
     async with app.db.reading() as session:
-        communities = await intake.communities_of(_context(request, session, found))
+        communities = await intake.communities_of(staff_context(request, session))
     context = desk.context(
         request,
         form=form,
@@ -71,12 +46,11 @@ async def page(request: web.Request) -> web.StreamResponse:
 
 async def submit(request: web.Request) -> web.StreamResponse:
     app = desk.app_of(request)
-    found = desk.desk_of(request)
     form = intake.Form.of(await request.post())
     problems: dict[str, object] = {}
     filed = None
     async with app.db.transaction() as session:
-        ctx = _context(request, session, found)
+        ctx = staff_context(request, session)
         checked = await intake.check(ctx, form)
         problems.update(checked.problems)
         if not problems:
