@@ -5,7 +5,9 @@ the bot answers within its budget with the reply itself, or with `success` and t
 afterwards as a customer-service message. Here 200 callbacks arrive at once on the real
 `/wechat` listener (plaintext mode, signed as WeChat signs them, each from its own
 resident) and each is timed from the request to the answer; then it is checked that every
-message was stored and answered, passively or afterwards.
+message was stored and answered, passively or afterwards. Beside it, a floor: the same
+messages through the engine alone, one after another in one transaction, with no HTTP, no
+nonce and no passive reply: the least time the burst can take in this one process.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bot.channels import wechat
 from bot.http import make_web_app
 from bot.settings import Settings
 from handlers.core.clock import SystemClock
+from handlers.core.messages import Incoming
 from storage.models import InboundUpdate
 from tests.wechat_emulator import APPID, WeChatEmulator, mp_request, mp_xml
 
@@ -36,7 +39,15 @@ LIMIT = 5.0  # WeChat's own
 
 
 async def burst(database_url: str, residents: int) -> tuple[list[float], int, int]:
-    """(seconds per callback, messages stored, answered passively)."""
+    """(seconds per callback, messages stored, answered passively); every one answered."""
+    seconds, stored, passive, refused = await burst_counted(database_url, residents)
+    assert refused == 0, f"{refused} answered 503"
+    return seconds, stored, passive
+
+
+async def burst_counted(database_url: str, residents: int) -> tuple[list[float], int, int, int]:
+    """(seconds per callback, messages stored, answered passively, answered 503: kept
+    nowhere in time, so WeChat sends them again)."""
     emulator = WeChatEmulator()
     await emulator.start()
     with tempfile.TemporaryDirectory(prefix="frontdesk-bench-wx-") as tmp:
@@ -72,12 +83,12 @@ async def burst(database_url: str, residents: int) -> tuple[list[float], int, in
             for n in range(residents)
         ]
         seconds: list[float] = []
-        passive = 0
+        passive = refused = 0
         try:
             async with ClientSession(connector=TCPConnector(limit=0)) as client:
 
                 async def one(request: object) -> None:
-                    nonlocal passive
+                    nonlocal passive, refused
                     started = time.perf_counter()
                     async with client.post(
                         f"http://127.0.0.1:{port}/wechat",
@@ -86,6 +97,9 @@ async def burst(database_url: str, residents: int) -> tuple[list[float], int, in
                     ) as response:
                         body = await response.text()
                     seconds.append(time.perf_counter() - started)
+                    if response.status == 503:
+                        refused += 1
+                        return
                     assert response.status == 200, body
                     passive += body != "success"
 
@@ -103,7 +117,33 @@ async def burst(database_url: str, residents: int) -> tuple[list[float], int, in
             await runner.cleanup()
             await app.close()
             await emulator.stop()
-    return seconds, int(stored), passive
+    return seconds, int(stored), passive, refused
+
+
+async def engine_floor(database_url: str, residents: int) -> float:
+    """Seconds the engine alone takes for the burst's messages, one after another."""
+    with tempfile.TemporaryDirectory(prefix="frontdesk-bench-wx-") as tmp:
+        settings = Settings(database_url=database_url, data_dir=Path(tmp))
+        app = await App.start(settings, clock=SystemClock())
+        try:
+            messages = [
+                Incoming(
+                    channel=wechat.CHANNEL,
+                    chat_id=f"oFloor{n:022d}",
+                    user_id=f"oFloor{n:022d}",
+                    at=app.clock.now(),
+                    message_id=f"wx:{60_000_000 + n}",
+                    text=SAYS[n % 2],
+                )
+                for n in range(residents)
+            ]
+            started = time.perf_counter()
+            async with app.db.batch():
+                for msg in messages:
+                    await app.engine.handle(msg)
+            return time.perf_counter() - started
+        finally:
+            await app.close()
 
 
 async def run(quick: bool = False) -> Section:
@@ -116,10 +156,15 @@ async def run(quick: bool = False) -> Section:
     )
     section.add()
     rows = []
+    floors = []
     for name, database in (("SQLite", sqlite_database), ("PostgreSQL", pg_database)):
         async with database() as db:
             url = db.engine.url.render_as_string(hide_password=False)
-            seconds, stored, passive = await burst(url, residents)
+            seconds, stored, passive, refused = await burst_counted(url, residents)
+        async with database() as db:
+            url = db.engine.url.render_as_string(hide_password=False)
+            floor = await engine_floor(url, residents)
+        floors.append(f"{floor * 1000:.0f} ms on {name} ({floor / residents * 1000:.1f} ms each)")
         p50, p99, worst = percentile(seconds, 50), percentile(seconds, 99), max(seconds)
         rows.append(
             [
@@ -128,6 +173,7 @@ async def run(quick: bool = False) -> Section:
                 f"{sum(s > 1 for s in seconds)}",
                 f"{sum(s > LIMIT for s in seconds)}",
                 f"{passive} of {residents}",
+                f"{refused}",
                 f"{stored} of {residents}",
             ]
         )
@@ -136,9 +182,10 @@ async def run(quick: bool = False) -> Section:
             p99 <= TARGET_P99,
         )
         section.target(
-            f"none past 5 s, and every message stored and handled, on {name}: "
-            f"{sum(s > LIMIT for s in seconds)} past 5 s, {stored} of {residents} handled",
-            max(seconds) <= LIMIT and stored == residents,
+            f"none past 5 s or refused, and every message stored and handled, on {name}: "
+            f"{sum(s > LIMIT for s in seconds)} past 5 s, {refused} refused, "
+            f"{stored} of {residents} handled",
+            max(seconds) <= LIMIT and not refused and stored == residents,
         )
     section.table(
         [
@@ -147,8 +194,14 @@ async def run(quick: bool = False) -> Section:
             "over 1 s",
             "over 5 s",
             "answered passively",
+            "503 (sent again)",
             "stored and handled",
         ],
         rows,
     )
+    section.add(
+        f"Floor: the engine alone, the {residents} messages one after another in one "
+        f"transaction (no HTTP, no nonce, no passive reply): {'; '.join(floors)}."
+    )
+    section.add()
     return section

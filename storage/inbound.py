@@ -16,6 +16,7 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from hashlib import sha256
 from pathlib import Path
@@ -103,6 +104,32 @@ async def first_use(
         return True
     kept = await session.exec(select(KeyValue.value).where(KeyValue.key == key))
     return kept.first() == fingerprint
+
+
+async def first_uses(session: AsyncSession, nonces: Sequence[tuple[str, str, datetime]]) -> bool:
+    """`first_use` for several (key, fingerprint, expires_at) in one statement, for
+    callbacks handled together; False when any nonce was used by another message."""
+    wanted: dict[str, tuple[str, datetime]] = {}
+    for key, fingerprint, expires in nonces:
+        if wanted.setdefault(key, (fingerprint, expires))[0] != fingerprint:
+            return False  # one nonce, two messages
+    if not wanted:
+        return True
+    stmt = (
+        insert(session, KeyValue)
+        .values([{"key": k, "value": fp, "expires_at": at} for k, (fp, at) in wanted.items()])
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(col(KeyValue.key))
+    )
+    stored = set((await session.exec(stmt)).scalars().all())
+    known = [key for key in wanted if key not in stored]
+    if not known:
+        return True
+    kept = await session.exec(
+        select(KeyValue.key, KeyValue.value).where(col(KeyValue.key).in_(known))
+    )
+    found = dict(kept.all())
+    return all(found.get(key) == wanted[key][0] for key in known)
 
 
 async def purge_nonces(session: AsyncSession, now: datetime) -> int:

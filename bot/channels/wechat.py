@@ -11,6 +11,11 @@ synced file) and the response is `success`, and the replies go out as customer-s
 messages. WeChat's retries of one message are one effect (the in-flight task is awaited
 again; the engine dedupes what it has seen).
 
+Callbacks that arrive together share one transaction and one commit (`Database.batch`):
+each message with its nonce, the engine's work and the taking of its passive reply, and
+each request is answered as soon as its group commits. If one message fails, the group is
+rolled back and its messages are handled again one by one, so the others are not lost.
+
 Out: choices are numbered lines (WeChat has no buttons); the resident answers with the
 number or the words. Customer-service messages are allowed only within 48 hours of the
 resident's last message and within a quota; outside, a template message goes out when
@@ -20,6 +25,7 @@ one is configured for the message's catalog key, else the service desk is asked 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hmac
 import json
@@ -49,7 +55,7 @@ from handlers import accounts, desk
 from handlers.core.clock import Clock, SystemClock
 from handlers.core.ids import number
 from handlers.core.messages import Incoming, Recipient, Reply
-from storage import keyvalue, outbox
+from storage import inbound, keyvalue, outbox
 from storage.inbound import Spool, database_unavailable
 
 if TYPE_CHECKING:
@@ -72,10 +78,15 @@ LEFTOVER_DELAY = 0.5
 SUCCESS = "success"  # "received, no reply now": WeChat neither retries nor complains
 # The end of the budget is kept for the passive reply, or for writing the spool.
 PASSIVE_RESERVE = 0.5
-MIN_SPOOL_WAIT = 0.05  # seconds the spool write or the passive reply get at least
+MIN_SPOOL_WAIT = 0.05  # seconds the spool write gets at least
 SPOOL_GRACE = 60.0  # a spooled message still unstored this long is handled by the loop
 SPOOL_INTERVAL = 5.0  # seconds between two looks at the spool
 PURGE_INTERVAL = 60.0  # seconds between two purges of old nonces
+# Messages that arrive together are handled in one transaction, one commit: at most this
+# many, taken for at most this long, so the first of a burst is not kept waiting for the
+# last and a group does not hold SQLite's write lock long.
+GROUP_MAX = 50
+GROUP_HOLD = 0.1  # seconds
 
 # Customer-service send refused for this resident until they write again.
 OUT_OF_WINDOW = frozenset({45015, 45047})  # outside the 48 hours; quota used up
@@ -452,10 +463,12 @@ class WeChatSender:
 
 @dataclass(frozen=True)
 class Handled:
-    """What handling one message gave: the engine's outbox rows, or a text of our own."""
+    """What handling one message gave: the engine's outbox rows and the passive reply
+    taken from them (marked sent in the same transaction), or a text of our own."""
 
     rows: list[Outbox] = field(default_factory=list)
     text: str | None = None
+    passive: Passive | None = None
 
 
 @dataclass
@@ -467,6 +480,20 @@ class _InFlight:
     stamp: Stamp
     waiting: int = 0
     spooled: asyncio.Task[None] | None = None
+    # The passive reply went out with a response, or was given back to the outbox.
+    settled: bool = False
+
+
+@dataclass
+class _Queued:
+    """A message waiting for the next group: `typed` text may press a button shown last;
+    `passive`: a response waits to carry the reply."""
+
+    msg: Incoming
+    stamp: Stamp | None
+    typed: bool
+    passive: bool
+    done: asyncio.Future[Handled]
 
 
 @dataclass(frozen=True)
@@ -477,6 +504,51 @@ class Passive:
     text: str | None
     ids: frozenset[int]
     leftover: bool
+
+
+@dataclass(frozen=True)
+class _Pick:
+    """The rows of one message that fit a passive reply, before they are marked sent."""
+
+    openid: str
+    chosen: list[Outbox]
+    parts: list[str]
+    mine: int  # the message's rows for this resident
+
+    def passive(self, taken: set[int]) -> Passive:
+        """The reply made of the rows marked: only an unbroken run from the start keeps
+        the order; the rest goes the other way."""
+        run = 0
+        while run < len(self.chosen) and self.chosen[run].id in taken:
+            run += 1
+        ids = frozenset(r.id for r in self.chosen[:run] if r.id is not None)
+        if run == 0:
+            return Passive(None, ids, bool(self.mine))
+        return Passive("\n\n".join(self.parts[:run]), ids, self.mine > run)
+
+
+def _pick(rows: Sequence[Outbox], openid: str, now: datetime, catalogs: Catalogs) -> _Pick:
+    """The rows that fit one passive reply, text of at most 2048 bytes: leading text rows
+    joined up to the first that shows choices (their numbers must stay unambiguous). Rows
+    with a photo or document, and whatever does not fit, go as customer-service messages."""
+    mine = [r for r in rows if r.channel == CHANNEL and r.chat_id == openid]
+    chosen: list[Outbox] = []
+    parts: list[str] = []
+    size = 0
+    for row in mine:
+        payload = row.payload
+        if payload.get("photo") or payload.get("document") or row.not_before > now:
+            break
+        text = render_text(payload, catalogs)
+        extra = len(text.encode()) + (2 if parts else 0)
+        if size + extra > PASSIVE_MAX_BYTES:
+            break
+        chosen.append(row)
+        parts.append(text)
+        size += extra
+        if payload.get("buttons"):
+            break
+    return _Pick(openid, chosen, parts, len(mine))
 
 
 def message_key(message: BaseMessage) -> str:
@@ -512,6 +584,8 @@ class WeChatCallback:
         self.notices = Notices(log)
         self._inflight: dict[str, _InFlight] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        self._queue: collections.deque[_Queued] = collections.deque()
+        self._worker: asyncio.Task[None] | None = None
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return [web.get(PATH, self.handle), web.post(PATH, self.handle)]
@@ -572,6 +646,9 @@ class WeChatCallback:
             handled = await asyncio.wait_for(
                 asyncio.shield(entry.task), max(deadline - reserve - loop.time(), 0.0)
             )
+            # One response carries the passive reply (a retry waiting too answers `success`).
+            passive = None if entry.settled else handled.passive
+            entry.settled = True
         except TimeoutError:
             record = {"id": key, "xml": text, "stamp": stamp.record()}
             return await self._keep(entry, key, record, deadline)
@@ -586,10 +663,12 @@ class WeChatCallback:
             return web.Response(status=500, text="error")
         finally:
             entry.waiting -= 1
+            self._unanswered(entry, openid)
         if handled.text is not None:
             return self._reply(request, message, handled.text)
-        passive = await self._passive(handled.rows, openid, deadline) if handled.rows else None
         if passive is None or passive.text is None:
+            if handled.rows:
+                self._spawn(self._deliver(openid))
             return web.Response(text=SUCCESS)
         if passive.leftover:
             self._spawn(self._deliver(openid, after=LEFTOVER_DELAY))
@@ -628,8 +707,17 @@ class WeChatCallback:
             return  # a spooled copy stays for the delivery loop
         if entry.spooled is not None:
             self._spawn(self._unspool(entry.spooled, key))
-        if error is None and entry.waiting == 0:  # nobody will reply passively
-            self._spawn(self._deliver(openid))
+        self._unanswered(entry, openid)
+
+    def _unanswered(self, entry: _InFlight, openid: str) -> None:
+        """Once no request waits for a handled message, the passive reply nobody sent goes
+        back to the outbox and out as customer-service messages."""
+        task = entry.task
+        if entry.waiting or entry.settled or not task.done() or _failed(task):
+            return
+        entry.settled = True
+        passive = task.result().passive
+        self._spawn(self._give_back(passive.ids if passive else frozenset(), openid))
 
     async def _remember(self, stamp: Stamp) -> None:
         with contextlib.suppress(Exception):  # a nonce already known, or the database away
@@ -642,9 +730,12 @@ class WeChatCallback:
             await written
         await self.spool.drop(key)
 
-    async def _accept(self, message: BaseMessage, stamp: Stamp | None) -> Handled:
+    async def _accept(
+        self, message: BaseMessage, stamp: Stamp | None, passive: bool = True
+    ) -> Handled:
         """Handle one message (the task WeChat's retries wait for); `Replayed` when its
-        nonce came with another message, and then nothing is stored."""
+        nonce came with another message, and then nothing is stored. `passive`: take the
+        passive reply from its rows (a response waits for it)."""
         got = await self._incoming(message)
         if got is None:
             return Handled()
@@ -655,14 +746,120 @@ class WeChatCallback:
         if message.type == "image":
             path = await self._download(str(message.media_id))
             if path is None:
-                return Handled(rows=await self._notice(msg.chat_id, "wechat.image.failed"))
+                rows = await self._notice(msg.chat_id, "wechat.image.failed")
+                taken = await self._take_passive(rows, msg.chat_id) if passive else None
+                return Handled(rows=rows, passive=taken)
             msg = replace(msg, photo=path)
-        # The nonce is stored with the message, in one transaction: both or neither.
-        async with self.app.db.batch():
-            if stamp is not None:
-                async with self.app.db.transaction() as session:
-                    await self.guard.check_stored(session, stamp)
-            return Handled(rows=await self.app.engine.handle(msg))
+        done = asyncio.get_running_loop().create_future()
+        self._queue.append(_Queued(msg, stamp, message.type == "text", passive, done))
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._work())
+            self._background.add(self._worker)
+            self._worker.add_done_callback(self._background.discard)
+        return await done
+
+    # ---- messages that arrive together share a commit ----------------------------------
+
+    async def _work(self) -> None:
+        """Handle the queued messages, a group to a transaction, until none is left."""
+        group: list[_Queued] = []
+        try:
+            while self._queue:
+                group = []
+                await self._group(group)
+        finally:
+            self._worker = None
+            for item in [*group, *self._queue]:  # cancelled (a shutdown): nobody handles them
+                item.done.cancel()
+            self._queue.clear()
+
+    def _next(self) -> _Queued | None:
+        """The next message waiting whose request is still there."""
+        while self._queue:
+            item = self._queue.popleft()
+            if not item.done.done():  # else cancelled: nobody waits for it
+                return item
+        return None
+
+    async def _group(self, group: list[_Queued]) -> None:
+        """The messages waiting now, and those arriving for `GROUP_HOLD`, in one batch;
+        each answered as soon as it commits. On failure each is done again on its own."""
+        first = self._next()
+        if first is None:
+            return
+        group.append(first)
+        loop = asyncio.get_running_loop()
+        try:
+            async with self.app.db.batch():
+                rows = [await self._handle(first)]
+                started = loop.time()  # after the first: waiting for the lock is no work
+                while len(group) < GROUP_MAX and loop.time() - started < GROUP_HOLD:
+                    # Let the loop breathe between two messages: requests are read (and join
+                    # this group), answers and spool writes go out, timeouts fire.
+                    await asyncio.sleep(0)
+                    item = self._next()
+                    if item is None:
+                        break
+                    if any(item.msg.chat_id == other.msg.chat_id for other in group):
+                        # The resident's next message sees what this one showed and stored.
+                        self._queue.appendleft(item)
+                        break
+                    group.append(item)
+                    rows.append(await self._handle(item))
+                results = await self._finish(group, rows)
+        except Exception as exc:
+            if len(group) > 1 and not database_unavailable(exc):
+                # One of them failed and took the group with it: each again in its own
+                # transaction, so the others are kept and only the failing one is refused.
+                log.warning("wechat: a group of %d messages failed; one by one", len(group))
+                for item in group:
+                    await self._alone(item)
+                return
+            for item in group:  # the database is away: the same for every one of them
+                if not item.done.done():
+                    item.done.set_exception(exc)
+            return
+        for item, handled in zip(group, results, strict=True):
+            if not item.done.done():
+                item.done.set_result(handled)
+
+    async def _alone(self, item: _Queued) -> None:
+        try:
+            async with self.app.db.batch():
+                [handled] = await self._finish([item], [await self._handle(item)])
+        except Exception as exc:
+            if not item.done.done():
+                item.done.set_exception(exc)
+        else:
+            if not item.done.done():
+                item.done.set_result(handled)
+
+    async def _handle(self, item: _Queued) -> list[Outbox]:
+        """One message in the group's transaction: the button a typed number stands for,
+        then the engine."""
+        msg = item.msg
+        if item.typed:
+            option = await pressed(self.app, msg.chat_id, msg.words)
+            if option:
+                msg = replace(msg, text=None, option=option)
+        return await self.app.engine.handle(msg)
+
+    async def _finish(self, group: list[_Queued], rows: list[list[Outbox]]) -> list[Handled]:
+        """In the group's transaction still: the nonces stored with their messages (both
+        or neither; `Replayed` when one came with another message), and the passive
+        replies taken, a statement for all of each."""
+        stamps = [item.stamp for item in group if item.stamp is not None]
+        if stamps:
+            async with self.app.db.transaction() as session:
+                fresh = await inbound.first_uses(
+                    session, [(s.key, s.fingerprint, s.expires_at) for s in stamps]
+                )
+            if not fresh:
+                raise Replayed("nonce used before by another message")
+        wanted = [n for n, item in enumerate(group) if item.passive and rows[n]]
+        passives = await self._take_passives([(rows[n], group[n].msg.chat_id) for n in wanted])
+        taken = dict(zip(wanted, passives, strict=True))
+        return [Handled(rows=rows[n], passive=taken.get(n)) for n in range(len(group))]
 
     async def drain(self, older_than: float = SPOOL_GRACE) -> int:
         """Handle the messages the spool kept for `older_than` seconds; how many.
@@ -678,7 +875,7 @@ class WeChatCallback:
             try:
                 message = _parse(str(record["xml"]))
                 stamp = Stamp.from_record(record["stamp"]) if record.get("stamp") else None
-                await self._accept(message, stamp)
+                await self._accept(message, stamp, passive=False)
             except Replayed:
                 log.warning("wechat: spooled %s was a replay; dropped", key)
             except Exception as exc:
@@ -698,10 +895,8 @@ class WeChatCallback:
         openid = str(message.source)
         fields: dict[str, Any] = {}
         kind = message.type
-        if kind == "text":
-            text = str(message.content or "").strip()
-            option = await pressed(self.app, openid, text)
-            fields = {"option": option} if option else {"text": text}
+        if kind == "text":  # a typed number or label is looked up in the group (`_handle`)
+            fields = {"text": str(message.content or "").strip()}
         elif kind == "image":
             pass  # the photo is downloaded in `_accept`, within the time budget
         elif kind == "voice":
@@ -763,72 +958,43 @@ class WeChatCallback:
 
     # ---- replies -------------------------------------------------------------------------
 
-    async def _passive(
-        self, rows: Sequence[Outbox], openid: str, deadline: float
-    ) -> Passive | None:
-        """The passive reply, if it is ready by the deadline; otherwise the rows it took
-        go back to the outbox, to go out as customer-service messages."""
-        take = asyncio.create_task(self._take_passive(rows, openid))
-        left = max(deadline - asyncio.get_running_loop().time(), MIN_SPOOL_WAIT)
-        done, _ = await asyncio.wait({take}, timeout=left)
-        if take not in done:
-            take.add_done_callback(lambda late: self._spawn(self._give_back(late, openid)))
-            return None
-        if take.exception() is not None:
-            log.error("wechat: passive reply failed", exc_info=take.exception())
-            self._spawn(self._deliver(openid))
-            return None
-        return take.result()
-
-    async def _give_back(self, late: asyncio.Task[Passive], openid: str) -> None:
-        """A passive reply made too late: its rows are sent the other way."""
-        if not late.cancelled() and late.exception() is None:
-            await self._release(set(late.result().ids))
+    async def _give_back(self, ids: frozenset[int], openid: str) -> None:
+        """A passive reply that no response carried: its rows are sent the other way."""
+        try:
+            await self._release(set(ids))
+        except Exception:
+            log.exception("wechat: rows %s stay marked sent; not given back", sorted(ids))
         await self._deliver(openid)
 
     async def _take_passive(self, rows: Sequence[Outbox], openid: str) -> Passive:
-        """The text of the rows that fit one passive reply (marked sent); whether any are left.
+        """The passive reply of one message handled outside a group (a notice of ours)."""
+        [passive] = await self._take_passives([(rows, openid)])
+        return passive
 
-        A passive reply is one text of at most 2048 bytes: leading text rows are joined up
-        to the first that shows choices (their numbers must stay unambiguous). Rows with a
-        photo or document, and whatever does not fit, go out as customer-service messages.
-        """
+    async def _take_passives(
+        self, replies: Sequence[tuple[Sequence[Outbox], str]]
+    ) -> list[Passive]:
+        """The passive reply of each message's (rows, openid): its rows marked sent, all
+        in one statement, and the choices it shows remembered."""
         now = self.app.clock.now()
-        mine = [r for r in rows if r.channel == CHANNEL and r.chat_id == openid]
-        chosen: list[Outbox] = []
-        parts: list[str] = []
-        size = 0
-        for row in mine:
-            payload = row.payload
-            if payload.get("photo") or payload.get("document") or row.not_before > now:
-                break
-            text = render_text(payload, self.app.catalogs)
-            extra = len(text.encode()) + (2 if parts else 0)
-            if size + extra > PASSIVE_MAX_BYTES:
-                break
-            chosen.append(row)
-            parts.append(text)
-            size += extra
-            if payload.get("buttons"):
-                break
-        taken = await self._mark_passive([r.id for r in chosen if r.id is not None], now)
-        # Only an unbroken run from the start keeps the order; the rest goes the other way.
-        run = 0
-        while run < len(chosen) and chosen[run].id in taken:
-            run += 1
-        ids = frozenset(r.id for r in chosen[:run] if r.id is not None)
-        await self._release(taken - ids)
-        if run == 0:
-            return Passive(None, ids, bool(mine))
-        await remember_choices(self.app, openid, chosen[run - 1].payload)
-        return Passive("\n\n".join(parts[:run]), ids, len(mine) > run)
+        picks = [_pick(rows, openid, now, self.app.catalogs) for rows, openid in replies]
+        taken = await self._mark_passive([r.id for p in picks for r in p.chosen], now)
+        passives = [pick.passive(taken) for pick in picks]
+        # Rows marked that cannot keep the order go back, to go the other way.
+        await self._release(taken - {i for passive in passives for i in passive.ids})
+        for pick, passive in zip(picks, passives, strict=True):
+            if passive.text is not None:
+                shown = pick.chosen[len(passive.ids) - 1].payload
+                await remember_choices(self.app, pick.openid, shown)
+        return passives
 
-    async def _mark_passive(self, ids: list[int], now: datetime) -> set[int]:
+    async def _mark_passive(self, ids: list[int | None], now: datetime) -> set[int]:
         """Mark rows sent as a passive reply, unless a delivery loop holds them already."""
-        if not ids:
+        known = [i for i in ids if i is not None]
+        if not known:
             return set()
         async with self.app.db.transaction() as session:
-            return await outbox.mark_sent_unless_claimed(session, ids, now, "passive")
+            return await outbox.mark_sent_unless_claimed(session, known, now, "passive")
 
     async def _release(self, ids: set[int]) -> None:
         """Give back rows marked for a passive reply that cannot keep the order."""
