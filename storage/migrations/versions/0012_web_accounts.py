@@ -27,9 +27,7 @@ def upgrade() -> None:
         "web_account",
         sa.Column("login", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("password_hash", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column(
-            "password_set_at", storage.models.UtcDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("password_set_at", storage.models.UtcDateTime(timezone=True), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
         sa.Column("locked_until", storage.models.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("login"),
