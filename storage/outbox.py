@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, and_, cast, exists, func, or_, update
+from sqlalchemy import select as sa_select  # more columns than sqlmodel's types
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -140,39 +141,52 @@ async def enqueue_many(
 PRIORITY = (col(Outbox.urgent).desc(), col(Outbox.bulk), col(Outbox.created_at), col(Outbox.id))
 
 
-def _next_in_its_chat(now: datetime) -> ColumnElement[bool]:
+def _next_in_its_chat(channel: str, now: datetime) -> ColumnElement[bool]:
     """No row ahead of this one (in PRIORITY order) in its chat is still on its way: held
     by a sender, or postponed by one (a 429's retry after, a failure's backoff), which
     is why it carries an error. A row scheduled for later and never tried (a push
     waiting out the quiet hours) holds nobody up; one due again comes first anyway, as
-    the claim takes a chat's rows in PRIORITY order."""
+    the claim takes a chat's rows in PRIORITY order.
+
+    The rows on their way are few (those in the senders' hands and those waiting out a
+    retry) and are read once, as a materialized list, before the pending rows are checked
+    against it: checked row by row against the whole outbox, a backlog of 1,700 replies
+    took PostgreSQL 1.2 s a read (its estimates were of an outbox still empty)."""
     ahead = aliased(Outbox)
-    urgent, bulk = col(ahead.urgent), col(ahead.bulk)
-    created, ahead_id = col(ahead.created_at), col(ahead.id)
-    goes_first = or_(
-        urgent > col(Outbox.urgent),
-        and_(urgent == col(Outbox.urgent), bulk < col(Outbox.bulk)),
-        and_(
-            urgent == col(Outbox.urgent),
-            bulk == col(Outbox.bulk),
+    on_its_way = (
+        sa_select(
+            col(ahead.chat_id).label("chat_id"),
+            col(ahead.urgent).label("urgent"),
+            col(ahead.bulk).label("bulk"),
+            col(ahead.created_at).label("created_at"),
+            col(ahead.id).label("id"),
+        )
+        .where(
+            col(ahead.channel) == channel,
+            col(ahead.sent_at).is_(None),
+            col(ahead.failed_at).is_(None),
             or_(
-                created < col(Outbox.created_at),
-                and_(created == col(Outbox.created_at), ahead_id < col(Outbox.id)),
+                col(ahead.claimed_until) >= now,
+                and_(col(ahead.error).is_not(None), col(ahead.not_before) > now),
+            ),
+        )
+        .cte("on_its_way")
+        .prefix_with("MATERIALIZED")
+    )
+    first = on_its_way.c
+    goes_first = or_(
+        first.urgent > col(Outbox.urgent),
+        and_(first.urgent == col(Outbox.urgent), first.bulk < col(Outbox.bulk)),
+        and_(
+            first.urgent == col(Outbox.urgent),
+            first.bulk == col(Outbox.bulk),
+            or_(
+                first.created_at < col(Outbox.created_at),
+                and_(first.created_at == col(Outbox.created_at), first.id < col(Outbox.id)),
             ),
         ),
     )
-    on_its_way = or_(
-        col(ahead.claimed_until) >= now,
-        and_(col(ahead.error).is_not(None), col(ahead.not_before) > now),
-    )
-    return ~exists().where(
-        col(ahead.channel) == col(Outbox.channel),
-        col(ahead.chat_id) == col(Outbox.chat_id),
-        col(ahead.sent_at).is_(None),
-        col(ahead.failed_at).is_(None),
-        on_its_way,
-        goes_first,
-    )
+    return ~exists().where(first.chat_id == col(Outbox.chat_id), goes_first)
 
 
 async def claim(
@@ -205,7 +219,7 @@ async def claim(
             .limit(limit)
         )
         if in_order:
-            stmt = stmt.where(_next_in_its_chat(now))
+            stmt = stmt.where(_next_in_its_chat(channel, now))
         if chat_ids is not None:
             stmt = stmt.where(col(Outbox.chat_id).in_(list(chat_ids)))
         if db.dialect == "postgresql":
@@ -420,7 +434,7 @@ async def due_chats(
             col(Outbox.failed_at).is_(None),
             Outbox.not_before <= now,
             or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now),
-            _next_in_its_chat(now),
+            _next_in_its_chat(channel, now),
         )
         .group_by(col(Outbox.chat_id))
         .order_by(

@@ -82,6 +82,9 @@ BULK_WORKERS = 10  # of those, for chats with only announcements: enough for 30/
 # few, so a notice claimed ahead of a resident's reply in the same chat is sent soon
 SCAN = 200  # chats read from the outbox at a time
 IDLE = 1.0  # seconds between outbox scans when nothing nudges
+# Seconds between outbox scans while chats read by the last one still wait for a place (a
+# backlog): nudges then come faster than a scan of every pending row is worth.
+RESCAN_BUSY = 0.5
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 
@@ -483,7 +486,12 @@ async def run_delivery(
     while not stop.is_set():
         running = {chat: task for chat, task in running.items() if not task.done()}
         bulk_chats = {chat for chat in bulk_chats if chat in running}
-        if nudged or loop.time() - scanned >= idle or (full and not waiting):
+        since = loop.time() - scanned
+        # A nudge reads the outbox at once, unless chats read before still wait for a
+        # place: then a read (every pending row, grouped) is no use more often than this.
+        held_back = nudged and bool(waiting) and since < RESCAN_BUSY
+        if (nudged and not held_back) or since >= idle or (full and not waiting):
+            held_back = False
             scanned = loop.time()
             try:
                 waiting = await due_chats(app.db, app.clock.now())
@@ -500,7 +508,8 @@ async def run_delivery(
             running[due.chat_id] = task
             if due.bulk:
                 bulk_chats.add(due.chat_id)
-        nudged = await _wait(stop, nudge, freed, scanned + idle - loop.time())
+        until = scanned + (RESCAN_BUSY if held_back else idle)
+        nudged = await _wait(stop, nudge, freed, until - loop.time()) or held_back
     # Let each worker finish the message it is sending; none starts another.
     await asyncio.gather(*running.values(), return_exceptions=True)
 

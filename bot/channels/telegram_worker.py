@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 
-from bot.channels.telegram import BATCH_HOLD, BATCH_MAX, CHANNEL, Updates, make_bot
+from bot.channels.telegram import BATCH_HOLD, CHANNEL, Updates, make_bot
 from storage import queue, signals
 from storage.db import BatchFailed
 from storage.queue import Queued
@@ -34,7 +34,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHATS = 16  # chats taken at once: their updates share a commit
+# Chats taken at once, and updates handled in one transaction at most. Kept small: a lot
+# holds the row locks its updates take until it commits, and some rows are shared by many
+# chats (the community's ticket counter, taken by every repair filed), so a long lot makes
+# the other workers wait for it; the commit itself costs little beside an update's handling.
+CHATS = 4
+LOT = 8
 IDLE = 1.0  # seconds between looks at the queue when no notice comes
 RETRY = 5.0  # seconds to wait after the database failed
 
@@ -69,9 +74,9 @@ class _Worker:
                 for row in claimed:
                     await self._feed(row)
                     handled.append(row.id)
-                    # The rest of a long lot stays queued for the next round (or another
-                    # worker once the locks go): a chat's first reply is not held long.
-                    if len(handled) >= BATCH_MAX and time.monotonic() - started > BATCH_HOLD:
+                    # The rest stays queued for the next round (or another worker once
+                    # the locks go), in order.
+                    if len(handled) >= LOT or time.monotonic() - started > BATCH_HOLD:
                         break
                 async with db.transaction() as session:
                     await queue.done(session, handled)
