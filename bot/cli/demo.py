@@ -77,12 +77,13 @@ async def web_logins(app: Any) -> list[str]:
 
     made: list[str] = []
     async with app.db.transaction() as session:
-        for login, name, role, _ in WEB_LOGINS:
+        for login, name, role, department in WEB_LOGINS:
             if await session.get(WebAccount, login) is not None:
                 continue
             password = secrets.token_urlsafe(9)
             await set_password(session, login, password, app.clock.now())
-            made.append(f"  {login} / {password}  ({name}, {role.value})")
+            what = f"{role.value}, {department.value}" if department else role.value
+            made.append(f"  {login} / {password}  ({name}, {what})")
     settings = app.settings
     where = f"http://{settings.http_host}:{settings.http_port}{PREFIX}/"
     if not made:
