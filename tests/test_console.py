@@ -8,6 +8,7 @@ through Typer's runner (tests/commandline.py), and once as a child process with 
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -70,9 +71,14 @@ def test_upgrade_then_seed_twice_changes_nothing(tmp_path: Path):
     first = ok(frontdesk(tmp_path, "seed-demo", "--no-history"))
     assert "2 communities, 24 units" in first and "144 bills" in first
     assert "demo history" not in first
+    # The web workspace's logins, with passwords printed once, that sign in.
+    assert "http://127.0.0.1:8080/desk/" in first
+    logins = dict(re.findall(r"^  (desk|zhou) / (\S+)  \(", first, re.M))
+    assert set(logins) == {"desk", "zhou"}
     before = table_counts(tmp_path / "fd.db")
     second = ok(frontdesk(tmp_path, "seed-demo", "--no-history"))
     assert "(0 rows added)" in second
+    assert logins["desk"] not in second and "printed when first set" in second
     assert table_counts(tmp_path / "fd.db") == before
     assert ok(frontdesk(tmp_path, "db", "upgrade")) == out  # already there: same revision
 
