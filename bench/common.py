@@ -6,6 +6,7 @@ import contextlib
 import getpass
 import os
 import platform
+import socket
 import statistics
 import subprocess
 import tempfile
@@ -84,6 +85,13 @@ def machine() -> str:
         f"{cpu}, {os.cpu_count()} cores{memory}; Python {platform.python_version()}, "
         f"SQLite {sqlite3.sqlite_version}, {pg or 'PostgreSQL (version unknown)'}"
     )
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a process started next to listen on)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def rss_mb() -> float:

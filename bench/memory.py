@@ -33,7 +33,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sqlite3
 import sys
 import tempfile
@@ -49,7 +48,7 @@ from typing import Any
 from aiohttp import ClientError, ClientSession, ClientTimeout
 from sqlalchemy import Table, insert
 
-from bench.common import Section
+from bench.common import Section, free_port
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import (
@@ -241,12 +240,6 @@ def _status(pid: int) -> dict[str, float]:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _command() -> list[str]:
     """The `frontdesk` console script beside this interpreter, else `python -m bot.cli`."""
     script = Path(sys.executable).with_name("frontdesk")
@@ -294,7 +287,7 @@ async def frontdesk_run(
     url: str, data_dir: Path, emulator: BotAPIEmulator
 ) -> AsyncIterator[Frontdesk]:
     """Start `frontdesk run` against the emulator; yields once it polls for updates."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")}
     env.update(
         FRONTDESK_DATABASE_URL=url,

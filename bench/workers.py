@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 
 from sqlmodel import col, func, select
 
-from bench.common import Section, pg_database
+from bench.common import Section, free_port, pg_database
 from bench.inbound import seed, telegram_process
 from bench.telegram_child import TOKEN
 from storage.db import Database
@@ -37,12 +36,6 @@ ROOT = Path(__file__).resolve().parent.parent
 COUNTS = (0, 1, 2, 4)  # worker processes; 0: `frontdesk run` handles the updates itself
 TARGET = 1.6  # 2 workers against 1
 WITHIN = 600.0  # seconds a run may take at most
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _handled(db: Database) -> tuple[int, float, float]:
@@ -75,7 +68,7 @@ async def handled_rate(workers: int, residents: int) -> float:
                     FRONTDESK_TELEGRAM_TOKEN=TOKEN,
                     FRONTDESK_TELEGRAM_API_URL=base_url,
                     FRONTDESK_WORKERS=str(workers),
-                    FRONTDESK_HTTP_PORT=str(_free_port()),
+                    FRONTDESK_HTTP_PORT=str(free_port()),
                     FRONTDESK_DATA_DIR=str(Path(tmp) / "data"),
                     FRONTDESK_LOG_LEVEL="WARNING",
                 )

@@ -66,11 +66,10 @@ async def resolve(ctx: Context, month: str, code: str) -> Asked | dict[str, Repl
     """The month and communities chosen, or what is wrong with each field (chat's words)."""
     problems: dict[str, Reply] = {}
     today = ctx.now.astimezone(ctx.settings.tz).date()
-    period: Period | None = None
     try:
-        period = parse_period(month.strip(), today, ctx.settings.tz)
+        period: Period | None = parse_period(month.strip(), today, ctx.settings.tz)
     except PeriodError:
-        pass
+        period = None  # not a month: said next to its field below
     if period is None or not is_month(period) or not month.strip():
         problems["month"] = Reply("supervisor.error.month")
     chosen = code.strip().upper()

@@ -36,6 +36,7 @@ from storage import queue
 from storage.db import Database
 from storage.models import InboundUpdate, QueuedUpdate, Ticket, TicketEvent
 from tests.commandline import frontdesk
+from tests.crashkit import alive
 from tests.telegram_emulator import BotAPIEmulator
 from tests.test_telegram import (
     LIU,
@@ -301,14 +302,6 @@ async def test_a_worker_killed_midway_is_replaced_and_loses_nothing(
             bot.kill()
             await bot.wait()
         await emulator.stop()
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 async def await_count(probe: Any, total: int) -> bool:

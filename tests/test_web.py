@@ -10,51 +10,26 @@ that is not the viewer's. The same in a real browser: tests/test_web_browser.py.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlmodel import col, select
 
 from bot import web
-from bot.http import make_web_app
-from handlers.people import add_staff
-from handlers.web_accounts import set_password
-from storage.models import AuditLog, Community, Outbox, StaffMember, Ticket, WebAccount
+from storage.models import AuditLog, Outbox, StaffMember, Ticket, WebAccount
 from tests.conversations import file_repair
 from tests.harness import Chat
+from tests.webdesk import (
+    PASSWORD,
+    add_other_desk,
+    add_web_staff,
+    client,
+    csrf,
+    latest_ticket,
+    sign_in,
+)
 
-PASSWORD = "desk-password-42"
-
-
-async def passwords(app: Any, *logins: str) -> None:
-    async with app.db.transaction() as s:
-        for login in logins:
-            await set_password(s, login, PASSWORD, app.clock.now())
-
-
-@pytest.fixture
-async def client(demo_app: Any) -> AsyncIterator[TestClient]:
-    await passwords(demo_app, "desk", "zhou")
-    pages = make_web_app([], mounted={web.PREFIX: await web.desk_app(demo_app)})
-    async with TestClient(TestServer(pages)) as test_client:
-        yield test_client
-
-
-def csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "no CSRF token on the page"
-    return found.group(1)
-
-
-async def sign_in(client: TestClient, login: str, password: str = PASSWORD) -> Any:
-    page = await (await client.get("/desk/signin")).text()
-    return await client.post(
-        "/desk/signin",
-        data={"csrf": csrf(page), "login": login, "password": password},
-        allow_redirects=True,
-    )
+__all__ = ["client"]  # the fixture, from tests/webdesk.py
 
 
 async def test_signing_in_and_out(client: TestClient, demo_app: Any) -> None:
@@ -106,8 +81,7 @@ async def test_the_board_filters_and_a_button_on_the_page_works_as_in_chat(
 ) -> None:
     resident = Chat(demo_app, "resident")
     await file_repair(resident)
-    async with demo_app.db.transaction() as s:
-        ticket = (await s.exec(select(Ticket).order_by(col(Ticket.id).desc()))).first()
+    ticket = await latest_ticket(demo_app)
     assert ticket is not None and ticket.status == "new"
 
     page = await (await sign_in(client, "zhou")).text()
@@ -169,27 +143,10 @@ async def test_other_communities_and_departments_stay_out_of_sight(
 ) -> None:
     resident = Chat(demo_app, "resident")
     await file_repair(resident)
-    async with demo_app.db.transaction() as s:
-        ticket = (await s.exec(select(Ticket).order_by(col(Ticket.id).desc()))).first()
-        other = (await s.exec(select(Community).where(Community.code == "HYY"))).one()
-        await add_staff(
-            s,
-            channel="web",
-            user_id="hyy-desk",
-            name="和悦园前台",
-            department="service",
-            community_id=other.id,
-        )
-        await add_staff(
-            s,
-            channel="web",
-            user_id="guard",
-            name="赵强",
-            department="security",
-            community_id=ticket.community_id if ticket else None,
-        )
+    ticket = await latest_ticket(demo_app)
     assert ticket is not None
-    await passwords(demo_app, "hyy-desk", "guard")
+    await add_other_desk(demo_app)
+    await add_web_staff(demo_app, "guard", "赵强", "security", "XFL")
     for login in ("hyy-desk", "guard"):
         client.session.cookie_jar.clear()
         page = await (await sign_in(client, login)).text()
@@ -239,8 +196,7 @@ async def test_a_walk_in_repair_filed_at_the_desk(client: TestClient, demo_app: 
     answer = await client.post("/desk/intake", data={**typed, "category": "water"})
     page = await answer.text()
     assert answer.status == 200 and "/desk/tickets/" in str(answer.url)
-    async with demo_app.db.transaction() as s:
-        ticket = (await s.exec(select(Ticket).order_by(col(Ticket.id).desc()))).first()
+    ticket = await latest_ticket(demo_app)
     assert ticket is not None and ticket.description == "卫生间天花板渗水"
     assert ticket.channel == "counter" and ticket.details["via"] == "counter"
     assert ticket.contact_phone == "13800000001" and ticket.person_id is not None

@@ -22,7 +22,6 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlmodel import col, select
 
 from bot import web
 from bot.app import App
@@ -30,9 +29,6 @@ from bot.channels import telegram
 from bot.channels.telegram_send import Pacer
 from bot.http import serve_http
 from bot.settings import Settings
-from handlers.people import add_staff
-from handlers.web_accounts import set_password
-from storage.models import Community, Ticket
 from tests.telegram_emulator import BotAPIEmulator
 from tests.test_telegram import (
     REPAIR_GROUP,
@@ -42,6 +38,7 @@ from tests.test_telegram import (
     seed_telegram,
     until,
 )
+from tests.webdesk import add_other_desk, latest_ticket, passwords
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -169,18 +166,8 @@ class Browser:
 
 
 async def _staff_with_passwords(app: App) -> None:
-    async with app.db.transaction() as s:
-        other = (await s.exec(select(Community).where(Community.code == "HYY"))).one()
-        await add_staff(
-            s,
-            channel="web",
-            user_id="hyy-desk",
-            name="和悦园前台",
-            department="service",
-            community_id=other.id,
-        )
-        for login in ("desk", "zhou", "hyy-desk"):
-            await set_password(s, login, PASSWORD, app.clock.now())
+    await passwords(app, "desk", "zhou", password=PASSWORD)
+    await add_other_desk(app, password=PASSWORD)
 
 
 @pytest.fixture
@@ -249,8 +236,7 @@ async def test_the_desk_and_the_supervisor_at_work_in_a_browser(served) -> None:
     await browser.fill({"category": "water"})
     await browser.press("登记")
     assert "/desk/tickets/" in await browser.url()
-    async with app.db.transaction() as s:
-        ticket = (await s.exec(select(Ticket).order_by(col(Ticket.id).desc()))).first()
+    ticket = await latest_ticket(app)
     assert ticket is not None and ticket.channel == "counter"
     card = await until(
         lambda: [m for m in emulator.messages(REPAIR_GROUP) if ticket.number in (m.text or "")],

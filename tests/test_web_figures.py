@@ -7,30 +7,20 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import openpyxl
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlmodel import col, select
 
-from bot import web
-from bot.http import make_web_app
 from storage.models import AuditLog, StaffMember
 from tests.conversations import file_repair, finish_repair
 from tests.harness import Chat, texts
-from tests.test_web import csrf, passwords, sign_in
+from tests.webdesk import client, csrf, sign_in
+
+__all__ = ["client"]  # the fixture, from tests/webdesk.py
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture
-async def client(demo_app: Any) -> AsyncIterator[TestClient]:
-    await passwords(demo_app, "desk", "zhou")
-    pages = make_web_app([], mounted={web.PREFIX: await web.desk_app(demo_app)})
-    async with TestClient(TestServer(pages)) as test_client:
-        yield test_client
 
 
 def tiles(page: str) -> dict[str, str]:

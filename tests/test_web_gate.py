@@ -14,16 +14,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
-from bot import web
-from bot.http import make_web_app
-from handlers.people import add_staff
-from storage.models import Community, ReleaseSlip, StaffMember, Ticket
+from storage.models import ReleaseSlip, StaffMember, Ticket
 from tests.harness import Chat, texts
 from tests.test_slip import ask_for_slip, audited, events, the_slip
-from tests.test_web import csrf, passwords, sign_in
+from tests.webdesk import add_web_staff, csrf, serving, sign_in
 
 
 @pytest.fixture(autouse=True)
@@ -32,26 +29,10 @@ def _workdir(tmp_path: Any, monkeypatch: Any) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-async def add_web_staff(app: Any, login: str, name: str, department: str, code: str) -> None:
-    async with app.db.transaction() as s:
-        community = (await s.exec(select(Community).where(Community.code == code))).one()
-        await add_staff(
-            s,
-            channel="web",
-            user_id=login,
-            name=name,
-            department=department,
-            community_id=community.id,
-        )
-    await passwords(app, login)
-
-
 @pytest.fixture
 async def client(demo_app: Any) -> AsyncIterator[TestClient]:
-    await passwords(demo_app, "desk", "zhou")
     await add_web_staff(demo_app, "guard", "赵强", "security", "XFL")
-    pages = make_web_app([], mounted={web.PREFIX: await web.desk_app(demo_app)})
-    async with TestClient(TestServer(pages)) as test_client:
+    async with serving(demo_app) as test_client:
         yield test_client
 
 

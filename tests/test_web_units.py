@@ -29,15 +29,14 @@ from storage.models import (
     Payment,
     Person,
     StaffMember,
-    Ticket,
     Unit,
 )
 from tests.conversations import file_repair
 from tests.harness import Chat, texts
 from tests.test_binding import CODE, bindings_of, request_binding
-from tests.test_web import client, csrf, passwords, sign_in
+from tests.webdesk import add_other_desk, client, csrf, latest_ticket, passwords, sign_in
 
-__all__ = ["client"]  # the fixture, shared with tests/test_web.py
+__all__ = ["client"]  # the fixture, from tests/webdesk.py
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -115,8 +114,7 @@ async def test_a_units_page_with_its_bills_tickets_and_arrears(
 ) -> None:
     resident = Chat(demo_app, "resident")
     await file_repair(resident)
-    async with demo_app.db.transaction() as s:
-        ticket = (await s.exec(select(Ticket).order_by(col(Ticket.id).desc()))).first()
+    ticket = await latest_ticket(demo_app)
     assert ticket is not None
     await sign_in(client, "desk")
     page = await (await client.get(f"/desk/units/{ticket.unit_id}")).text()
@@ -343,17 +341,7 @@ async def test_another_communitys_desk_sees_none_of_xfls_units(
 ) -> None:
     applicant = Chat(demo_app, "applicant")
     number = await request_binding(applicant)
-    async with demo_app.db.transaction() as s:
-        other = (await s.exec(select(Community).where(Community.code == "HYY"))).one()
-        await add_staff(
-            s,
-            channel="web",
-            user_id="hyy-desk",
-            name="和悦园前台",
-            department="service",
-            community_id=other.id,
-        )
-    await passwords(demo_app, "hyy-desk")
+    await add_other_desk(demo_app)
     page = await (await sign_in(client, "hyy-desk")).text()
     xfl = await unit_id(demo_app, "3栋2单元1201")
     for typed in ("3栋2单元1201", "张伟", "13800000001", "幸福里"):

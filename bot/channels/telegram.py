@@ -485,7 +485,8 @@ async def serve(app: App, stop: asyncio.Event, *, pacer: Pacer | None = None) ->
     delivery = asyncio.create_task(run_delivery(app, bot, done, nudge, pacer=pacer))
     try:
         await _retrying("setMyCommands", lambda: register_commands(bot, app), stop)
-        # Worker processes say when they queued replies (nothing to hear without them).
+        # Other processes say when they queued replies: worker processes, `frontdesk web`
+        # (PostgreSQL; on SQLite there is nothing to hear, and the outbox is read each second).
         async with signals.listening(app.db, signals.OUTBOX, nudge.set):
             if webhook:
                 await _serve_webhook(app, bot, running, stop)

@@ -64,16 +64,26 @@ async def conversation(request: web.Request) -> list[dict[str, Any]]:
     ]
 
 
-async def page(request: web.Request) -> web.StreamResponse:
+async def _view(request: web.Request) -> board.TicketView | None:
+    """The ticket of the address, as the signed-in staff may see it (None: they may not)."""
     app = desk.app_of(request)
     found = desk.desk_of(request)
     async with app.db.reading() as session:
-        view = await board.ticket_view(
+        return await board.ticket_view(
             session, found.staff, int(request.match_info["id"]), app.clock.now()
         )
+
+
+def _not_yours(request: web.Request) -> web.StreamResponse:
+    """No such ticket, or not theirs: the same page either way."""
+    context = desk.context(request, conversation=[], once="")
+    return aiohttp_jinja2.render_template("not_yours.html", request, context, status=404)
+
+
+async def page(request: web.Request) -> web.StreamResponse:
+    view = await _view(request)
     if view is None:
-        context = desk.context(request, conversation=[], once=uuid.uuid4().hex)
-        return aiohttp_jinja2.render_template("not_yours.html", request, context, status=404)
+        return _not_yours(request)
     context = desk.context(
         request,
         view=view,
@@ -86,17 +96,12 @@ async def page(request: web.Request) -> web.StreamResponse:
 
 async def work_order(request: web.Request) -> web.StreamResponse:
     """The ticket as a work order (维修工作单) to print, A4 or A5 (`?size=a5`)."""
-    app = desk.app_of(request)
-    found = desk.desk_of(request)
-    async with app.db.reading() as session:
-        view = await board.ticket_view(
-            session, found.staff, int(request.match_info["id"]), app.clock.now()
-        )
+    view = await _view(request)
     if view is None:
-        context = desk.context(request, conversation=[], once="")
-        return aiohttp_jinja2.render_template("not_yours.html", request, context, status=404)
+        return _not_yours(request)
     size = "a5" if request.query.get("size") == "a5" else "a4"
-    context = desk.context(request, view=view, ticket=view.ticket, size=size, now=app.clock.now())
+    now = desk.app_of(request).clock.now()
+    context = desk.context(request, view=view, ticket=view.ticket, size=size, now=now)
     return aiohttp_jinja2.render_template("workorder.html", request, context)
 
 

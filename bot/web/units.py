@@ -23,18 +23,17 @@ from typing import Any
 import aiohttp_jinja2
 import qrcode
 from aiohttp import web
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.web import desk
+from bot.web.acting import staff_context
 from bot.web.ticket import conversation
 from dialogs.sending import send
 from handlers import roster, unit_pages
-from handlers.core.context import Context
-from handlers.core.messages import Incoming, Text
+from handlers.core.messages import Text
 from handlers.documents.tables import TableError, read_table
 from handlers.rules.binding import ROLES
-from handlers.web_accounts import CHANNEL
 from storage import signals
-from storage.models import ChatIdentity
 
 SEARCH = "units_search"
 DONE = "units_done"
@@ -53,28 +52,6 @@ def routes() -> list[web.RouteDef]:
         web.post("/units/import", import_file),
         web.get("/bindings", bindings),
     ]
-
-
-def _context(request: web.Request, session: object) -> Context:
-    app = desk.app_of(request)
-    found = desk.desk_of(request)
-    msg = Incoming(
-        channel=CHANNEL,
-        chat_id=found.login,
-        user_id=found.login,
-        at=app.clock.now(),
-        user_name=found.name,
-    )
-    return Context(
-        session=session,  # type: ignore[arg-type]
-        settings=app.settings,
-        catalogs=app.catalogs,
-        clock=app.clock,
-        msg=msg,
-        identity=ChatIdentity(channel=CHANNEL, external_user_id=found.login),
-        locale=found.locale,
-        staff=found.staff,
-    )
 
 
 def _text(request: web.Request, text: Text) -> str:
@@ -105,9 +82,9 @@ async def page(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template("units_search.html", request, context)
 
 
-def _acts(request: web.Request, session: object, community_id: int) -> bool:
+def _acts(request: web.Request, session: AsyncSession, community_id: int) -> bool:
     """Whether the desk may act for units of this community (checked again when it does)."""
-    return unit_pages.may_act(_context(request, session), community_id) is not None
+    return unit_pages.may_act(staff_context(request, session), community_id) is not None
 
 
 async def find(request: web.Request) -> web.StreamResponse:
@@ -176,7 +153,7 @@ async def pay(request: web.Request) -> web.StreamResponse:
     found = desk.desk_of(request)
     form = unit_pages.PaymentForm.of(await request.post())
     async with app.db.transaction() as session:
-        ctx = _context(request, session)
+        ctx = staff_context(request, session)
         unit = await unit_pages.unit_for_action(ctx, int(request.match_info["id"]))
         if unit is None:
             raise web.HTTPNotFound()
@@ -203,7 +180,7 @@ async def invite(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     role = str(form.get("role") or "")[:16]
     async with app.db.transaction() as session:
-        ctx = _context(request, session)
+        ctx = staff_context(request, session)
         unit = await unit_pages.unit_for_action(ctx, int(request.match_info["id"]))
         if unit is None:
             raise web.HTTPNotFound()
@@ -305,7 +282,7 @@ async def import_file(request: web.Request) -> web.StreamResponse:
     try:
         table = await asyncio.to_thread(_read, name, data)
         async with app.db.transaction() as session:
-            summary = await unit_pages.import_roster(_context(request, session), kind, table)
+            summary = await unit_pages.import_roster(staff_context(request, session), kind, table)
     except TableError as refused:  # a RosterError too: nothing was imported
         return _import(request, kind=kind, errors=refused.errors, status=400)
     return _import(request, kind=kind, summary=summary)
