@@ -78,6 +78,8 @@ class TicketKind(StrEnum):
     slip = "slip"
     binding = "binding"
     handoff = "handoff"
+    inspection = "inspection"  # a move-in inspection with the repair department
+    patrol = "patrol"  # an outside patrol of a flat in custody
 
 
 class TicketStatus(StrEnum):
@@ -120,9 +122,35 @@ class Unit(SQLModel, table=True):
     label: str = Field(max_length=50)
     area_m2: Decimal = Field(sa_column=Column(Numeric(10, 2), nullable=False))
     handover_date: date | None = None
+    stage: str = Field(default="not_handed_over", max_length=20)  # UnitStage
     extra_monthly: Decimal = Field(
         default=Decimal("0"), sa_column=Column(Numeric(12, 2), nullable=False)
     )  # collected-on-behalf items (代收代付) per month
+
+
+class UnitStage(StrEnum):
+    """A unit's life: handed over by the move-in, then renovated and lived in, or looked
+    after empty (custody)."""
+
+    not_handed_over = "not_handed_over"
+    handing_over = "handing_over"
+    handed_over = "handed_over"
+    renovating = "renovating"
+    occupied = "occupied"
+    custody = "custody"
+
+
+class UnitEvent(SQLModel, table=True):
+    """Append-only history of a unit's life: each change of stage, who made it and when."""
+
+    __tablename__ = "unit_event"
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    actor: str = Field(max_length=100)
+    from_stage: str = Field(max_length=20)
+    to_stage: str = Field(max_length=20)
+    note: str = Field(default="", max_length=500)
 
 
 class Person(SQLModel, table=True):
@@ -523,6 +551,117 @@ class FeeAgreement(SQLModel, table=True):
     opened_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     closed_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
     resolution: str = Field(default="", max_length=2000)
+    history: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+
+
+class Document(SQLModel, table=True):
+    """A private paper kept for the office (an ID, a contract, a power of attorney, an
+    approval): seen by the desk and supervisors only, never sent into a group, covered by
+    `resident export` and `forget`. `subject` says what it belongs to (`movein:12`)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    subject: str = Field(max_length=40, index=True)
+    kind: str = Field(max_length=30)  # owner_id, purchase_contract, attorney, …
+    channel: str = Field(max_length=20)
+    file_ref: str = Field(default="", max_length=300)
+    stored_path: str | None = Field(default=None, max_length=300)
+    added_by: str = Field(max_length=100)
+    at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+
+
+class MoveIn(SQLModel, table=True):
+    """A unit's move-in (入住), the checklist the desk works through with the owner over
+    days: papers, forms, fees, items, the inspection and its defects, the sign-off.
+    `checklist` holds what is done, item by item, with who and when."""
+
+    __tablename__ = "move_in"
+    __table_args__ = (Index("ix_move_in_open", "unit_id", "status"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    owner_id: int | None = Field(default=None, foreign_key="person.id")
+    delegate_id: int | None = Field(default=None, foreign_key="person.id")
+    status: str = Field(default="open", max_length=16)  # open, completed, cancelled
+    checklist: dict[str, Any] = _json()
+    inspection_ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
+    reinspect_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    signed_off_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    signed_off_by: str = Field(default="", max_length=100)
+    invite_code: str = Field(default="", max_length=16)
+    opened_by: str = Field(max_length=100)
+    opened_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    completed_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    history: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+
+
+class MeterReading(SQLModel, table=True):
+    """A water, electricity or gas meter read for a unit (at the move-in, the start and
+    end of custody, each custody month). A reading is never below the one before it."""
+
+    __tablename__ = "meter_reading"
+    __table_args__ = (Index("ix_meter_reading_unit", "unit_id", "meter", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    meter: str = Field(max_length=10)  # water, power, gas
+    value: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    purpose: str = Field(max_length=20)  # movein, custody_start, monthly, custody_end
+    read_by: str = Field(max_length=100)
+    at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    confirmed_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )  # the owner agreed the figure
+
+
+class Custody(SQLModel, table=True):
+    """An empty flat looked after by the office (房屋托管) from `starts` to `ends`."""
+
+    __table_args__ = (Index("ix_custody_open", "unit_id", "status"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    owner_id: int | None = Field(default=None, foreign_key="person.id")
+    starts: date
+    ends: date | None = None
+    status: str = Field(default="active", max_length=16)  # active, ended
+    opened_by: str = Field(max_length=100)
+    opened_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    ended_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    history: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+
+
+class OfficeKey(SQLModel, table=True):
+    """A key the office holds (the key register): a custody flat's, a common room's.
+    Taken in and given back with who and when; `history` keeps each movement."""
+
+    __tablename__ = "office_key"
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    label: str = Field(max_length=100)  # 大门钥匙, 信箱钥匙, …
+    count: int = 1
+    status: str = Field(default="held", max_length=16)  # held, lent, returned
+    source: str = Field(default="", max_length=40)  # custody:7, movein:3, office
+    received_from: str = Field(default="", max_length=100)
+    received_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    returned_to: str = Field(default="", max_length=100)
+    returned_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
     history: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )

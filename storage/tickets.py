@@ -27,6 +27,8 @@ PREFIXES = {
     "slip": "S",
     "binding": "B",
     "handoff": "H",
+    "inspection": "I",
+    "patrol": "P",
 }
 
 # Entering one of these statuses stamps the matching time column on the ticket.
