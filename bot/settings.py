@@ -104,6 +104,13 @@ class Settings(BaseSettings):
     kind_targets_hours: dict[str, int] = Field(
         default_factory=lambda: {"binding": 24, "handoff": 2}
     )
+    # Custody of an empty flat (房屋托管): the management fee at this share of the full
+    # fee for the custody months; a month using more than these units of water or
+    # electricity raises an alarm; an outside patrol every this many days.
+    custody_fee_rate: Decimal = Field(Decimal("0.70"), gt=0, le=1)
+    custody_water_limit: Decimal = Field(Decimal("5"), ge=0)
+    custody_power_limit: Decimal = Field(Decimal("20"), ge=0)
+    custody_patrol_days: int = Field(7, ge=1)
     # A warning this many hours before a deadline; after a breach, the supervisor is told
     # this many hours later, then the director this many hours after that.
     deadline_warning_hours: float = Field(2, ge=0)

@@ -23,4 +23,8 @@ async def refreshed_cards(ctx: Context, ticket: Ticket) -> list[Reply]:
         return await question.card(ctx, ticket)
     if ticket.kind == TicketKind.fee:
         return await fees.card_pushes(ctx, ticket)
+    if ticket.kind == TicketKind.patrol:
+        from handlers import custody
+
+        return await custody.patrol_card(ctx, ticket)
     return await card_updates(ctx.session, ticket)

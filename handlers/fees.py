@@ -26,6 +26,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from handlers import custody_fees
 from handlers.arrears_cases import (
     DISPUTE,
     OPEN_DISPUTE,
@@ -200,6 +201,7 @@ async def statement_reply(ctx: Context, unit: Unit) -> Reply:
         "total": Money(statement.total_due),
         "credit": _credit_text(statement),
         "agreements": Text("fee.agreements", {"notes": notes}) if notes else "",
+        "custody": await custody_fees.statement_note(ctx.session, unit, local_today(ctx)),
     }
     # The follow-ups are flows of their own, started with the unit already chosen; the
     # text names only those offered, in words true where choices are numbered lines too.

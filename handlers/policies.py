@@ -42,6 +42,10 @@ COMMUNITY_POLICY = (
     "repair_targets_hours",
     "kind_targets_hours",
     "warranty_months",
+    "custody_fee_rate",
+    "custody_water_limit",
+    "custody_power_limit",
+    "custody_patrol_days",
 )
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from handlers.custody_fees import imported_management
 from handlers.directory import normalise_label, unit_by_label
 from handlers.documents.tables import CellError, Table, TableError, blank, cell_text
 from handlers.rules.binding import parse_role
@@ -493,7 +494,10 @@ async def _upsert_bill(
         )
     ).first()
     wanted: dict[str, Any] = {
-        "management": values["management"],
+        # A month of custody is charged at the custody rate (handlers/custody_fees.py).
+        "management": await imported_management(
+            session, unit, values["month"], values["management"]
+        ),
         "energy": values["energy"],
         "collected": values["collected"],
     }
