@@ -1041,3 +1041,40 @@ async def complete_pressed(ctx: Context, action: Complete) -> list[Reply]:
 
 def as_utc(ctx: Context, when: rules.Appointment) -> datetime:
     return datetime.combine(when.day, when.at, tzinfo=ctx.settings.tz).astimezone(UTC)
+
+
+# ---- the desk's web page -------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    """A unit's move-in page: the unit, and its move-in if one was opened."""
+
+    unit: Unit
+    community: Community
+    found: View | None
+    buttons: list[Choice]  # the card's own buttons pressed on the page (`act:` ones)
+
+
+async def page(session: AsyncSession, staff: list[StaffMember], unit_id: int) -> Page | None:
+    """What the desk's page shows; None for those who may not see the unit's papers."""
+    unit = await session.get(Unit, unit_id)
+    if unit is None or not sees_papers(staff, unit.community_id):
+        return None
+    community = await session.get(Community, unit.community_id)
+    assert community is not None
+    move_in = await latest(session, unit_id)
+    found = await view(session, move_in) if move_in else None
+    buttons = [c for c in card_choices(found) if c.value.startswith("act:")] if found else []
+    return Page(unit, community, found, buttons)
+
+
+async def open_for_page(ctx: Context, unit_id: int) -> MoveIn | None:
+    """The unit's open move-in, if the sender is its desk."""
+    unit = await ctx.session.get(Unit, unit_id)
+    if unit is None:
+        return None
+    move_in = await latest(ctx.session, unit_id)
+    if move_in is None or move_in.status != OPEN or desk_member(ctx, unit.community_id) is None:
+        return None
+    return move_in

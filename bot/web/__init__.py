@@ -21,7 +21,7 @@ from aiohttp_session import get_session
 from aiohttp_session import setup as setup_sessions
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
-from bot.web import board, desk, figures, gate, intake, ticket, units
+from bot.web import board, desk, figures, gate, intake, movein, ticket, units
 from handlers.core.messages import Money
 from handlers.rules.phone import mask_phone
 
@@ -67,6 +67,7 @@ async def desk_app(app: App, prefix: str = PREFIX) -> web.Application:
             *ticket.routes(),
             *intake.routes(),
             *units.routes(),
+            *movein.routes(),
             *gate.routes(),
             *figures.routes(),
             web.static("/static", HERE / "static", append_version=True),

@@ -1,0 +1,172 @@
+"""A unit's move-in on the desk's pages: open it, tick the forms and items, upload photos of
+the papers, send the inspection, see the readings and the defects' rework, record the
+owner's sign-off by their typed name, complete it, and print the move-in pack.
+
+Opening it and the checklist's buttons are chat's own (`/movein <unit>` and the card's
+buttons) handed to the engine from the `web` channel, so the owner and the repair group
+are told as from chat. The papers are private: the page, the photos and the pack are the
+desk's and the supervisors' only (`handlers.movein.sees_papers`), checked on every view.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from bot.web import desk
+from bot.web.acting import handled, staff_context
+from handlers import movein
+from handlers.documents.files import atomic
+from handlers.rules import movein as rules
+
+PAPER_MOST = 8_000_000  # bytes of one photo
+PICTURES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
+SAID = "movein_said"
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get(r"/units/{id:\d+}/movein", page),
+        web.post(r"/units/{id:\d+}/movein/open", open_it),
+        web.post(r"/units/{id:\d+}/movein/press", press),
+        web.post(r"/units/{id:\d+}/movein/paper", paper),
+        web.post(r"/units/{id:\d+}/movein/signoff", sign_off),
+        web.get(r"/units/{id:\d+}/movein/print", print_pack),
+        web.get(r"/movein/papers/{id:\d+}", paper_photo),
+    ]
+
+
+def _here(request: web.Request) -> str:
+    return f"{desk.prefix_of(request)}/units/{request.match_info['id']}/movein"
+
+
+async def _page(
+    request: web.Request, template: str, status: int = 200, problem: str = ""
+) -> web.StreamResponse:
+    app = desk.app_of(request)
+    found = desk.desk_of(request)
+    async with app.db.reading() as session:
+        shown = await movein.page(session, found.staff, int(request.match_info["id"]))
+    if shown is None:
+        return desk.not_yours(request)
+    said = found.session.pop(SAID, None) if status == 200 else None
+    context = desk.context(
+        request,
+        shown=shown,
+        said=said or [],
+        problem=problem,
+        kinds=rules.PAPER_KINDS,
+        rooms=rules.ROOMS,
+        now=app.clock.now(),
+    )
+    return aiohttp_jinja2.render_template(template, request, context, status=status)
+
+
+async def page(request: web.Request) -> web.StreamResponse:
+    return await _page(request, "movein_unit.html")
+
+
+async def print_pack(request: web.Request) -> web.StreamResponse:
+    return await _page(request, "movein_print.html")
+
+
+async def _said(request: web.Request, once: str, **given: str) -> None:
+    answers = await handled(request, once, **given)
+    desk.desk_of(request).session[SAID] = [row.payload.get("text", "") for row in answers]
+
+
+async def open_it(request: web.Request) -> web.StreamResponse:
+    """Open the unit's move-in as `/movein <unit>` does in chat (the code is shown once)."""
+    app = desk.app_of(request)
+    found = desk.desk_of(request)
+    form = await request.post()
+    async with app.db.reading() as session:
+        shown = await movein.page(session, found.staff, int(request.match_info["id"]))
+    if shown is None:
+        raise web.HTTPNotFound()
+    await _said(
+        request, str(form.get("once") or uuid.uuid4().hex)[:40], text=f"/movein {shown.unit.label}"
+    )
+    raise web.HTTPSeeOther(_here(request))
+
+
+async def press(request: web.Request) -> web.StreamResponse:
+    """One of the checklist card's buttons, pressed on the page."""
+    form = await request.post()
+    value = str(form.get("value") or "")
+    if not value.startswith("act:mi_"):
+        raise web.HTTPBadRequest()
+    await _said(request, str(form.get("once") or uuid.uuid4().hex)[:40], option=value[:120])
+    raise web.HTTPSeeOther(_here(request))
+
+
+async def paper(request: web.Request) -> web.StreamResponse:
+    """A photo of a paper, kept under the data folder and recorded as a private document."""
+    app = desk.app_of(request)
+    form = await request.post()
+    kind = str(form.get("kind") or "")
+    upload = form.get("photo")
+    if kind not in rules.PAPER_KINDS:
+        return await _page(request, "movein_unit.html", 400, "movein.web.kind_missing")
+    if not isinstance(upload, web.FileField) or not upload.filename:
+        return await _page(request, "movein_unit.html", 400, "movein.web.photo_missing")
+    suffix = Path(upload.filename).suffix.lower()
+    data = upload.file.read(PAPER_MOST + 1)
+    if suffix not in PICTURES or len(data) > PAPER_MOST:
+        return await _page(request, "movein_unit.html", 400, "movein.web.photo_kind")
+    async with app.db.transaction() as session:
+        ctx = staff_context(request, session)
+        move_in = await movein.open_for_page(ctx, int(request.match_info["id"]))
+        if move_in is None:
+            raise web.HTTPNotFound()
+        path = Path(app.settings.data_dir) / "papers" / f"{move_in.id}-{uuid.uuid4().hex}{suffix}"
+        await asyncio.to_thread(atomic, path, lambda target: _write(target, data))
+        await movein.add_paper(ctx, move_in, kind, stored_path=str(path))
+    raise web.HTTPSeeOther(_here(request))
+
+
+def _write(target: Path, data: bytes) -> None:
+    target.write_bytes(data)
+
+
+async def sign_off(request: web.Request) -> web.StreamResponse:
+    """The owner signs off on the desk's screen by typing their name."""
+    app = desk.app_of(request)
+    form = await request.post()
+    name = str(form.get("name") or "").strip()[:50]
+    if not name:
+        return await _page(request, "movein_unit.html", 400, "movein.web.name_missing")
+    async with app.db.transaction() as session:
+        ctx = staff_context(request, session)
+        move_in = await movein.open_for_page(ctx, int(request.match_info["id"]))
+        if move_in is None:
+            raise web.HTTPNotFound()
+        refused = await movein.sign_off(ctx, move_in, f"name:{name}")
+    if refused is not None:
+        return await _page(request, "movein_unit.html", 400, "movein.web.not_yet")
+    raise web.HTTPSeeOther(_here(request))
+
+
+async def paper_photo(request: web.Request) -> web.StreamResponse:
+    """A paper's photo, for those who may see it; no one else learns it exists."""
+    app = desk.app_of(request)
+    async with app.db.reading() as session:
+        found = await movein.paper_for(
+            staff_context(request, session), int(request.match_info["id"])
+        )
+    if found is None or not found.stored_path:
+        raise web.HTTPNotFound()
+    path = Path(found.stored_path)
+    if not await asyncio.to_thread(path.is_file):
+        raise web.HTTPNotFound()
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": PICTURES.get(path.suffix.lower(), "application/octet-stream"),
+            "Cache-Control": "private, no-store",
+        },
+    )

@@ -1,0 +1,112 @@
+"""A unit's move-in on the desk's web pages (aiohttp's client against the real pages, on
+the demo store): opened from the unit's page as chat's `/movein` opens it, a paper's photo
+uploaded and shown to the desk and the supervisor only, a form ticked with the card's own
+button, the sign-off refused while items are left, the pack printed; the repair staff and
+another community's desk see none of it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from aiohttp.test_utils import TestClient
+from sqlmodel import select
+
+from storage.models import Document, MoveIn, Outbox
+from tests.test_movein import UNIT, new_unit
+from tests.webdesk import add_other_desk, add_web_staff, client, csrf, serving, sign_in
+
+__all__ = ["client"]  # the fixture, from tests/webdesk.py
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+
+
+async def post(client: TestClient, path: str, page_path: str, **fields: Any) -> Any:
+    page = await (await client.get(page_path)).text()
+    return await client.post(path, data={"csrf": csrf(page), **fields}, allow_redirects=True)
+
+
+async def upload(client: TestClient, unit_id: int, kind: str, name: str = "id.png") -> Any:
+    here = f"/desk/units/{unit_id}/movein"
+    page = await (await client.get(here)).text()
+    form = aiohttp.FormData()
+    form.add_field("csrf", csrf(page))
+    form.add_field("kind", kind)
+    form.add_field("photo", PNG, filename=name, content_type="image/png")
+    return await client.post(f"{here}/paper", data=form, allow_redirects=True)
+
+
+async def test_the_desk_opens_and_works_a_move_in_on_its_page(demo_app, client, tmp_path):
+    demo_app.settings.data_dir = tmp_path / "data"
+    unit_id = await new_unit(demo_app)
+    await sign_in(client, "desk")
+    here = f"/desk/units/{unit_id}/movein"
+
+    unit_page = await (await client.get(f"/desk/units/{unit_id}")).text()
+    assert f'href="/desk/units/{unit_id}/movein"' in unit_page
+    assert "还没有开始办理入住" in await (await client.get(here)).text()
+
+    answer = await post(client, f"{here}/open", here)
+    page = await answer.text()
+    assert answer.status == 200 and "业主邀请码" in page  # shown once, as chat says it
+    assert "还差" in page and "单位证明" in page
+    assert "业主邀请码" not in await (await client.get(here)).text()
+
+    answer = await upload(client, unit_id, "company_cert")
+    page = await answer.text()
+    async with demo_app.db.transaction() as s:
+        [paper] = (await s.exec(select(Document))).all()
+        move_in = (await s.exec(select(MoveIn))).one()
+    assert f"/desk/movein/papers/{paper.id}" in page
+    photo = await client.get(f"/desk/movein/papers/{paper.id}")
+    assert photo.status == 200 and await photo.read() == PNG
+    assert (await upload(client, unit_id, "company_cert", "id.exe")).status == 400
+
+    answer = await post(
+        client, f"{here}/press", here, value=f"act:mi_tick:{move_in.id}:form_service"
+    )
+    assert answer.status == 200
+    async with demo_app.db.transaction() as s:
+        assert "form.service" in (await s.get(MoveIn, move_in.id)).checklist
+
+    answer = await post(client, f"{here}/signoff", here, name="孙立")
+    assert answer.status == 400 and "还不能签收" in await answer.text()
+
+    printed = await client.get(f"{here}/print")
+    text = await printed.text()
+    assert (
+        printed.status == 200 and "入住资料汇总" in text and UNIT in text and "物业服务协议" in text
+    )
+
+    # Nothing of it went into a group.
+    async with demo_app.db.transaction() as s:
+        rows = (await s.exec(select(Outbox))).all()
+    assert not [
+        r for r in rows if r.chat_id.startswith("group:") and paper.stored_path in str(r.payload)
+    ]
+
+
+async def test_only_the_desk_and_supervisors_see_the_papers(demo_app, tmp_path):
+    demo_app.settings.data_dir = tmp_path / "data"
+    unit_id = await new_unit(demo_app)
+    await add_other_desk(demo_app)
+    await add_web_staff(demo_app, "fixer", "吴师傅", "repair", "XFL")
+    async with serving(demo_app) as desk:
+        await sign_in(desk, "desk")
+        here = f"/desk/units/{unit_id}/movein"
+        await post(desk, f"{here}/open", here)
+        await upload(desk, unit_id, "owner_id")
+    async with demo_app.db.transaction() as s:
+        [paper] = (await s.exec(select(Document))).all()
+    photo = f"/desk/movein/papers/{paper.id}"
+
+    for login, allowed in (("zhou", True), ("hyy-desk", False), ("fixer", False)):
+        async with serving(demo_app) as someone:
+            await sign_in(someone, login)
+            seen = await someone.get(photo)
+            assert (seen.status == 200) is allowed, login
+            page = await someone.get(here)
+            assert (page.status == 200) is allowed, login
+            if not allowed:
+                assert "身份证" not in await page.text()
