@@ -2,10 +2,11 @@
 
 `export_person` gathers the person, their bindings and chat accounts, their own tickets
 with history and photos, the bills and payments of units they own, invitations, release
-slips, the audit rows about them, the messages received from their chats and what is
-kept for those chats. `forget_person` anonymises: the name becomes
-"已注销住户#<id>", the phone goes, chat accounts are unlinked with their ids hashed, and
-their tickets stay — counted in every figure — with the personal fields blanked.
+slips, private papers (a move-in's), the audit rows about them, the messages received
+from their chats and what is kept for those chats. `forget_person` anonymises: the name
+becomes "已注销住户#<id>", the phone goes, chat accounts are unlinked with their ids hashed, and
+their tickets stay — counted in every figure — with the personal fields blanked; their
+private papers are deleted.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from storage.models import (
     ChatIdentity,
     Community,
     DialogState,
+    Document,
     InboundUpdate,
     InviteCode,
     KeyValue,
@@ -206,10 +208,19 @@ async def export_person(session: AsyncSession, person: Person) -> dict[str, Any]
         "payments": [_row(p) for p in payments.all()],
         "invitations": [_row(i) for i in invitations.all()],
         "release_slips": [_row(s) for s in slips.all()],
+        "documents": [_row(d) for d in await _documents(session, pid)],
         "audit": [_row(a) for a in await _audit_rows(session, pid, identities, numbers)],
         "messages_received": [_row(u) for u in received.all()],
         "kept_for_their_chats": [_row(k) for k in await _chat_values(session, identities)],
     }
+
+
+async def _documents(session: AsyncSession, person_id: int) -> list[Document]:
+    """Private papers kept about the person (a move-in's IDs, contracts, attorneys)."""
+    found = await session.exec(
+        select(Document).where(Document.person_id == person_id).order_by(col(Document.id))
+    )
+    return list(found.all())
 
 
 def _of_chats(channel: Any, chat_id: Any, identities: list[ChatIdentity]) -> Any:
@@ -372,6 +383,10 @@ async def forget_person(
     await _forget_tickets(session, pid, identities, result)
     await _forget_chats(session, identities, now, result)
     await session.exec(delete(Binding).where(col(Binding.person_id) == pid))
+    for paper in await _documents(session, pid):  # papers go with the person
+        if paper.stored_path:
+            result.files.append(paper.stored_path)
+        await session.delete(paper)
     await session.exec(
         update(ReleaseSlip).where(col(ReleaseSlip.person_id) == pid).values(plate="")
     )

@@ -18,7 +18,7 @@ import pytest
 from sqlmodel import col, select
 
 from dialogs.registry import all_jobs
-from handlers import movein
+from handlers import movein, privacy
 from handlers.cards import Accept, Start
 from handlers.rules import movein as rules
 from storage.models import (
@@ -27,9 +27,11 @@ from storage.models import (
     Document,
     MeterReading,
     MoveIn,
+    Outbox,
     Payment,
     Person,
     Role,
+    StaffMember,
     Ticket,
     Unit,
     UnitEvent,
@@ -291,3 +293,75 @@ def test_a_reinspection_time_as_people_type_it(typed, expected):
         assert found is None
     else:
         assert (found.day, found.at.hour, found.at.minute) == expected
+
+
+# ---- the private papers ------------------------------------------------------------------
+
+
+async def papers_in_chat(app) -> MoveIn:
+    """The desk opens the move-in and keeps the four papers, photographed in chat."""
+    await new_unit(app)
+    desk = Chat(app, "li")
+    await desk.say(f"/movein {UNIT}")
+    for paper in ("单位证明", "购房合同", "委托书", "受托人身份证"):
+        await desk.press("登记证件")
+        await desk.press(paper)
+        await desk.photo(f"photo-{paper}")
+    return await the_move_in(app)
+
+
+async def test_only_the_desk_and_managers_of_the_community_see_papers(demo_app):
+    move_in = await papers_in_chat(demo_app)
+    async with demo_app.db.transaction() as s:
+        found = await s.exec(select(StaffMember).where(StaffMember.channel == "console"))
+        members = {m.external_user_id: m for m in found.all()}
+        hyy = (await s.exec(select(Community).where(Community.code == "HYY"))).one()
+        rows = (await s.exec(select(Outbox))).all()
+    other_desk = StaffMember(
+        name="和悦园前台",
+        community_id=hyy.id,
+        channel="console",
+        external_user_id="hyy",
+        role="staff",
+        department="service",
+    )
+    seen = {
+        who: movein.sees_papers(staff, move_in.community_id)
+        for who, staff in (
+            ("desk", [members["li"]]),
+            ("supervisor", [members["zhou"]]),
+            ("director", [members["chen"]]),
+            ("repair", [members["wang"]]),
+            ("security", [members["zhao"]]),
+            ("another community's desk", [other_desk]),
+            ("resident", []),
+        )
+    }
+    assert seen == {
+        "desk": True,
+        "supervisor": True,
+        "director": True,
+        "repair": False,
+        "security": False,
+        "another community's desk": False,
+        "resident": False,
+    }
+    # No photo of a paper was ever sent anywhere, least of all into a group.
+    assert not [r for r in rows if "photo-" in str(r.payload)]
+
+
+async def test_export_and_forget_cover_the_papers(demo_app):
+    await papers_in_chat(demo_app)
+    async with demo_app.db.transaction() as s:
+        delegate = await privacy.find_person(s, phone="13800000041")
+        data = await privacy.export_person(s, delegate)
+        assert sorted(d["kind"] for d in data["documents"]) == ["attorney", "delegate_id"]
+        assert {d["file_ref"] for d in data["documents"]} == {"photo-委托书", "photo-受托人身份证"}
+        company = await privacy.find_person(s, phone="13800000040")
+        assert sorted(
+            d["kind"] for d in (await privacy.export_person(s, company))["documents"]
+        ) == ["company_cert", "contract"]
+        await privacy.forget_person(s, delegate, actor="cli", now=demo_app.clock.now())
+    async with demo_app.db.transaction() as s:
+        kinds = (await s.exec(select(Document.kind))).all()
+    assert sorted(kinds) == ["company_cert", "contract"]
