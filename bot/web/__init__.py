@@ -21,7 +21,7 @@ from aiohttp_session import get_session
 from aiohttp_session import setup as setup_sessions
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
-from bot.web import board, desk, figures, gate, intake, movein, ticket, units
+from bot.web import board, custody, desk, figures, gate, intake, movein, ticket, units
 from handlers.core.messages import Money
 from handlers.rules.phone import mask_phone
 
@@ -68,6 +68,7 @@ async def desk_app(app: App, prefix: str = PREFIX) -> web.Application:
             *intake.routes(),
             *units.routes(),
             *movein.routes(),
+            *custody.routes(),
             *gate.routes(),
             *figures.routes(),
             web.static("/static", HERE / "static", append_version=True),
