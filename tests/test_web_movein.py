@@ -14,10 +14,13 @@ from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
 from storage.models import Document, MoveIn, Outbox
+from tests.harness import Chat
 from tests.test_movein import UNIT, new_unit
+from tests.test_web_browser import pytestmark as needs_chromium
+from tests.test_web_browser import served
 from tests.webdesk import add_other_desk, add_web_staff, client, csrf, serving, sign_in
 
-__all__ = ["client"]  # the fixture, from tests/webdesk.py
+__all__ = ["client", "served"]  # the fixtures, from tests/webdesk.py and the browser test
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
@@ -70,6 +73,16 @@ async def test_the_desk_opens_and_works_a_move_in_on_its_page(demo_app, client, 
     async with demo_app.db.transaction() as s:
         assert "form.service" in (await s.get(MoveIn, move_in.id)).checklist
 
+    # The inspection goes to the repair group as from chat; its ticket has its page.
+    answer = await post(client, f"{here}/press", here, value=f"act:mi_inspect:{move_in.id}")
+    assert "验房工单 I-" in await answer.text()
+    async with demo_app.db.transaction() as s:
+        ticket_id = (await s.get(MoveIn, move_in.id)).inspection_ticket_id
+    [card] = await Chat(demo_app, "wang", chat_id="group:XFL:repair", kind="group").inbox()
+    assert "入住验房" in card.text
+    ticket_page = await client.get(f"/desk/tickets/{ticket_id}")
+    assert ticket_page.status == 200 and "入住验房" in await ticket_page.text()
+
     answer = await post(client, f"{here}/signoff", here, name="孙立")
     assert answer.status == 400 and "还不能签收" in await answer.text()
 
@@ -110,3 +123,36 @@ async def test_only_the_desk_and_supervisors_see_the_papers(demo_app, tmp_path):
             assert (page.status == 200) is allowed, login
             if not allowed:
                 assert "身份证" not in await page.text()
+
+
+# ---- in a real browser ---------------------------------------------------------------------
+
+
+@needs_chromium
+async def test_the_move_in_page_in_a_browser(served, tmp_path) -> None:
+    """The desk opens a move-in from the unit's page, ticks a form, uploads a paper's
+    photo and prints the pack, in headless Chromium (skipped without it)."""
+    app, _emulator, browser = served
+    unit_id = await new_unit(app)
+    await browser.sign_in("desk")
+    await browser.open(f"/desk/units/{unit_id}")
+    await browser.run(lambda: browser.driver.find_element("id", "unit-movein").click())
+    assert "还没有开始办理入住" in await browser.text()
+    await browser.press("开始办理入住")
+    page = await browser.text()
+    assert "业主邀请码" in page and "还差" in page
+    await browser.press("物业服务协议")
+    assert "物业服务协议" in await browser.run(
+        lambda: browser.driver.find_element("id", "done-h").find_element("xpath", "..").text
+    )
+    photo = tmp_path / "licence.png"
+    photo.write_bytes(PNG)
+    await browser.fill({"kind": "company_cert"})
+    await browser.run(lambda: browser.driver.find_element("name", "photo").send_keys(str(photo)))
+    await browser.press("上传")
+    assert "查看照片" in await browser.text()
+    await browser.shot("movein")
+    await browser.open(f"/desk/units/{unit_id}/movein/print")
+    page = await browser.text()
+    assert "入住资料汇总" in page and UNIT in page and "单位证明" in page
+    await browser.shot("movein-pack")
