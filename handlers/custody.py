@@ -469,7 +469,7 @@ async def open_custody(
 async def _book_patrol(
     ctx: Context, custody: Custody, policy: rules.CustodyPolicy, after: datetime
 ) -> None:
-    due = rules.next_patrol(after, policy)
+    due = rules.next_patrol(after, ctx.now, policy)
     await jobs.schedule(
         ctx.session,
         kind=PATROL_JOB,

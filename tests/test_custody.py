@@ -8,6 +8,7 @@ is the service desk, 赵强 ("zhao") security, 王师傅 ("wang") repair.
 from __future__ import annotations
 
 import csv
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -46,6 +47,10 @@ def test_custody_rules():
     assert not rules.over_limit("water", Decimal("5"), policy)
     assert rules.over_limit("power", Decimal("21"), policy)
     assert not rules.over_limit("gas", Decimal("100"), policy)
+    start = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    assert rules.next_patrol(start, start, policy) == start + timedelta(days=7)
+    late = start + timedelta(days=15)
+    assert rules.next_patrol(start, late, policy) == start + timedelta(days=21)
     assert rules.parse_keys("大门钥匙2把，信箱钥匙1把") == [("大门钥匙", 2), ("信箱钥匙", 1)]
     assert rules.parse_keys("防盗门钥匙") == [("防盗门钥匙", 1)]
     with pytest.raises(rules.KeysError):

@@ -53,8 +53,13 @@ def over_limit(meter: str, used: Decimal, policy: CustodyPolicy) -> bool:
     return limit is not None and used > limit
 
 
-def next_patrol(last: datetime, policy: CustodyPolicy) -> datetime:
-    return last + timedelta(days=policy.patrol_days)
+def next_patrol(last: datetime, now: datetime, policy: CustodyPolicy) -> datetime:
+    """The next patrol after the one due at `last`: a week on, and after `now` (a worker
+    that was down does not make up the missed weeks at once)."""
+    due = last + timedelta(days=policy.patrol_days)
+    while due <= now:
+        due += timedelta(days=policy.patrol_days)
+    return due
 
 
 def first_of_next_month(day: date) -> date:
