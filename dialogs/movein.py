@@ -360,7 +360,7 @@ DEFECT = Flow(
 FEATURE = Feature(
     name="movein",
     flows=[PAPER, HOUSEHOLD, FEE, KEYS, REINSPECT, READINGS, DEFECT],
-    commands=[Command("movein", movein.movein_command, roles=STAFF_ROLES, private_only=True)],
+    commands=[Command("movein", movein.movein_command, private_only=True)],
     actions={
         movein.Tick: movein.tick,
         movein.Inspect: movein.start_inspection,

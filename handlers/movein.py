@@ -236,7 +236,10 @@ async def card(ctx: Context, move_in: MoveIn) -> Reply:
 
 
 async def movein_command(ctx: Context, argument: str) -> list[Reply]:
-    """`/movein <unit>`: open the unit's move-in, or show what is left of it."""
+    """`/movein <unit>`: open the unit's move-in, or show what is left of it. An owner
+    (or their delegate) typing `/movein` sees how their own move-in is going."""
+    if not ctx.staff:
+        return await owner_progress(ctx)
     text = argument.strip()
     if not text:
         return [Reply("movein.usage")]
@@ -262,6 +265,36 @@ async def movein_command(ctx: Context, argument: str) -> list[Reply]:
         ),
         await card(ctx, move_in),
     ]
+
+
+async def owner_progress(ctx: Context) -> list[Reply]:
+    """The owner's view: each of their open move-ins, what is left, the appointment."""
+    if ctx.person is None:
+        return [Reply("movein.owner.none")]
+    rows = await ctx.session.exec(
+        select(MoveIn)
+        .where(
+            MoveIn.status == OPEN,
+            (col(MoveIn.owner_id) == ctx.person.id) | (col(MoveIn.delegate_id) == ctx.person.id),
+        )
+        .order_by(col(MoveIn.id))
+    )
+    replies = []
+    for move_in in rows.all():
+        found = await view(ctx.session, move_in)
+        replies.append(
+            Reply(
+                "movein.owner.progress",
+                {
+                    "unit": found.unit.label,
+                    "left": left_text(found.left),
+                    "reinspect": Text("movein.owner.appointment", {"when": move_in.reinspect_at})
+                    if move_in.reinspect_at and "reinspected" in found.left
+                    else "",
+                },
+            )
+        )
+    return replies or [Reply("movein.owner.none")]
 
 
 # ---- opening ---------------------------------------------------------------------------------

@@ -182,6 +182,8 @@ async def test_a_company_owners_delegate_moves_in_and_the_warranty_follows(demo_
     said = await desk.say("明天上午10点")
     assert "2026-11-27 10:00" in texts(said)
     assert "复验时间已约定" in texts(await sunli.inbox())
+    said = await sunli.say("/movein")  # the owner's own view of it
+    assert "还差：复验、业主签收" in texts(said) and "复验时间：2026-11-27 10:00" in texts(said)
     await group.inbox()
     clock.advance(hours=23, minutes=30)  # 2026-11-27 08:30: not yet
     await demo_app.engine.run_jobs(all_jobs())
