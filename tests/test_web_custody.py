@@ -10,15 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
 from handlers.core.i18n import LOCALES, load_po_dir
 from storage.models import Custody, OfficeKey
 from tests.harness import Chat, texts
+from tests.test_web_browser import CHROMIUM, DRIVER, served
 from tests.webdesk import add_other_desk, add_web_staff, client, csrf, sign_in
 
-__all__ = ["client"]  # the fixture, from tests/webdesk.py
+__all__ = ["client", "served"]  # the fixtures, from tests/webdesk.py and the browser test
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = "3栋2单元1201"
@@ -153,3 +155,36 @@ def test_every_word_of_the_custody_pages_is_in_both_catalogs() -> None:
     for locale in LOCALES:
         catalog = load_po_dir(ROOT / "locales", locale)
         assert not {w for w in words if w not in catalog}, locale
+
+
+# ---- in a real browser (tests/test_web_browser.py's headless Chromium) -----------------------
+
+
+@pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs chromium and chromedriver")
+async def test_custody_in_a_browser(served: Any) -> None:
+    app, _, browser = served
+    await browser.sign_in("desk")
+    await browser.open("/desk/custody")
+    assert "目前没有托管中的房屋" in await browser.text()
+    await browser.fill(
+        {"unit": "3号楼2单元1201", "keys": "大门钥匙2把", "water": "100", "power": "2000"}
+    )
+    await browser.press("开始托管")
+    page = await browser.text()
+    assert "已开始托管" in page and UNIT in page
+    await browser.shot("custody-list")
+    await browser.press("大雨前巡查")
+    assert "大雨前外巡已派出：1 套" in await browser.text()
+    await browser.press("雨停，派雨后巡查")
+    assert "雨后外巡已派出：1 套" in await browser.text()
+
+    held = await custody_row(app)
+    await browser.open(f"/desk/custody/{held.id}")
+    await browser.fill({"water": "103", "power": "2030"})
+    await browser.press("录入抄表")
+    page = await browser.text()
+    assert "用量" in page and "月度抄表" in page and "大雨后外巡" in page
+    await browser.shot("custody-page")
+    await browser.press("结束托管")
+    page = await browser.text()
+    assert "托管已结束" in page and "已交还" in page
