@@ -999,3 +999,43 @@ async def open_from_form(
     if replies and replies[0].key != "custody.opened":
         return {"unit": "custody.web.refused"}, replies
     return {}, replies
+
+
+# ---- privacy: `resident export` and `forget` ------------------------------------------------
+
+
+async def owned_by(session: AsyncSession, person_id: int) -> list[Custody]:
+    rows = await session.exec(
+        select(Custody).where(Custody.owner_id == person_id).order_by(col(Custody.id))
+    )
+    return list(rows.all())
+
+
+async def export_of(session: AsyncSession, person_id: int) -> list[dict[str, Any]]:
+    """A person's custodies with the keys the office held for them, as JSON-ready data."""
+    found = []
+    for held in await owned_by(session, person_id):
+        keys = await keys_of(session, held.id)
+        found.append(
+            {
+                **held.model_dump(mode="json"),
+                "keys": [k.model_dump(mode="json") for k in keys],
+            }
+        )
+    return found
+
+
+async def forget_owner(session: AsyncSession, person: Person) -> None:
+    """The key register keeps the keys and their dates, not the forgotten owner's name."""
+    assert person.id is not None
+    for held in await owned_by(session, person.id):
+        for key in await keys_of(session, held.id):
+            if key.received_from == person.name:
+                key.received_from = ""
+            if key.returned_to == person.name:
+                key.returned_to = ""
+            key.history = [
+                {k: ("" if v == person.name else v) for k, v in entry.items()}
+                for entry in key.history
+            ]
+            session.add(key)

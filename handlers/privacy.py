@@ -20,6 +20,7 @@ from sqlalchemy import String, cast, delete, false, or_, update
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from handlers import custody
 from handlers.rules.phone import normalise_phone
 from storage import audit, tickets
 from storage.models import (
@@ -209,6 +210,7 @@ async def export_person(session: AsyncSession, person: Person) -> dict[str, Any]
         "invitations": [_row(i) for i in invitations.all()],
         "release_slips": [_row(s) for s in slips.all()],
         "documents": [_row(d) for d in await _documents(session, pid)],
+        "custody": await custody.export_of(session, pid),
         "audit": [_row(a) for a in await _audit_rows(session, pid, identities, numbers)],
         "messages_received": [_row(u) for u in received.all()],
         "kept_for_their_chats": [_row(k) for k in await _chat_values(session, identities)],
@@ -390,6 +392,7 @@ async def forget_person(
     await session.exec(
         update(ReleaseSlip).where(col(ReleaseSlip.person_id) == pid).values(plate="")
     )
+    await custody.forget_owner(session, person)  # before the name goes
     person.name = FORGOTTEN_NAME.format(id=pid)
     person.phone = None
     session.add(person)

@@ -294,3 +294,20 @@ async def test_who_may_run_custody(demo_app):
     assert "大雨前" not in texts(await wang.say("/rain"))
     async with app.db.transaction() as s:
         assert (await s.exec(select(Custody))).first() is None
+
+
+async def test_export_and_forget_cover_custody(demo_app):
+    from handlers.privacy import export_person, forget_person
+    from storage.models import Person
+
+    await open_custody(Chat(demo_app, "li"), UNIT)
+    async with demo_app.db.transaction() as s:
+        person = (await s.exec(select(Person).where(Person.name == "张伟"))).one()
+        exported = await export_person(s, person)
+        assert [k["label"] for k in exported["custody"][0]["keys"]] == ["大门钥匙", "信箱钥匙"]
+        assert exported["custody"][0]["keys"][0]["received_from"] == "张伟"
+        await forget_person(s, person, actor="test", now=demo_app.clock.now())
+    async with demo_app.db.transaction() as s:
+        keys = (await s.exec(select(OfficeKey))).all()
+        assert keys and all(k.received_from == "" for k in keys)
+        assert all(k.status == "held" for k in keys)  # the office still holds them
