@@ -19,11 +19,8 @@ from handlers import movein
 from handlers.core.context import Context
 from handlers.core.messages import Choice, Reply, Text
 from handlers.core.roles import STAFF_ROLES
-from handlers.fees import local_today
 from handlers.rules import movein as rules
 from handlers.rules import readings as reading_rules
-from handlers.rules.fees import normalise_receipt
-from handlers.rules.money import AmountError, read_amount
 from storage.models import Person
 
 
@@ -98,14 +95,15 @@ PAPER = Flow(
 # ---- the household registration ------------------------------------------------------------
 
 
+def _refused(found: Text) -> InputError:
+    return InputError(found.key, **found.params)
+
+
 def household(answer: Answer, ctx: Context, answers: Answers) -> list[list[Any]]:
-    text = bounded_text(answer, 500)
-    if text in ("无", "没有", "none", "None", "-"):
-        return []
-    try:
-        return [[name, phone] for name, phone in movein.parse_household(text)]
-    except ValueError as error:
-        raise InputError("movein.household.error", value=str(error)[:30]) from None
+    found = movein.read_household(bounded_text(answer, 500))
+    if isinstance(found, Text):
+        raise _refused(found)
+    return [[name, phone] for name, phone in found]
 
 
 async def _household_finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
@@ -138,20 +136,16 @@ HOUSEHOLD = Flow(
 
 
 def amount(answer: Answer, ctx: Context, answers: Answers) -> str:
-    try:
-        value = read_amount(
-            bounded_text(answer, 20), least=Decimal("0.01"), most=Decimal(1_000_000)
-        )
-    except AmountError as why:
-        raise InputError("movein.fee.bad_amount", value=why.text) from None
-    return str(value)
+    found = movein.read_fee_amount(bounded_text(answer, 20))
+    if isinstance(found, Text):
+        raise _refused(found)
+    return str(found)
 
 
 def receipt(answer: Answer, ctx: Context, answers: Answers) -> str:
-    text = bounded_text(answer, 60)
-    found = normalise_receipt(text)
-    if found is None:
-        raise InputError("fee.paid.bad_receipt", value=text[:50])
+    found = movein.read_receipt(bounded_text(answer, 60))
+    if isinstance(found, Text):
+        raise _refused(found)
     return found
 
 
@@ -189,10 +183,10 @@ FEE = Flow(
 
 
 def key_count(answer: Answer, ctx: Context, answers: Answers) -> int:
-    text = bounded_text(answer, 10).rstrip("把套个 ")
-    if not text.isdigit() or not 1 <= int(text) <= 50:
-        raise InputError("movein.keys.bad_count", value=text[:10])
-    return int(text)
+    found = movein.read_key_count(bounded_text(answer, 10))
+    if isinstance(found, Text):
+        raise _refused(found)
+    return found
 
 
 async def _keys_finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
@@ -224,14 +218,10 @@ KEYS = Flow(
 
 
 def appointment(answer: Answer, ctx: Context, answers: Answers) -> str:
-    text = bounded_text(answer, 50)
-    found = rules.parse_appointment(text, local_today(ctx))
-    if found is None:
-        raise InputError("movein.reinspect.bad_time", value=text)
-    when = movein.as_utc(ctx, found)
-    if when <= ctx.now:
-        raise InputError("movein.reinspect.bad_time", value=text)
-    return when.isoformat()
+    found = movein.read_reinspection(ctx, bounded_text(answer, 50))
+    if isinstance(found, Text):
+        raise _refused(found)
+    return found.isoformat()
 
 
 async def _reinspect_finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:

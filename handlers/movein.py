@@ -34,6 +34,8 @@ from handlers.readings import record as record_reading
 from handlers.rules import movein as rules
 from handlers.rules import readings as reading_rules
 from handlers.rules.binding import code_key
+from handlers.rules.fees import normalise_receipt
+from handlers.rules.money import AmountError, read_amount
 from handlers.rules.phone import normalise_phone
 from handlers.staffauth import acting_member, sees_all_departments
 from storage import audit, jobs, tickets
@@ -1111,3 +1113,99 @@ async def open_for_page(ctx: Context, unit_id: int) -> MoveIn | None:
     if move_in is None or move_in.status != OPEN or desk_member(ctx, unit.community_id) is None:
         return None
     return move_in
+
+
+# ---- what the desk types (the chat flows and the page read it alike) ------------------------
+
+FEE_MOST = Decimal(1_000_000)
+
+
+def read_fee_amount(text: str) -> Decimal | Text:
+    """An amount collected, as the fee flow reads it; or why not."""
+    try:
+        return read_amount(text.strip()[:20], most=FEE_MOST)
+    except AmountError as why:
+        return Text("movein.fee.bad_amount", {"value": why.text})
+
+
+def read_receipt(text: str) -> str | Text:
+    found = normalise_receipt(text)
+    return found if found is not None else Text("fee.paid.bad_receipt", {"value": text[:50]})
+
+
+def read_fee(amount: str, receipt: str) -> tuple[Decimal, str] | Text:
+    """The amount and the receipt number; the first problem if any."""
+    value, number = read_fee_amount(amount), read_receipt(receipt)
+    if isinstance(value, Text):
+        return value
+    if isinstance(number, Text):
+        return number
+    return value, number
+
+
+def read_key_count(text: str) -> int | Text:
+    cleaned = text.strip()[:10].rstrip("把套个 ")
+    if not cleaned.isdigit() or not 1 <= int(cleaned) <= 50:
+        return Text("movein.keys.bad_count", {"value": text[:10]})
+    return int(cleaned)
+
+
+def read_household(text: str) -> list[tuple[str, str | None]] | Text:
+    cleaned = text.strip()[:500]
+    if cleaned.lower() in ("无", "没有", "none", "-"):
+        return []
+    try:
+        return parse_household(cleaned)
+    except ValueError as error:
+        return Text("movein.household.error", {"value": str(error)[:30]})
+
+
+def read_reinspection(ctx: Context, text: str) -> datetime | Text:
+    found = rules.parse_appointment(text[:50], local_today(ctx))
+    when = as_utc(ctx, found) if found else None
+    if when is None or when <= ctx.now:
+        return Text("movein.reinspect.bad_time", {"value": text[:50]})
+    return when
+
+
+@dataclass
+class Typed:
+    """A form sent on the desk's page: the problem, or what to send (owner, groups)."""
+
+    problem: Text | None = None
+    pushes: list[Reply] = field(default_factory=list)
+
+
+async def typed_on_page(ctx: Context, move_in: MoveIn, what: str, form: dict[str, str]) -> Typed:
+    """The household, a fee, the keys or the re-inspection's time, typed on the page."""
+    if what == "household":
+        members = read_household(form.get("members", ""))
+        if isinstance(members, Text):
+            return Typed(members)
+        await register_household(ctx, move_in, members)
+        return Typed()
+    if what == "fee":
+        fee = read_fee(form.get("amount", ""), form.get("receipt", ""))
+        if isinstance(fee, Text):
+            return Typed(fee)
+        done = await collect_fee(ctx, move_in, *fee)
+        if isinstance(done, str):
+            return Typed(Text(done, {"receipt": fee[1]}))
+        return Typed(pushes=done)
+    if what == "keys":
+        count = read_key_count(form.get("count", ""))
+        which = form.get("which", "").strip()[:200]
+        if isinstance(count, Text):
+            return Typed(count)
+        if not which:
+            return Typed(Text("movein.keys.which"))
+        keys_handed(ctx, move_in, count, which)
+        ctx.session.add(move_in)
+        return Typed()
+    if what == "reinspect":
+        when = read_reinspection(ctx, form.get("when", ""))
+        if isinstance(when, Text):
+            return Typed(when)
+        told = await agree_reinspection(ctx, move_in, when)
+        return Typed(pushes=[r for r in told if r.to is not None])
+    return Typed(Text("movein.stale"))

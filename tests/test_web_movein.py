@@ -7,6 +7,7 @@ another community's desk see none of it.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import aiohttp
@@ -156,3 +157,38 @@ async def test_the_move_in_page_in_a_browser(served, tmp_path) -> None:
     page = await browser.text()
     assert "入住资料汇总" in page and UNIT in page and "单位证明" in page
     await browser.shot("movein-pack")
+
+
+async def test_the_household_fees_keys_and_reinspection_typed_on_the_page(demo_app, client):
+    unit_id = await new_unit(demo_app)
+    await sign_in(client, "desk")
+    here = f"/desk/units/{unit_id}/movein"
+    await post(client, f"{here}/open", here)
+    code = re.search(r"业主邀请码：(\S+?)（", await (await client.get(here)).text())
+    assert code is None  # the code was shown once, in the answer to opening
+    async with demo_app.db.transaction() as s:
+        move_in = (await s.exec(select(MoveIn))).one()
+
+    answer = await post(client, f"{here}/typed/household", here, members="孙小明 12")
+    assert answer.status == 400 and "看不懂" in await answer.text()
+    answer = await post(client, f"{here}/typed/household", here, members="孙小明 13900000031")
+    assert answer.status == 200
+    answer = await post(client, f"{here}/typed/fee", here, amount="abc", receipt="SJ1")
+    assert answer.status == 400 and "不是有效金额" in await answer.text()
+    answer = await post(client, f"{here}/typed/fee", here, amount="1200", receipt="SJ20261126009")
+    assert answer.status == 200
+    answer = await post(client, f"{here}/typed/fee", here, amount="50", receipt="SJ20261126009")
+    assert answer.status == 400  # a receipt number is used once
+    answer = await post(client, f"{here}/typed/keys", here, count="3", which="入户门3把")
+    assert answer.status == 200
+    answer = await post(client, f"{here}/typed/reinspect", here, when="昨天10点")
+    assert answer.status == 400
+    async with demo_app.db.transaction() as s:
+        found = await s.get(MoveIn, move_in.id)
+    assert found.checklist["form.household"]["members"]
+    assert found.checklist["fees"]["payments"] == [
+        {"amount": "1200.00", "receipt": "SJ20261126009"}
+    ]
+    assert found.checklist["item.keys"]["count"] == 3
+    page = await (await client.get(here)).text()
+    assert "住户登记表" not in page.split("还差")[1].split("</p>")[0]

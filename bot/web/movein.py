@@ -19,9 +19,11 @@ from aiohttp import web
 
 from bot.web import desk
 from bot.web.acting import handled, staff_context
+from dialogs.sending import send
 from handlers import movein
 from handlers.documents.files import atomic
 from handlers.rules import movein as rules
+from storage import signals
 
 PAPER_MOST = 8_000_000  # bytes of one photo
 PICTURES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
@@ -35,6 +37,7 @@ def routes() -> list[web.RouteDef]:
         web.post(r"/units/{id:\d+}/movein/press", press),
         web.post(r"/units/{id:\d+}/movein/paper", paper),
         web.post(r"/units/{id:\d+}/movein/signoff", sign_off),
+        web.post(r"/units/{id:\d+}/movein/typed/{what:[a-z]+}", typed),
         web.get(r"/units/{id:\d+}/movein/print", print_pack),
         web.get(r"/movein/papers/{id:\d+}", paper_photo),
     ]
@@ -45,7 +48,13 @@ def _here(request: web.Request) -> str:
 
 
 async def _page(
-    request: web.Request, template: str, status: int = 200, problem: str = ""
+    request: web.Request,
+    template: str,
+    status: int = 200,
+    problem: str = "",
+    *,
+    text: str = "",
+    form: dict[str, str] | None = None,
 ) -> web.StreamResponse:
     app = desk.app_of(request)
     found = desk.desk_of(request)
@@ -59,6 +68,8 @@ async def _page(
         shown=shown,
         said=said or [],
         problem=problem,
+        problem_text=text,
+        form=form or {},
         kinds=rules.PAPER_KINDS,
         rooms=rules.ROOMS,
         now=app.clock.now(),
@@ -126,6 +137,31 @@ async def paper(request: web.Request) -> web.StreamResponse:
         path = Path(app.settings.data_dir) / "papers" / f"{move_in.id}-{uuid.uuid4().hex}{suffix}"
         await asyncio.to_thread(atomic, path, lambda target: _write(target, data))
         await movein.add_paper(ctx, move_in, kind, stored_path=str(path))
+    raise web.HTTPSeeOther(_here(request))
+
+
+async def typed(request: web.Request) -> web.StreamResponse:
+    """The household, a fee with its receipt, the keys or the re-inspection's time, read
+    as the chat flows read them; the owner and the repair group are told as from chat."""
+    app = desk.app_of(request)
+    posted = await request.post()
+    form = {key: str(value)[:500] for key, value in posted.items() if isinstance(value, str)}
+    async with app.db.transaction() as session:
+        ctx = staff_context(request, session)
+        move_in = await movein.open_for_page(ctx, int(request.match_info["id"]))
+        if move_in is None:
+            raise web.HTTPNotFound()
+        done = await movein.typed_on_page(ctx, move_in, request.match_info["what"], form)
+        if done.problem is None and done.pushes:
+            await send(
+                session, done.pushes, catalogs=app.catalogs, settings=app.settings, now=ctx.now
+            )
+            await signals.notify(session, signals.OUTBOX)  # other processes deliver
+    if done.problem is not None:
+        text = app.catalogs.text(
+            desk.desk_of(request).locale, done.problem.key, done.problem.params
+        )
+        return await _page(request, "movein_unit.html", 400, text=text, form=form)
     raise web.HTTPSeeOther(_here(request))
 
 
