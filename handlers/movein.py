@@ -444,7 +444,8 @@ async def add_paper(
     stored_path: str | None = None,
 ) -> Document:
     """Keep a photo of a paper as a private document of the move-in."""
-    person = move_in.delegate_id if kind in ("attorney", "delegate_id") else move_in.owner_id
+    by_delegate = kind in ("attorney", "delegate_id", "signature") and move_in.delegate_id
+    person = move_in.delegate_id if by_delegate else move_in.owner_id
     paper = Document(
         community_id=move_in.community_id,
         unit_id=move_in.unit_id,

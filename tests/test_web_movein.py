@@ -7,14 +7,17 @@ another community's desk see none of it.
 
 from __future__ import annotations
 
+import base64
 import re
+from datetime import date
 from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
-from storage.models import Document, MoveIn, Outbox
+from handlers.rules import movein as rules
+from storage.models import Document, MoveIn, Outbox, Unit
 from tests.harness import Chat
 from tests.test_movein import UNIT, new_unit
 from tests.test_web_browser import pytestmark as needs_chromium
@@ -132,7 +135,8 @@ async def test_only_the_desk_and_supervisors_see_the_papers(demo_app, tmp_path):
 @needs_chromium
 async def test_the_move_in_page_in_a_browser(served, tmp_path) -> None:
     """The desk opens a move-in from the unit's page, ticks a form, uploads a paper's
-    photo and prints the pack, in headless Chromium (skipped without it)."""
+    photo and prints the pack; the owner signs on the canvas; in headless Chromium
+    (skipped without it)."""
     app, _emulator, browser = served
     unit_id = await new_unit(app)
     await browser.sign_in("desk")
@@ -157,6 +161,28 @@ async def test_the_move_in_page_in_a_browser(served, tmp_path) -> None:
     page = await browser.text()
     assert "入住资料汇总" in page and UNIT in page and "单位证明" in page
     await browser.shot("movein-pack")
+
+    # With everything else done, the owner signs on the canvas.
+    await all_but_the_sign_off(app, unit_id)
+    await browser.open(f"/desk/units/{unit_id}/movein")
+    await browser.fill({"name": "孙立"})
+
+    def drawing() -> None:
+        from selenium.webdriver.common.action_chains import ActionChains
+
+        pad = browser.driver.find_element("id", "signature-pad")
+        moves = ActionChains(browser.driver).move_to_element_with_offset(pad, -60, 0)
+        moves.click_and_hold().move_by_offset(40, 20).move_by_offset(40, -30)
+        moves.move_by_offset(30, 25).release().perform()
+
+    await browser.run(drawing)
+    await browser.press("确认签收")
+    assert "name:孙立" in await browser.text()
+    shown = await browser.run(
+        lambda: browser.driver.find_elements("css selector", "img.signature-image")
+    )
+    assert len(shown) == 1
+    await browser.shot("movein-signed")
 
 
 async def test_the_household_fees_keys_and_reinspection_typed_on_the_page(demo_app, client):
@@ -192,3 +218,57 @@ async def test_the_household_fees_keys_and_reinspection_typed_on_the_page(demo_a
     assert found.checklist["item.keys"]["count"] == 3
     page = await (await client.get(here)).text()
     assert "住户登记表" not in page.split("还差")[1].split("</p>")[0]
+
+
+async def all_but_the_sign_off(app: Any, unit_id: int) -> int:
+    """Everything of the unit's open move-in done but the sign-off (no defects found), as
+    the chat test does it step by step; returns the move-in's id."""
+    now = app.clock.now()
+    async with app.db.transaction() as s:
+        move_in = (await s.exec(select(MoveIn).where(MoveIn.unit_id == unit_id))).one()
+        done = {"by": "staff:1", "at": now.isoformat()}
+        keys = [f"form.{f}" for f in rules.FORMS] + [f"item.{i}" for i in rules.ITEMS]
+        keys += ["fees", "inspected", "readings", "readings_confirmed"]
+        move_in.checklist = {key: done for key in keys}
+        for kind in ("company_cert", "contract", "attorney", "delegate_id"):
+            s.add(
+                Document(
+                    community_id=move_in.community_id,
+                    unit_id=unit_id,
+                    subject=f"movein:{move_in.id}",
+                    kind=kind,
+                    channel="console",
+                    file_ref=f"photo-{kind}",
+                    added_by="staff:1",
+                    at=now,
+                )
+            )
+        s.add(move_in)
+        assert move_in.id is not None
+        return move_in.id
+
+
+async def test_the_owner_signs_on_the_page_and_the_desk_completes(demo_app, client, tmp_path):
+    demo_app.settings.data_dir = tmp_path / "data"
+    unit_id = await new_unit(demo_app)
+    await sign_in(client, "desk")
+    here = f"/desk/units/{unit_id}/movein"
+    await post(client, f"{here}/open", here)
+    move_in_id = await all_but_the_sign_off(demo_app, unit_id)
+    drawn = "data:image/png;base64," + base64.b64encode(PNG).decode()
+
+    answer = await post(client, f"{here}/signoff", here, name="孙立", signature=drawn)
+    page = await answer.text()
+    assert answer.status == 200 and "name:孙立" in page
+    async with demo_app.db.transaction() as s:
+        [signature] = (await s.exec(select(Document).where(Document.kind == "signature"))).all()
+    assert f"/desk/movein/papers/{signature.id}" in page
+    assert await (await client.get(f"/desk/movein/papers/{signature.id}")).read() == PNG
+
+    answer = await post(client, f"{here}/press", here, value=f"act:mi_complete:{move_in_id}")
+    assert "入住办理完成" in await answer.text()
+    async with demo_app.db.transaction() as s:
+        unit = await s.get(Unit, unit_id)
+        assert unit.stage == "handed_over" and unit.handover_date == date(2026, 11, 26)
+    printed = await (await client.get(f"{here}/print")).text()
+    assert f"/desk/movein/papers/{signature.id}" in printed and "2026年11月26日" in printed

@@ -6,11 +6,14 @@ Opening it and the checklist's buttons are chat's own (`/movein <unit>` and the 
 buttons) handed to the engine from the `web` channel, so the owner and the repair group
 are told as from chat. The papers are private: the page, the photos and the pack are the
 desk's and the supervisors' only (`handlers.movein.sees_papers`), checked on every view.
+The owner signs off by typing their name; a signature drawn on the page's canvas (a small
+script of ours, `static/movein.js`) is kept with the papers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from pathlib import Path
 
@@ -28,6 +31,9 @@ from storage import signals
 PAPER_MOST = 8_000_000  # bytes of one photo
 PICTURES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 SAID = "movein_said"
+SIGNATURE_PREFIX = "data:image/png;base64,"
+SIGNATURE_MOST = 700_000  # characters of the drawn signature's data URL
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def routes() -> list[web.RouteDef]:
@@ -165,6 +171,17 @@ async def typed(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(_here(request))
 
 
+def _signature(posted: str) -> bytes | None:
+    """The signature drawn on the page's canvas, a PNG; None when none (or not a PNG)."""
+    if not posted.startswith(SIGNATURE_PREFIX) or len(posted) > SIGNATURE_MOST:
+        return None
+    try:
+        data = base64.b64decode(posted[len(SIGNATURE_PREFIX) :], validate=True)
+    except ValueError:
+        return None
+    return data if data.startswith(PNG_MAGIC) else None
+
+
 def _write(target: Path, data: bytes) -> None:
     target.write_bytes(data)
 
@@ -182,6 +199,11 @@ async def sign_off(request: web.Request) -> web.StreamResponse:
         if move_in is None:
             raise web.HTTPNotFound()
         refused = await movein.sign_off(ctx, move_in, f"name:{name}")
+        drawn = _signature(str(form.get("signature") or ""))
+        if refused is None and drawn is not None:
+            path = Path(app.settings.data_dir) / "papers" / f"{move_in.id}-{uuid.uuid4().hex}.png"
+            await asyncio.to_thread(atomic, path, lambda target: _write(target, drawn))
+            await movein.add_paper(ctx, move_in, "signature", stored_path=str(path))
     if refused is not None:
         return await _page(request, "movein_unit.html", 400, "movein.web.not_yet")
     raise web.HTTPSeeOther(_here(request))
