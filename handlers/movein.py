@@ -817,12 +817,22 @@ async def readings_ok(ctx: Context, action: ReadingsOk) -> list[Reply]:
 
 
 async def readings_wrong(ctx: Context, action: ReadingsWrong) -> list[Reply]:
+    """The disputed figures are withdrawn (never kept as a meter's last reading, which a
+    corrected, lower one could not go below) and the repair group reads them again."""
     move_in = await _owner_move_in(ctx, action.move_in)
     if isinstance(move_in, Reply):
         return [move_in]
+    if "readings" not in move_in.checklist or "readings_confirmed" in move_in.checklist:
+        return [Reply("movein.stale")]
+    for reading in await readings(ctx.session, move_in):
+        await ctx.session.delete(reading)
     checklist = dict(move_in.checklist)
     checklist.pop("readings", None)
     move_in.checklist = checklist
+    move_in.history = [
+        *move_in.history,
+        {"at": ctx.now.isoformat(), "by": ctx.actor, "what": "readings_disputed"},
+    ]
     ctx.session.add(move_in)
     unit = await ctx.session.get(Unit, move_in.unit_id)
     assert unit is not None

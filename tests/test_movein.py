@@ -367,3 +367,28 @@ async def test_export_and_forget_cover_the_papers(demo_app):
     async with demo_app.db.transaction() as s:
         kinds = (await s.exec(select(Document.kind))).all()
     assert sorted(kinds) == ["company_cert", "contract"]
+
+
+async def test_disputed_readings_are_withdrawn_and_read_again(demo_app):
+    await new_unit(demo_app)
+    desk, group = Chat(demo_app, "li"), repair_group(demo_app, "wang")
+    said = await desk.say(f"/movein {UNIT}")
+    code = re.search(r"业主邀请码：(\S+?)（", texts(said)).group(1)
+    sunli = Chat(demo_app, "sunli")
+    await sunli.send(text=f"/start {code}", user_name="孙立")
+    await desk.press("派工验房")
+    await group.inbox()
+    await group.press("录入水电气底数")
+    for figure in ("20", "300"):
+        await group.say(figure)
+    await group.press("跳过")  # no gas
+    await sunli.inbox()
+    said = await sunli.press("底数有误")
+    assert "重新抄表" in texts(said)
+    assert "有异议" in texts(await group.inbox())
+    await group.press("录入水电气底数")
+    said = await group.say("14")  # below the disputed 20, above the developer's 12.5
+    assert "水表" not in texts(said) and "电表读数" in texts(said)
+    async with demo_app.db.transaction() as s:
+        values = (await s.exec(select(MeterReading.value).order_by(MeterReading.id))).all()
+    assert values == [Decimal("12.5")]  # the disputed ones are gone, the new ones to come
