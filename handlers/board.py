@@ -326,3 +326,8 @@ async def recent_messages(
         .limit(limit)
     )
     return list(reversed(found.all()))
+
+
+# An answer's `external_message_id` once the page that asked for it showed it: what the
+# bot answered a desk's own click, as against what it pushed to them.
+ANSWERED = "web:page"

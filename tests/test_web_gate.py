@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlmodel import select
+from sqlmodel import col, select
 
-from storage.models import ReleaseSlip, StaffMember, Ticket
+from storage.models import AuditLog, InboundUpdate, Outbox, ReleaseSlip, StaffMember, Ticket
 from tests.harness import Chat, texts
 from tests.test_slip import ask_for_slip, audited, events, the_slip
+from tests.test_web_units import web_staff_id as staff_id
 from tests.webdesk import add_web_staff, csrf, serving, sign_in
 
 
@@ -102,10 +104,70 @@ async def test_a_slip_asked_for_in_chat_is_checked_and_let_out_on_the_gate_page(
     page = await answer.text()
     assert verdict(page) == "已使用，不能放行" and "不能重复使用" in page
     assert use_button(page) is None
-    answer = await client.post("/desk/gate/use", data=button)
+    answer = await client.post("/desk/gate/use", data=button)  # the same form: one press
+    page = await answer.text()
+    assert verdict(page) == "已使用，不能放行" and "不能重复使用" in page
+    answer = await client.post("/desk/gate/use", data={**button, "once": "later"})
     page = await answer.text()
     assert verdict(page) == "不能放行" and "不能重复使用" in page
     assert await audited(demo_app, slip.code) == ["slip_auto_approved", "slip_used"]
+
+
+async def kept_messages(app: Any, channel: str, login: str) -> list[InboundUpdate]:
+    """What the store kept of a chat's (or a web login's) messages, in order."""
+    async with app.db.transaction() as s:
+        found = await s.exec(
+            select(InboundUpdate)
+            .where(InboundUpdate.channel == channel, InboundUpdate.chat_id == login)
+            .order_by(col(InboundUpdate.id))
+        )
+        return list(found.all())
+
+
+async def test_a_check_on_the_page_is_kept_as_a_guards_check_in_chat_is(
+    client: TestClient, demo_app: Any
+) -> None:
+    await ask_for_slip(Chat(demo_app, "resident"), day="今天")
+    slip = await the_slip(demo_app)
+    said = await Chat(demo_app, "zhao").say(f"/slip {slip.code}")  # the guard in chat
+    assert "有效" in texts(said)
+    in_chat = await kept_messages(demo_app, "console", "zhao")
+
+    page = await (await sign_in(client, "guard")).text()
+    page = await (await client.get("/desk/gate")).text()
+    page = await (
+        await client.post("/desk/gate", data={"csrf": csrf(page), "code": slip.code})
+    ).text()
+    button = use_button(page)
+    assert button is not None
+    demo_app.clock.advance(minutes=2)  # the goods are looked over
+    await client.post("/desk/gate/use", data=button)
+    await client.post("/desk/gate/use", data=button)  # a double click: one press
+
+    on_page = await kept_messages(demo_app, "web", "guard")
+    assert [m.payload.get("text") for m in on_page] == [in_chat[-1].payload["text"], None]
+    assert on_page[1].payload["option"] == said[-1].button("确认放行")  # chat's "used" button
+    checked_at = demo_app.clock.now() - timedelta(minutes=2)
+    assert [m.received_at for m in on_page] == [checked_at, demo_app.clock.now()]
+    assert all(m.handled_at is not None for m in on_page)
+    assert set(in_chat[-1].payload) <= set(on_page[0].payload)  # kept alike, and who it was
+    assert on_page[0].payload["user_name"] == "赵强"
+    used = await the_slip(demo_app)
+    guard = await staff_id(demo_app, "guard")
+    assert (used.status, used.used_at, used.checked_by) == (
+        "used",
+        demo_app.clock.now(),
+        f"staff:{guard}",
+    )
+    async with demo_app.db.transaction() as s:
+        entry = (await s.exec(select(AuditLog).where(AuditLog.action == "slip_used"))).one()
+        answers = (
+            await s.exec(select(Outbox).where(Outbox.channel == "web", Outbox.chat_id == "guard"))
+        ).all()
+    assert (entry.actor, entry.target, entry.at) == (f"staff:{guard}", slip.code, used.used_at)
+    # The bot's answers to the guard are kept as in chat, shown on the page already.
+    assert [a.payload["key"] for a in answers] == ["slip.check", "slip.use.done"]
+    assert all(a.sent_at is not None for a in answers)
 
 
 async def test_an_unknown_code_is_refused_next_to_the_field_and_kept(

@@ -1,5 +1,6 @@
 """The signed-in desk as a handler sees a chat sender: a `Context` on the `web` channel with
-their `web` staff records, so a page calls chat's own use-cases with chat's own checks."""
+their `web` staff records, so a page calls chat's own use-cases with chat's own checks; and
+what they do on a page handed to the engine as their message from the `web` channel."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.web import desk
+from handlers import board
 from handlers.core.context import Context
 from handlers.core.messages import Incoming
 from handlers.web_accounts import CHANNEL
-from storage.models import ChatIdentity
+from storage import outbox, signals
+from storage.models import ChatIdentity, Outbox
 
 
 def staff_context(request: web.Request, session: AsyncSession, text: str = "") -> Context:
@@ -37,3 +40,36 @@ def staff_context(request: web.Request, session: AsyncSession, text: str = "") -
         locale=found.locale,
         staff=found.staff,
     )
+
+
+async def handled(
+    request: web.Request, once: str, *, text: str | None = None, option: str | None = None
+) -> list[Outbox]:
+    """A button pressed or words typed on a page, handled by the engine as the desk's
+    message from the `web` channel: chat's own handler runs and the store keeps the message
+    as it keeps a chat's. `once` is the form's own id, so a form sent twice (a double
+    click) is one message. Returns the engine's answers to the desk, marked shown, since
+    the page shows them; the process that sends the other channels is woken."""
+    app = desk.app_of(request)
+    found = desk.desk_of(request)
+    rows = await app.engine.handle(
+        Incoming(
+            channel=CHANNEL,
+            chat_id=found.login,
+            user_id=found.login,
+            at=app.clock.now(),
+            message_id=f"{CHANNEL}:{found.login}:{once}",
+            option=option,
+            text=None if option else text,
+            user_name=found.name,
+            language=found.locale,
+        )
+    )
+    answers = [row for row in rows if (row.channel, row.chat_id) == (CHANNEL, found.login)]
+    if rows:
+        async with app.db.transaction() as session:
+            shown = [row.id for row in answers if row.id is not None]
+            await outbox.mark_sent_unless_claimed(session, shown, app.clock.now(), board.ANSWERED)
+            if len(answers) < len(rows):
+                await signals.notify(session, signals.OUTBOX)  # other processes deliver
+    return answers

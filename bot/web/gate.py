@@ -1,28 +1,29 @@
 """Today at the gate (门岗放行): the day's release slips and a guard's check of a code.
 
 The list is the day's slips of the communities the signed-in staff may see
-(`handlers.gate`). Checking a code is chat's `/slip <code>` (`handlers.slip.checked`) and
-letting the goods out is the guard's "used" button (`handlers.slip.mark_used`), called
-with the desk's `web` staff records: the same checks (security staff and managers of the
-slip's community), the same verdicts, the same ticket event and audit entry, and the
-applicant is told as from chat. The code travels in a POST form, never in a URL. The page
-is meant for a phone at the gate: one big field, one big answer.
+(`handlers.gate`). Checking a code is the guard's `/slip <code>` and letting the goods out
+is their "used" button, each handed to the engine as their message from the `web` channel,
+so chat's own handlers run with the desk's `web` staff records and the store keeps both as
+it keeps a guard's in chat: who checked which code and when, the slip marked used by them,
+the ticket event and the audit entry, and the applicant told as from chat. What the page
+shows of a check is read with the same function (`handlers.slip.checked`). The code
+travels in a POST form, never in a URL. The page is meant for a phone at the gate: one big
+field, one big answer.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
 
 from bot.web import desk
-from bot.web.acting import staff_context
-from dialogs.sending import send
+from bot.web.acting import handled, staff_context
 from handlers import gate, slip
 from handlers.core.context import Context
 from handlers.core.messages import Reply
-from storage import signals
 
 MAX_CODE = 40  # a code as typed or scanned (`FDSLIP:K7QW2M`), with room for spaces
 
@@ -77,6 +78,7 @@ async def _render(
         guard = slip.guards(ctx)
     context = desk.context(
         request,
+        once=uuid.uuid4().hex,
         day=day,
         rows=rows,
         guard=guard,
@@ -91,13 +93,21 @@ async def page(request: web.Request) -> web.StreamResponse:
     return await _render(request)
 
 
+def _once(form: Any) -> str:
+    """The form's own id: the same form sent twice is one check, one release."""
+    return str(form.get("once") or "")[:40] or uuid.uuid4().hex
+
+
 async def check(request: web.Request) -> web.StreamResponse:
-    """A code typed or scanned at the gate, checked as chat's `/slip <code>` checks it."""
+    """A code typed or scanned at the gate, checked as chat's `/slip <code>` checks it: the
+    check is the guard's message to the engine, kept as chat keeps it (who, when, what was
+    typed), and the page shows what it found."""
     app = desk.app_of(request)
     form = await request.post()
     code = " ".join(str(form.get("code") or "").split())[:MAX_CODE]
     if not code:
         return await _render(request, problem=_words(request, "web.gate.error.empty"), status=400)
+    await handled(request, _once(form), text=f"/slip {code}")
     async with app.db.reading() as session:
         ctx = staff_context(request, session, text=f"/slip {code}")
         found = await slip.checked(ctx, code)
@@ -105,19 +115,27 @@ async def check(request: web.Request) -> web.StreamResponse:
             # Refused next to the field, with what was typed kept.
             status = 404 if found.verdict == "unknown" else 403
             return await _render(request, code=code, problem=_said(ctx, found.reply), status=status)
-        verdict = found.card["verdict"] if found.card else None
-        result = {
-            "tone": "ok" if found.verdict == "valid" else "stop",
-            "headline": ctx.catalogs.text(ctx.locale, f"web.gate.verdict.{found.verdict}"),
-            "reason": ctx.catalogs.format(ctx.locale, verdict),
-            "details": _details(ctx, found.card),
-            "use": found.slip.id if found.verdict == "valid" and found.slip else None,
-        }
+        result = _verdict(ctx, found)
     return await _render(request, code=code, result=result)
 
 
+def _verdict(ctx: Context, found: slip.Checked) -> dict[str, Any]:
+    """A check's answer as the page shows it: the verdict in big letters, the slip's
+    particulars, and the "used" button while it may go out."""
+    verdict = found.card["verdict"] if found.card else None
+    return {
+        "tone": "ok" if found.verdict == "valid" else "stop",
+        "headline": ctx.catalogs.text(ctx.locale, f"web.gate.verdict.{found.verdict}"),
+        "reason": ctx.catalogs.format(ctx.locale, verdict),
+        "details": _details(ctx, found.card),
+        "use": found.slip.id if found.verdict == "valid" and found.slip else None,
+    }
+
+
 async def use(request: web.Request) -> web.StreamResponse:
-    """The guard lets the goods out: chat's "used" button, pressed on the page."""
+    """The guard lets the goods out: chat's "used" button, pressed on the page and handled
+    by the engine as in chat, so the slip is marked used by them, the ticket event and the
+    audit entry are written and the applicant is told as from chat."""
     app = desk.app_of(request)
     form = await request.post()
     code = " ".join(str(form.get("code") or "").split())[:MAX_CODE]
@@ -126,25 +144,23 @@ async def use(request: web.Request) -> web.StreamResponse:
     except ValueError:
         problem = _words(request, "web.gate.error.empty")
         return await _render(request, code=code, problem=problem, status=400)
-    async with app.db.transaction() as session:
+    pressed = slip.MarkUsed(slip_id).choice("slip.use").value
+    answers = await handled(request, _once(form), option=pressed)
+    async with app.db.reading() as session:
         ctx = staff_context(request, session)
-        replies = await slip.mark_used(ctx, slip.MarkUsed(slip_id))
-        answer = next((r for r in replies if r.to is None), replies[0])
-        pushes = [r for r in replies if r.to is not None]
-        await send(
-            session, pushes, catalogs=app.catalogs, settings=app.settings, now=app.clock.now()
-        )
-        if pushes:
-            await signals.notify(session, signals.OUTBOX)  # the process that sends, sends
-        shown = str(answer.params.get("code") or code)
-        after = await slip.checked(ctx, shown) if shown else None
-        done = answer.key == "slip.use.done"
+        after = await slip.checked(ctx, code) if code else None
+        if not answers:  # the same form again (a double click): where the slip stands now
+            if after is None or after.verdict in ("unknown", "not_allowed"):
+                return await _render(request)
+            return await _render(request, code=code, result=_verdict(ctx, after))
+        answer = answers[0].payload
+        done = answer.get("key") == "slip.use.done"
         result = {
             "tone": "ok" if done else "stop",
             "headline": ctx.catalogs.text(
                 ctx.locale, "web.gate.verdict.released" if done else "web.gate.verdict.refused"
             ),
-            "reason": _said(ctx, answer),
+            "reason": str(answer.get("text") or ""),
             "details": _details(ctx, after.card if after else None),
             "use": None,
         }

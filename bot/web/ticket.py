@@ -19,8 +19,8 @@ from aiohttp import web
 
 from bot.delivery import SendResult, deliver_pending
 from bot.web import desk
+from bot.web.acting import handled
 from handlers import board
-from handlers.core.messages import Incoming
 from handlers.web_accounts import CHANNEL
 from storage.models import Outbox
 
@@ -107,8 +107,6 @@ async def work_order(request: web.Request) -> web.StreamResponse:
 
 async def say(request: web.Request) -> web.StreamResponse:
     """A button pressed or an answer typed on a page, handled as a chat message."""
-    app = desk.app_of(request)
-    found = desk.desk_of(request)
     form = await request.post()
     option = str(form.get("option") or "").strip() or None
     text = str(form.get("text") or "").strip()[:MAX_TEXT] or None
@@ -120,18 +118,5 @@ async def say(request: web.Request) -> web.StreamResponse:
     if not back.startswith(f"{desk.prefix_of(request)}/"):
         back = f"{desk.prefix_of(request)}/board"
     if option or text:
-        await app.engine.handle(
-            Incoming(
-                channel=CHANNEL,
-                chat_id=found.login,
-                user_id=found.login,
-                at=app.clock.now(),
-                # The form's own id: a double click is one message, not two.
-                message_id=f"web:{found.login}:{once}",
-                option=option,
-                text=None if option else text,
-                user_name=found.name,
-                language=found.locale,
-            )
-        )
+        await handled(request, once, text=text, option=option)
     raise web.HTTPSeeOther(back)
