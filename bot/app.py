@@ -6,7 +6,9 @@ This is the one place where the pieces are put together; nothing is built at imp
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from bot.settings import Settings
 from dialogs.engine import Engine
@@ -30,6 +32,10 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 
+# Fetches a photo kept by a channel's file reference into a path (Telegram keeps only a
+# file id); returns the path written.
+PhotoSource = Callable[[str, Path], Awaitable[Path]]
+
 
 @dataclass
 class App:
@@ -40,6 +46,9 @@ class App:
     catalogs: Catalogs
     clock: Clock
     engine: Engine
+    # The running channels that fetch a photo by its file reference, by channel name: set
+    # while the channel serves (the desk's pages fetch a Telegram photo on first view).
+    photo_sources: dict[str, PhotoSource] = field(default_factory=dict)
 
     @classmethod
     async def start(

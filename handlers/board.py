@@ -288,6 +288,31 @@ async def ticket_view(
     )
 
 
+async def photo_seen(
+    session: AsyncSession, staff: list[StaffMember], photo_id: int
+) -> Photo | None:
+    """A ticket's photo, when these staff may see its ticket (the ticket page's own rule);
+    None otherwise, or when there is no such photo."""
+    photo = await session.get(Photo, photo_id)
+    if photo is None or photo.ticket_id is None:
+        return None
+    ticket = await session.get(Ticket, photo.ticket_id)
+    if ticket is None or not may_see(staff, ticket.community_id, ticket.department):
+        return None
+    return photo
+
+
+async def keep_photo(session: AsyncSession, photo_id: int, stored_path: str) -> bool:
+    """Our own copy of a photo fetched from its channel, read by the next view; False
+    when the photo was forgotten meanwhile (the copy is then not to be kept)."""
+    photo = await session.get(Photo, photo_id)
+    if photo is None or not photo.file_ref:
+        return False
+    photo.stored_path = stored_path
+    session.add(photo)
+    return True
+
+
 def page_choices(ticket: Ticket) -> tuple[Choice, ...]:
     """The buttons a ticket's page offers: those of its chat card (a complaint's own), and
     the desk's phone revisit when the resident has not answered theirs. Each is checked

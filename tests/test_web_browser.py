@@ -4,15 +4,16 @@ nothing is downloaded at run time), against the bot as `frontdesk run` serves it
 Telegram channel polling the Bot API emulator.
 
 The desk signs in, filters the board, files a walk-in repair and sees its card reach the
-Telegram repair group; the supervisor accepts it on the ticket's page and the card in the
-group changes; the work order prints; another community's desk and a resident without a
-login get nothing. With FRONTDESK_SCREENSHOTS=DIR the main pages are saved there as PNGs
-(docs/ holds the ones in the README).
+Telegram repair group; the supervisor sees a Telegram photo of it as a thumbnail, accepts it
+on the ticket's page and the card in the group changes; the work order prints; another
+community's desk and a resident without a login get nothing. With FRONTDESK_SCREENSHOTS=DIR
+the main pages are saved there as PNGs (docs/ holds the ones in the README).
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import shutil
 from collections.abc import AsyncIterator, Callable
@@ -29,6 +30,7 @@ from bot.channels import telegram
 from bot.channels.telegram_send import Pacer
 from bot.http import serve_http
 from bot.settings import Settings
+from storage.models import Photo
 from tests.telegram_emulator import BotAPIEmulator
 from tests.test_telegram import (
     REPAIR_GROUP,
@@ -43,6 +45,7 @@ from tests.webdesk import add_other_desk, latest_ticket, passwords
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 PASSWORD = "browser-password-7"
+PHOTO = "AgACAgUAAxkBAAIC-dripping-tap"
 START = datetime(2026, 11, 26, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 T = TypeVar("T")
 
@@ -165,6 +168,15 @@ class Browser:
         self.driver.quit()
 
 
+def _a_jpeg() -> bytes:
+    """A small real JPEG, as a phone's photo would be, only smaller."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(out, "JPEG")
+    return out.getvalue()
+
+
 async def _staff_with_passwords(app: App) -> None:
     await passwords(app, "desk", "zhou", password=PASSWORD)
     await add_other_desk(app, password=PASSWORD)
@@ -257,11 +269,26 @@ async def test_the_desk_and_the_supervisor_at_work_in_a_browser(served) -> None:
     await browser.press("清除")
     await browser.sign_out()
 
+    # The resident's photo of it, kept by Telegram's file id: its thumbnail on the page,
+    # fetched through the running bot.
+    emulator.files[PHOTO] = await asyncio.to_thread(_a_jpeg)
+    async with app.db.transaction() as s:
+        s.add(Photo(ticket_id=ticket.id, channel="telegram", file_ref=PHOTO, at=app.clock.now()))
+
     # The supervisor accepts it on the page; the chat card changes.
     page = await browser.sign_in("zhou")
     await browser.open(f"/desk/tickets/{ticket.id}")
     page = await browser.text()
     assert "13800000001" in page and "厨房水龙头一直滴水" in page
+    width = await until(
+        lambda: browser.run(
+            browser.driver.execute_script,
+            "const i = document.querySelector('.photos img');"
+            "return i && i.complete ? i.naturalWidth : 0",
+        ),
+        "the photo's thumbnail to show",
+    )
+    assert width == 64
     await browser.press("接单")
     page = await browser.text()
     assert "已接单" in page or "周主管" in page

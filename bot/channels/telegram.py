@@ -483,6 +483,8 @@ async def serve(app: App, stop: asyncio.Event, *, pacer: Pacer | None = None) ->
     nudge = asyncio.Event()
     running = _Running(app, bot, nudge.set, patient=not webhook)
     delivery = asyncio.create_task(run_delivery(app, bot, done, nudge, pacer=pacer))
+    # The desk's pages show a resident's photo, kept by its file id, through this bot.
+    app.photo_sources[CHANNEL] = lambda file_id, path: download_photo(bot, file_id, path)
     try:
         await _retrying("setMyCommands", lambda: register_commands(bot, app), stop)
         # Other processes say when they queued replies: worker processes, `frontdesk web`
@@ -493,6 +495,7 @@ async def serve(app: App, stop: asyncio.Event, *, pacer: Pacer | None = None) ->
             else:
                 await _poll(app, bot, running, stop)
     finally:
+        app.photo_sources.pop(CHANNEL, None)
         done.set()
         with contextlib.suppress(Exception):
             await delivery

@@ -205,3 +205,9 @@ def context(request: web.Request, **values: Any) -> dict[str, Any]:
     """What every signed-in page's template gets."""
     desk = desk_of(request)
     return {"desk": desk, "csrf": desk.csrf, "locale": desk.locale, **values}
+
+
+def not_yours(request: web.Request) -> web.StreamResponse:
+    """No such ticket (or photo), or not theirs: the same page either way."""
+    values = context(request, conversation=[], once="")
+    return aiohttp_jinja2.render_template("not_yours.html", request, values, status=404)

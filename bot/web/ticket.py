@@ -18,7 +18,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bot.delivery import SendResult, deliver_pending
-from bot.web import desk
+from bot.web import desk, photos
 from bot.web.acting import handled
 from handlers import board
 from handlers.web_accounts import CHANNEL
@@ -74,19 +74,15 @@ async def _view(request: web.Request) -> board.TicketView | None:
         )
 
 
-def _not_yours(request: web.Request) -> web.StreamResponse:
-    """No such ticket, or not theirs: the same page either way."""
-    context = desk.context(request, conversation=[], once="")
-    return aiohttp_jinja2.render_template("not_yours.html", request, context, status=404)
-
-
 async def page(request: web.Request) -> web.StreamResponse:
     view = await _view(request)
     if view is None:
-        return _not_yours(request)
+        return desk.not_yours(request)
+    app = desk.app_of(request)
     context = desk.context(
         request,
         view=view,
+        photos=[(p.id, photos.showable(app, p)) for p in view.photos],
         conversation=await conversation(request),
         once=uuid.uuid4().hex,
         back=request.path,
@@ -98,7 +94,7 @@ async def work_order(request: web.Request) -> web.StreamResponse:
     """The ticket as a work order (维修工作单) to print, A4 or A5 (`?size=a5`)."""
     view = await _view(request)
     if view is None:
-        return _not_yours(request)
+        return desk.not_yours(request)
     size = "a5" if request.query.get("size") == "a5" else "a4"
     now = desk.app_of(request).clock.now()
     context = desk.context(request, view=view, ticket=view.ticket, size=size, now=now)

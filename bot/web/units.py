@@ -126,8 +126,7 @@ async def _unit(
         )
         acts = view is not None and _acts(request, session, view.community.id or 0)
     if view is None:
-        context = desk.context(request, conversation=[], once="")
-        return aiohttp_jinja2.render_template("not_yours.html", request, context, status=404)
+        return desk.not_yours(request)
     done = found.session.pop(DONE, None) if status == 200 else None
     context = desk.context(
         request,
