@@ -585,7 +585,7 @@ async def _decide(ctx: Context, ref: int, *, approved: bool) -> list[Reply]:
         now=ctx.now,
     )
     return [
-        await _decided_card(ctx, ticket, unit, member, approved),
+        *await _decided_cards(ctx, ticket, unit, member, approved),
         await _tell_resident(ctx, ticket, unit, identity, approved),
     ]
 
@@ -611,19 +611,25 @@ async def _requester(
     return person
 
 
-async def _decided_card(
+async def _decided_cards(
     ctx: Context, ticket: Ticket, unit: Unit, member: StaffMember, approved: bool
-) -> Reply:
-    """The group's card again, without buttons, saying who decided (edited in place)."""
+) -> list[Reply]:
+    """The card again, without buttons, saying who decided: edited in place in the chat
+    where it was decided and in the desk's chats that were shown it, wherever it was
+    decided (a group's button, `/tasks`, the desk's web pages)."""
     status = Text(
         "binding.staff.approved" if approved else "binding.staff.rejected", {"name": member.name}
     )
-    return Reply(
-        "binding.staff.card",
-        await _card(ctx, ticket, unit, status),
-        to=Recipient(ctx.msg.channel, ctx.msg.chat_id),
-        card=f"ticket:{ticket.id}",
-    )
+    card = await _card(ctx, ticket, unit, status)
+    here = Recipient(ctx.msg.channel, ctx.msg.chat_id)
+    chats = [here] + [
+        chat
+        for chat in await _desk(ctx.session, ticket.community_id)
+        if (chat.channel, chat.chat_id) != (here.channel, here.chat_id)
+    ]
+    return [
+        Reply("binding.staff.card", card, to=chat, card=f"ticket:{ticket.id}") for chat in chats
+    ]
 
 
 async def _tell_resident(

@@ -3,8 +3,9 @@ Bot API emulator, polling as `frontdesk run` does; the pages through aiohttp's c
 
 A resident's photo sent in Telegram shows on the ticket's page: fetched through the
 running bot on its first view and kept, read from our copy after, refused to another
-community's desk. Where the channel of a photo does not run (the pages alone), the page
-says so.
+community's desk. A binding request made in Telegram and decided on the desk's page
+changes the service group's card as its button in the group does, and the resident is
+told. Where the channel of a photo does not run (the pages alone), the page says so.
 """
 
 from __future__ import annotations
@@ -17,18 +18,22 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from storage.models import Photo, Ticket
+from storage.models import AuditLog, Person, Photo, Ticket
 from tests.conversations import file_repair as file_repair_in_console
 from tests.harness import Chat
 from tests.telegram_emulator import BotAPIEmulator
 from tests.test_telegram import (
     RESIDENT,
+    SERVICE_GROUP,
+    STRANGER,
     Scene,
     emulator,
     file_repair,
     running,
+    texts,
+    until,
 )
-from tests.webdesk import add_other_desk, serving, sign_in
+from tests.webdesk import add_other_desk, csrf, serving, sign_in
 
 __all__ = ["emulator"]  # the emulator's fixture, from tests/test_telegram.py
 
@@ -79,6 +84,61 @@ async def test_a_telegram_photo_shows_on_the_ticket_page_and_is_kept(scene: Scen
         body = await answer.read()
         assert answer.status == 404 and answer.content_type == "text/html"
         assert scene.emulator.files[PHOTO] not in body and "不属于您负责的小区" in body.decode()
+
+
+async def test_a_binding_decided_on_the_page_changes_the_groups_card(scene: Scene) -> None:
+    applicant = scene.person(STRANGER, name="王五")
+    await applicant.say("/bind")
+    await applicant.press("提交资料")
+    await applicant.say("王五")
+    await applicant.press("幸福里")
+    await applicant.say("3栋2单元1202")
+    await applicant.say("13900000001")
+    await applicant.press("租户")
+    said = await applicant.press("确认提交")
+    (request,) = await scene.rows(Ticket, Ticket.kind == "binding")
+    assert request.number in texts(said)
+    cards = await until(
+        lambda: [
+            m for m in scene.emulator.messages(SERVICE_GROUP) if request.number in (m.text or "")
+        ],
+        "the request's card in the service group",
+    )
+    card = cards[-1]
+    assert "待核实" in (card.text or "") and any("核实通过" in label for label in card.labels)
+
+    async with serving(scene.app) as client:
+        await sign_in(client, "desk")
+        page = await (await client.get("/desk/bindings")).text()
+        assert request.number in page
+        approve = f"act:bind_ok:{request.id}"
+        assert f'name="option" value="{approve}"' in page
+        answer = await client.post(
+            "/desk/say",
+            data={"csrf": csrf(page), "option": approve, "once": "b1", "back": "/desk/bindings"},
+        )
+        assert "已通过（李敏）" in await answer.text()  # the desk's own answer on the page
+
+    def edited() -> Any:
+        shown = next(
+            m for m in scene.emulator.messages(SERVICE_GROUP) if m.message_id == card.message_id
+        )
+        return shown if shown.edited and "已通过（李敏）" in (shown.text or "") else None
+
+    shown = await until(edited, "the group's card to change")
+    assert not shown.labels  # decided: no buttons left, as after the group's own button
+    assert (
+        len([m for m in scene.emulator.messages(SERVICE_GROUP) if request.number in (m.text or "")])
+        == 1
+    )
+    told = await until(
+        lambda: "3栋2单元1202（租户）" in texts(applicant.shown()), "the resident to be told"
+    )
+    assert told and "已通过" in texts(applicant.shown())
+    async with scene.app.db.transaction() as s:
+        audit = (await s.exec(select(AuditLog).where(AuditLog.target == request.number))).all()
+        bound = (await s.exec(select(Person).where(Person.name == "王五"))).all()
+    assert [a.action for a in audit] == ["bind_approve"] and len(bound) == 1
 
 
 async def test_a_photo_whose_channel_does_not_run_here_is_said_so(
