@@ -1,5 +1,6 @@
 """The desk's web workspace over HTTP (aiohttp's client against the real pages, mounted on
-the listener's application as `frontdesk run` mounts them), on the demo store.
+the listener's application as `frontdesk run` mounts them), on the demo store, on SQLite and
+on PostgreSQL.
 
 Signing in (wrong passwords slowed and audited), the board with its filters, a ticket's
 page, a button pressed there going through the same handler as in chat (the group's card
@@ -10,8 +11,10 @@ that is not the viewer's. The same in a real browser: tests/test_web_browser.py.
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 from sqlmodel import col, select
 
@@ -21,18 +24,28 @@ from tests.conversations import file_repair
 from tests.harness import Chat
 from tests.webdesk import (
     PASSWORD,
+    _pg_demo_template,
     add_other_desk,
     add_web_staff,
-    client,
     csrf,
+    desk_app,
     latest_ticket,
+    pg_demo_app,
+    serving,
     sign_in,
 )
 
-__all__ = ["client"]  # the fixture, from tests/webdesk.py
+# The fixtures from tests/webdesk.py: each test runs on SQLite and on PostgreSQL.
+__all__ = ["_pg_demo_template", "desk_app", "pg_demo_app"]
 
 
-async def test_signing_in_and_out(client: TestClient, demo_app: Any) -> None:
+@pytest.fixture
+async def client(desk_app: Any) -> AsyncIterator[TestClient]:
+    async with serving(desk_app) as test_client:
+        yield test_client
+
+
+async def test_signing_in_and_out(client: TestClient, desk_app: Any) -> None:
     answer = await client.get("/desk/board", allow_redirects=False)
     assert answer.status == 302 and answer.headers["Location"] == "/desk/signin"
 
@@ -49,22 +62,22 @@ async def test_signing_in_and_out(client: TestClient, demo_app: Any) -> None:
     assert str(answer.url).endswith("/desk/signin")
     assert (await client.get("/desk/board", allow_redirects=False)).status == 302
 
-    async with demo_app.db.transaction() as s:
+    async with desk_app.db.transaction() as s:
         actions = (await s.exec(select(AuditLog.action).where(AuditLog.actor == "web:desk"))).all()
     assert sorted(actions) == ["web_signin", "web_signin_failed"]  # no password in either
 
 
 async def test_wrong_passwords_in_a_row_lock_the_login_a_while(
-    client: TestClient, demo_app: Any
+    client: TestClient, desk_app: Any
 ) -> None:
     for _ in range(3):
         assert (await sign_in(client, "zhou", "guess-guess-1")).status == 400
     answer = await sign_in(client, "zhou")  # the right one, but too soon
     assert answer.status == 400 and "错误次数太多" in await answer.text()
-    async with demo_app.db.transaction() as s:
+    async with desk_app.db.transaction() as s:
         account = await s.get(WebAccount, "zhou")
         assert account is not None and account.failures == 3
-        account.locked_until = demo_app.clock.now()  # the wait is over
+        account.locked_until = desk_app.clock.now()  # the wait is over
     assert (await sign_in(client, "zhou")).status == 200
 
 
@@ -77,11 +90,11 @@ async def test_a_form_without_its_token_is_refused(client: TestClient) -> None:
 
 
 async def test_the_board_filters_and_a_button_on_the_page_works_as_in_chat(
-    client: TestClient, demo_app: Any
+    client: TestClient, desk_app: Any
 ) -> None:
-    resident = Chat(demo_app, "resident")
+    resident = Chat(desk_app, "resident")
     await file_repair(resident)
-    ticket = await latest_ticket(demo_app)
+    ticket = await latest_ticket(desk_app)
     assert ticket is not None and ticket.status == "new"
 
     page = await (await sign_in(client, "zhou")).text()
@@ -100,7 +113,7 @@ async def test_the_board_filters_and_a_button_on_the_page_works_as_in_chat(
     token = csrf(page)
     value = re.search(r'name="option" value="(act:[^"]+)">接单<', page)
     assert value, "the card's accept button"
-    group = Chat(demo_app, "wang", chat_id="group:XFL:repair", kind="group")
+    group = Chat(desk_app, "wang", chat_id="group:XFL:repair", kind="group")
     await group.inbox()
     await resident.inbox()
     answer = await client.post(
@@ -114,7 +127,7 @@ async def test_the_board_filters_and_a_button_on_the_page_works_as_in_chat(
     )
     page = await answer.text()
     assert str(answer.url).endswith(f"/desk/tickets/{ticket.id}")
-    async with demo_app.db.transaction() as s:
+    async with desk_app.db.transaction() as s:
         accepted = await s.get(Ticket, ticket.id)
     assert accepted is not None and accepted.status == "accepted"
     assert "周主管" in page  # the history and the assignee
@@ -127,7 +140,7 @@ async def test_the_board_filters_and_a_button_on_the_page_works_as_in_chat(
         "/desk/say",
         data={"csrf": token, "option": value.group(1), "once": "x1", "back": "/desk/board"},
     )
-    async with demo_app.db.transaction() as s:
+    async with desk_app.db.transaction() as s:
         accepts = (
             await s.exec(
                 select(AuditLog).where(
@@ -139,14 +152,14 @@ async def test_the_board_filters_and_a_button_on_the_page_works_as_in_chat(
 
 
 async def test_other_communities_and_departments_stay_out_of_sight(
-    client: TestClient, demo_app: Any
+    client: TestClient, desk_app: Any
 ) -> None:
-    resident = Chat(demo_app, "resident")
+    resident = Chat(desk_app, "resident")
     await file_repair(resident)
-    ticket = await latest_ticket(demo_app)
+    ticket = await latest_ticket(desk_app)
     assert ticket is not None
-    await add_other_desk(demo_app)
-    await add_web_staff(demo_app, "guard", "赵强", "security", "XFL")
+    await add_other_desk(desk_app)
+    await add_web_staff(desk_app, "guard", "赵强", "security", "XFL")
     for login in ("hyy-desk", "guard"):
         client.session.cookie_jar.clear()
         page = await (await sign_in(client, login)).text()
@@ -159,7 +172,7 @@ async def test_other_communities_and_departments_stay_out_of_sight(
         "/desk/say",
         data={"csrf": csrf(page), "option": f"act:t_accept:{ticket.id}", "once": "forged"},
     )
-    async with demo_app.db.transaction() as s:
+    async with desk_app.db.transaction() as s:
         still = await s.get(Ticket, ticket.id)
         said = (
             await s.exec(select(Outbox).where(Outbox.channel == "web", Outbox.chat_id == "guard"))
@@ -168,7 +181,7 @@ async def test_other_communities_and_departments_stay_out_of_sight(
     assert said and "您没有权限" in said[-1].payload["text"]
 
 
-async def test_a_walk_in_repair_filed_at_the_desk(client: TestClient, demo_app: Any) -> None:
+async def test_a_walk_in_repair_filed_at_the_desk(client: TestClient, desk_app: Any) -> None:
     page = await (await sign_in(client, "desk")).text()
     form = await (await client.get("/desk/intake")).text()
     assert "登记来电、来访、来信" in form
@@ -190,13 +203,13 @@ async def test_a_walk_in_repair_filed_at_the_desk(client: TestClient, demo_app: 
     answer = await client.post("/desk/intake", data={**typed, "unit": "3栋2单元12O1"})
     assert "您是不是要找：3栋2单元1201" in await answer.text()
 
-    resident = Chat(demo_app, "resident")
-    group = Chat(demo_app, "wang", chat_id="group:XFL:repair", kind="group")
+    resident = Chat(desk_app, "resident")
+    group = Chat(desk_app, "wang", chat_id="group:XFL:repair", kind="group")
     await group.inbox()
     answer = await client.post("/desk/intake", data={**typed, "category": "water"})
     page = await answer.text()
     assert answer.status == 200 and "/desk/tickets/" in str(answer.url)
-    ticket = await latest_ticket(demo_app)
+    ticket = await latest_ticket(desk_app)
     assert ticket is not None and ticket.description == "卫生间天花板渗水"
     assert ticket.channel == "counter" and ticket.details["via"] == "counter"
     assert ticket.contact_phone == "13800000001" and ticket.person_id is not None
@@ -212,7 +225,7 @@ async def test_a_walk_in_repair_filed_at_the_desk(client: TestClient, demo_app: 
 
 
 async def test_a_question_by_phone_from_a_caller_the_store_does_not_know(
-    client: TestClient, demo_app: Any
+    client: TestClient, desk_app: Any
 ) -> None:
     page = await (await sign_in(client, "desk")).text()
     answer = await client.post(
@@ -228,7 +241,7 @@ async def test_a_question_by_phone_from_a_caller_the_store_does_not_know(
         },
     )
     assert answer.status == 200
-    async with demo_app.db.transaction() as s:
+    async with desk_app.db.transaction() as s:
         ticket = (await s.exec(select(Ticket).order_by(col(Ticket.id).desc()))).first()
         sent = (await s.exec(select(Outbox).where(col(Outbox.channel).in_(["phone"])))).all()
     assert ticket is not None and ticket.kind == "question" and ticket.channel == "phone"
@@ -236,15 +249,15 @@ async def test_a_question_by_phone_from_a_caller_the_store_does_not_know(
 
 
 async def test_the_desk_answers_a_question_and_records_a_phone_revisit_on_the_page(
-    client: TestClient, demo_app: Any
+    client: TestClient, desk_app: Any
 ) -> None:
-    resident = Chat(demo_app, "resident")
+    resident = Chat(desk_app, "resident")
     await resident.say("/question")
     await resident.press("其他问题")
     await resident.say("请问小区什么时候统一清洗外墙？")
     await resident.press("确认提交")
     await resident.inbox()
-    async with demo_app.db.transaction() as s:
+    async with desk_app.db.transaction() as s:
         asked = (await s.exec(select(Ticket).where(Ticket.kind == "question"))).first()
     assert asked is not None and asked.status == "new"
 
@@ -264,13 +277,13 @@ async def test_the_desk_answers_a_question_and_records_a_phone_revisit_on_the_pa
     page = await answer.text()
     told = "\n".join(said.text for said in await resident.inbox())
     assert "下周一开始，为期三天，请关好窗户。" in told and asked.number in told
-    async with demo_app.db.transaction() as s:
+    async with desk_app.db.transaction() as s:
         closed = await s.get(Ticket, asked.id)
     assert closed is not None and closed.status == "closed" and "答复住户" not in page
 
     # A finished repair whose resident never answered the revisit: the desk phones.
     await file_repair(resident)
-    async with demo_app.db.transaction() as s:
+    async with desk_app.db.transaction() as s:
         repair = (await s.exec(select(Ticket).where(Ticket.kind == "repair"))).first()
         assert repair is not None
         repair.status = "done"
@@ -292,19 +305,19 @@ async def test_the_desk_answers_a_question_and_records_a_phone_revisit_on_the_pa
     assert "记录回访结果" in page
 
 
-async def test_a_session_ends_after_a_working_day(client: TestClient, demo_app: Any) -> None:
+async def test_a_session_ends_after_a_working_day(client: TestClient, desk_app: Any) -> None:
     await sign_in(client, "zhou")
     assert (await client.get("/desk/board", allow_redirects=False)).status == 200
-    demo_app.clock.advance(hours=web.desk.SESSION_HOURS + 1)
+    desk_app.clock.advance(hours=web.desk.SESSION_HOURS + 1)
     answer = await client.get("/desk/board", allow_redirects=False)
     assert answer.status == 302 and answer.headers["Location"] == "/desk/signin"
 
 
 async def test_a_staff_member_made_inactive_is_signed_out_at_the_next_click(
-    client: TestClient, demo_app: Any
+    client: TestClient, desk_app: Any
 ) -> None:
     await sign_in(client, "desk")
-    async with demo_app.db.transaction() as s:
+    async with desk_app.db.transaction() as s:
         for member in (await s.exec(select(StaffMember).where(StaffMember.channel == "web"))).all():
             if member.external_user_id == "desk":
                 member.active = False

@@ -1,24 +1,38 @@
 """What the web workspace's tests share: passwords for the demo's web logins, more web staff,
-the pages served on the listener's application, signing in with the page's CSRF token."""
+the pages served on the listener's application, signing in with the page's CSRF token, and
+the demo application on PostgreSQL as well as SQLite (`desk_app`).
+
+On PostgreSQL the demo is seeded once per session into a database that each test's own
+database is copied from (`CREATE DATABASE … TEMPLATE`), as `demo_app`'s SQLite file is
+copied from one seeded once: a copy takes a fraction of a second, seeding several."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import col, select
 
 from bot import web
+from bot.app import App
+from bot.demo import seed_demo
 from bot.http import make_web_app
+from bot.settings import Settings
+from handlers.core.clock import ManualClock
 from handlers.people import add_staff
 from handlers.web_accounts import set_password
 from storage.models import Community, Ticket
+from tests.conftest import _create_database, _drop_database
 
 PASSWORD = "desk-password-42"
+START = datetime(2026, 11, 26, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # the `clock` fixture's
 
 
 async def passwords(app: Any, *logins: str, password: str = PASSWORD) -> None:
@@ -68,6 +82,47 @@ async def serving(app: Any) -> AsyncIterator[TestClient]:
 async def client(demo_app: Any) -> AsyncIterator[TestClient]:
     async with serving(demo_app) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def _pg_demo_template(_pg_template: str) -> Iterator[str]:
+    """A PostgreSQL database started and seeded with the demo once, as `demo_app`'s store
+    is, for each test's copy."""
+
+    async def build() -> str:
+        name, url = await _create_database(template=_pg_template)
+        settings = Settings(database_url=url)
+        made = await App.start(settings, clock=ManualClock(START), migrate_schema=False)
+        try:
+            async with made.db.transaction() as session:
+                await seed_demo(session, START.astimezone(settings.tz).date(), settings.tz)
+        finally:
+            await made.close()  # a template is copied only while nobody is connected
+        return name
+
+    name = asyncio.run(build())
+    yield name
+    asyncio.run(_drop_database(name))
+
+
+@pytest.fixture
+async def pg_demo_app(_pg_demo_template: str, clock: ManualClock) -> AsyncIterator[App]:
+    """The demo application on a PostgreSQL database of its own, copied from the template."""
+    assert clock.now() == START, "the template was seeded at the tests' usual moment"
+    name, url = await _create_database(template=_pg_demo_template)
+    app = await App.start(Settings(database_url=url), clock=clock, migrate_schema=False)
+    try:
+        yield app
+    finally:
+        await app.close()
+        await _drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def desk_app(request: pytest.FixtureRequest) -> Any:
+    """The demo application on SQLite (`demo_app`) and on PostgreSQL: a test using it runs
+    on both."""
+    return request.getfixturevalue("demo_app" if request.param == "sqlite" else "pg_demo_app")
 
 
 def csrf(html: str) -> str:
