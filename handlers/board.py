@@ -8,6 +8,7 @@ departments (all for managers and the desk).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,7 +26,7 @@ from handlers.rules.lifecycle import REVISITABLE
 from handlers.rules.phone import mask_phone
 from handlers.rules.stats import OPEN_STATUSES
 from handlers.staffauth import may_see, sees_all_departments, sees_contact
-from storage import tickets
+from storage import outbox, tickets
 from storage.models import (
     Building,
     Community,
@@ -353,6 +354,109 @@ async def recent_messages(
     return list(reversed(found.all()))
 
 
+# ---- the desk's notifications ----------------------------------------------------------------
+
 # An answer's `external_message_id` once the page that asked for it showed it: what the
-# bot answered a desk's own click, as against what it pushed to them.
+# bot answered a desk's own click, as against what it pushed to them (a job handed to
+# them, an escalation), which waits on the notifications page until it is seen.
 ANSWERED = "web:page"
+SEEN = "web:notices"
+NOTICES = 50  # the newest shown
+NUMBER = re.compile(r"\b[A-Z]-\d{6}-\d{4}\b")  # a ticket number in a message (R-261126-0001)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message the bot pushed to a web login, with the ticket it is about when the
+    login may see that ticket."""
+
+    id: int
+    at: datetime
+    text: str
+    unread: bool
+    ticket_id: int | None = None
+    number: str = ""
+
+
+def _pushed(channel: str, chat_id: str, now: datetime) -> list[ColumnElement[bool]]:
+    """A login's messages that are due and were not answers to their own clicks."""
+    return [
+        col(Outbox.channel) == channel,
+        col(Outbox.chat_id) == chat_id,
+        col(Outbox.not_before) <= now,  # a push held for the quiet hours shows once due
+        col(Outbox.failed_at).is_(None),
+        or_(col(Outbox.external_message_id).is_(None), col(Outbox.external_message_id) != ANSWERED),
+    ]
+
+
+async def unread_count(session: AsyncSession, channel: str, chat_id: str, now: datetime) -> int:
+    """How many of a login's pushes they have not been shown yet (the header's count)."""
+    found = await session.exec(
+        select(func.count())
+        .select_from(Outbox)
+        .where(*_pushed(channel, chat_id, now), col(Outbox.sent_at).is_(None))
+    )
+    return int(found.one())
+
+
+async def notices(
+    session: AsyncSession,
+    staff: list[StaffMember],
+    channel: str,
+    chat_id: str,
+    now: datetime,
+    limit: int = NOTICES,
+) -> list[Notice]:
+    """A login's pushes, newest first, each with its ticket where there is one they may
+    see (its card's, or the first ticket number in the text)."""
+    rows = list(
+        (
+            await session.exec(
+                select(Outbox)
+                .where(*_pushed(channel, chat_id, now))
+                .order_by(col(Outbox.id).desc())
+                .limit(limit)
+            )
+        ).all()
+    )
+    cards = {
+        int(row.card[7:])
+        for row in rows
+        if row.card and row.card.startswith("ticket:") and row.card[7:].isdigit()
+    }
+    numbers = {found.group(0) for row in rows if (found := NUMBER.search(_text(row)))}
+    seen: dict[int, Ticket] = {}
+    if cards or numbers:
+        query = select(Ticket).where(
+            visible(staff), or_(col(Ticket.id).in_(cards), col(Ticket.number).in_(numbers))
+        )
+        seen = {t.id: t for t in (await session.exec(query)).all() if t.id is not None}
+    by_number = {t.number: t for t in seen.values()}
+    listed: list[Notice] = []
+    for row in rows:
+        assert row.id is not None
+        ticket: Ticket | None = None
+        if row.card and row.card.startswith("ticket:") and row.card[7:].isdigit():
+            ticket = seen.get(int(row.card[7:]))
+        if ticket is None and (found := NUMBER.search(_text(row))):
+            ticket = by_number.get(found.group(0))
+        listed.append(
+            Notice(
+                id=row.id,
+                at=row.created_at,
+                text=_text(row),
+                unread=row.sent_at is None,
+                ticket_id=ticket.id if ticket else None,
+                number=ticket.number if ticket else "",
+            )
+        )
+    return listed
+
+
+def _text(row: Outbox) -> str:
+    return str(row.payload.get("text") or "")
+
+
+async def mark_seen(session: AsyncSession, notice_ids: list[int], now: datetime) -> None:
+    """The pushes shown on the notifications page count as delivered."""
+    await outbox.mark_sent_unless_claimed(session, notice_ids, now, SEEN)

@@ -21,7 +21,19 @@ from aiohttp_session import get_session
 from aiohttp_session import setup as setup_sessions
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
-from bot.web import board, custody, desk, figures, gate, intake, movein, photos, ticket, units
+from bot.web import (
+    board,
+    custody,
+    desk,
+    figures,
+    gate,
+    intake,
+    movein,
+    notices,
+    photos,
+    ticket,
+    units,
+)
 from handlers.core.messages import Money
 from handlers.rules.phone import mask_phone
 
@@ -66,6 +78,7 @@ async def desk_app(app: App, prefix: str = PREFIX) -> web.Application:
             *board.routes(),
             *ticket.routes(),
             *photos.routes(),
+            *notices.routes(),
             *intake.routes(),
             *units.routes(),
             *movein.routes(),

@@ -22,8 +22,9 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
 
-from handlers import web_accounts
+from handlers import board, web_accounts
 from handlers.core.i18n import LOCALES
+from handlers.web_accounts import CHANNEL
 from storage import keyvalue
 from storage.models import StaffMember
 
@@ -50,6 +51,7 @@ class Desk:
     csrf: str
     locale: str
     session: Session = field(repr=False)
+    unread: int = 0  # notifications not shown yet, counted in the page header
 
     @property
     def name(self) -> str:
@@ -116,9 +118,12 @@ async def signed_in(request: web.Request, handler: Handler) -> web.StreamRespons
     if login and app.clock.now().timestamp() - since < SESSION_HOURS * 3600:
         async with app.db.transaction() as s:
             staff = await web_accounts.staff_of(s, str(login))
+            unread = 0
+            if staff and not path.startswith("/static/"):
+                unread = await board.unread_count(s, CHANNEL, str(login), app.clock.now())
         if staff:
             request[DESK] = Desk(
-                str(login), staff, csrf_of(session), locale_of(session, app), session
+                str(login), staff, csrf_of(session), locale_of(session, app), session, unread
             )
         else:  # made inactive meanwhile
             session.invalidate()
