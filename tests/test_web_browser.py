@@ -130,7 +130,10 @@ class Browser:
         """Click the button whose text is `label` (the first such)."""
 
         def clicking() -> None:
-            from selenium.webdriver.support import expected_conditions
+            from selenium.common.exceptions import (
+                StaleElementReferenceException,
+                WebDriverException,
+            )
             from selenium.webdriver.support.ui import WebDriverWait
 
             self._loaded()
@@ -139,8 +142,20 @@ class Browser:
             found = [b for b in buttons if b.text.strip() == label]
             assert found, f"no button {label!r} among {[b.text for b in buttons]}"
             found[0].click()
+
+            def gone(_: Any) -> bool:
+                try:
+                    page.is_enabled()
+                except StaleElementReferenceException:
+                    return True
+                except WebDriverException as exc:  # Chromium may say so this way instead
+                    if "does not belong to the document" in str(exc):
+                        return True
+                    raise
+                return False
+
             # A form's answer is a new page: wait until the old one is gone and it is in.
-            WebDriverWait(self.driver, 15).until(expected_conditions.staleness_of(page))
+            WebDriverWait(self.driver, 15).until(gone)
             self._loaded()
 
         await self.run(clicking)
