@@ -795,6 +795,14 @@ async def rain_over(ctx: Context, community_id: int) -> list[Reply]:
     await jobs.cancel(ctx.session, _rain_job_key(community_id))
     count = len(await custodies_of(ctx.session, community_id))
     pushes = await _after_patrols(ctx, community_id)
+    await audit.record(
+        ctx.session,
+        actor=ctx.actor,
+        action="custody_rain_over",
+        target=f"community:{community_id}",
+        detail={"flats": count},
+        now=ctx.now,
+    )
     return [Reply("custody.rain.over", {"count": count}), *pushes]
 
 

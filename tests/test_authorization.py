@@ -49,7 +49,7 @@ RESIDENT_ACTIONS = {
     "slip_owner_no",
 }
 # Commands anyone may run.
-OPEN_COMMANDS = {"my", "whoami", "units"}
+OPEN_COMMANDS = {"my", "whoami", "units", "custody"}  # custody: the desk's, or an owner's own
 # A plausible argument for each privileged command, so refusal is not just a parse error.
 ARGUMENTS = {
     "paid": "3栋2单元1201 100 R20261126",
@@ -369,6 +369,8 @@ async def test_every_privileged_action_is_in_the_audit_log(demo_app, clock):
         "duty": "tests/test_emergency.py (duty_on / duty_off audited)",
         "plan": "tests/test_fee_agreements.py",
         "agreements": "reads the agreements of the member's communities only",
+        "rain": "tests/test_custody.py (custody_rain audited)",
+        "rain_over": "tests/test_custody.py (custody_rain_over audited)",
     }
     staff_actions = {c.name for c in all_actions()} - RESIDENT_ACTIONS
     privileged = {c.name for c in all_commands() if c.roles}

@@ -19,7 +19,7 @@ from dialogs.registry import all_jobs
 from handlers.documents.tables import read_table
 from handlers.roster import import_rows, parse
 from handlers.rules import custody as rules
-from storage.models import Bill, Custody, OfficeKey, Ticket, Unit
+from storage.models import AuditLog, Bill, Custody, OfficeKey, Ticket, Unit
 from tests.harness import Chat, texts
 
 UNIT = "3栋2单元1201"
@@ -199,6 +199,11 @@ async def test_custody_over_three_months(demo_app, clock, tmp_path):
     after = [s for s in await guard.inbox() if "大雨后外巡" in s.text]
     assert len(after) == 2
     assert "没有进行中" in texts(await desk.say("/rain_over"))
+    async with app.db.transaction() as s:
+        actions = [a.action for a in (await s.exec(select(AuditLog))).all()]
+        assert {"custody_open", "custody_alarm", "custody_rain", "custody_rain_over"} <= set(
+            actions
+        )
     # A round whose end is given: the after-patrols come then, by the clock.
     said = texts(await desk.say("/rain 明天上午"))
     assert "大雨前外巡已派出" in said
