@@ -632,7 +632,32 @@ async def patrol_job(ctx: Context, job: Job) -> list[Reply]:
     if custody is None or custody.status != "active":
         return []
     await _book_patrol(ctx, custody, await policy_for(ctx, custody.community_id), job.due_at)
-    return await create_patrol(ctx, custody, rules.WEEKLY)
+    return [
+        *await create_patrol(ctx, custody, rules.WEEKLY),
+        *await _agreed_end_passed(ctx, custody),
+    ]
+
+
+async def _agreed_end_passed(ctx: Context, custody: Custody) -> list[Reply]:
+    """Once the agreed end has passed and custody still runs, the desk is asked (once) to
+    end it with the owner or agree a new end; the patrols go on meanwhile."""
+    if custody.ends is None or local_today(ctx) <= custody.ends:
+        return []
+    if any(e.get("event") == "end_due" for e in custody.history):
+        return []
+    _history(custody, ctx, "end_due")
+    unit = await ctx.session.get(Unit, custody.unit_id)
+    assert unit is not None
+    choice = Choice(f"flow:custody_end:{custody.id}", "custody.btn.end")
+    return [
+        Reply(
+            "custody.end_due",
+            {"unit": unit.label, "ends": custody.ends},
+            to=chat,
+            choices=(choice,),
+        )
+        for chat in await department_chats(ctx.session, custody.community_id, Department.service)
+    ]
 
 
 async def patrol_card(ctx: Context, ticket: Ticket) -> list[Reply]:

@@ -81,11 +81,16 @@ async def reprice(session: AsyncSession, unit: Unit, since: str) -> list[str]:
 
 async def statement_note(session: AsyncSession, unit: Unit, today: date) -> Any:
     """The statement's line on custody: from when, to when, at what share of the full fee,
-    and the month's charge then; "" for a unit never in custody."""
+    and the month's charge then; "" unless this month or a month still unpaid is one."""
     custodies = await unit_custodies(session, unit.id)
-    if not custodies:
+    unpaid = await session.exec(
+        select(Bill.month).where(Bill.unit_id == unit.id, col(Bill.paid_at).is_(None))
+    )
+    months = {rules.month_of(today), *unpaid.all()}
+    concerned = [c for c in custodies if any(covering([c], m) for m in months)]
+    if not concerned:
         return ""
-    latest = custodies[-1]
+    latest = concerned[-1]
     rate = agreed_rate(latest)
     full = await full_management(session, unit)
     return Text(

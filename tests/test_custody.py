@@ -63,17 +63,19 @@ async def run_days(app, clock, days: int) -> None:
         await app.engine.run_jobs(all_jobs())
 
 
-async def open_custody(desk: Chat, unit: str, keys: str = "大门钥匙2把，信箱钥匙1把") -> list:
+async def open_custody(
+    desk: Chat, unit: str, keys: str = "大门钥匙2把，信箱钥匙1把", ends: str = "2027-05-31"
+) -> list:
     said = await desk.say(f"/custody {unit}")
     assert "未托管" in texts(said), texts(said)
     await desk.press("开始托管")
     await desk.press("今天")
-    await desk.say("2027-05-31")
+    await desk.say(ends)
     await desk.say(keys)
     await desk.say("100")
     await desk.say("2000")
     summary = await desk.press("跳过")
-    assert "大门钥匙×" in texts(summary) and "2027" in texts(summary)
+    assert "大门钥匙×" in texts(summary) and ends[:4] in texts(summary)
     return await desk.press("确认提交")
 
 
@@ -316,3 +318,16 @@ async def test_export_and_forget_cover_custody(demo_app):
         keys = (await s.exec(select(OfficeKey))).all()
         assert keys and all(k.received_from == "" for k in keys)
         assert all(k.status == "held" for k in keys)  # the office still holds them
+
+
+async def test_the_desk_is_asked_once_when_the_agreed_end_has_passed(demo_app, clock):
+    desk_group = Chat(demo_app, "li", chat_id=SERVICE, kind="group")
+    await open_custody(Chat(demo_app, "li"), UNIT, ends="2026-12-05")
+    await desk_group.inbox()
+    await run_days(demo_app, clock, 7)  # Dec 3: the first patrol, the end not yet passed
+    assert "已于" not in texts(await desk_group.inbox())
+    await run_days(demo_app, clock, 7)  # Dec 10
+    asked = [s for s in await desk_group.inbox() if "约定的托管期已于" in s.text]
+    assert len(asked) == 1 and UNIT in asked[0].text
+    await run_days(demo_app, clock, 14)
+    assert "约定的托管期已于" not in texts(await desk_group.inbox())
