@@ -14,7 +14,7 @@ from dialogs import parsers
 from dialogs.engine import Command, StaffEntry
 from dialogs.feature import Feature
 from dialogs.flow import Answer, Answers, Flow, InputError, Step, bounded_text, chosen
-from handlers import custody, tasks
+from handlers import custody, custody_patrols, tasks
 from handlers.core.context import Context
 from handlers.core.ids import row_id
 from handlers.core.messages import Choice, Reply, Text
@@ -294,7 +294,7 @@ async def _patrol_summary(ctx: Context, answers: Answers) -> dict[str, Any]:
 
 async def _patrol_finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
     checks = {item: str(answers.get(item, "ok")) for item in rules.CHECKLIST}
-    return await custody.finish_patrol(
+    return await custody_patrols.finish_patrol(
         ctx,
         answers["_ticket"],
         checks,
@@ -327,13 +327,13 @@ FEATURE = Feature(
     flows=[OPEN, READING, END, PATROL],
     commands=[
         Command("custody", custody.custody_command),
-        Command("rain", custody.rain_command, roles=STAFF_ROLES),
-        Command("rain_over", custody.rain_over_command, roles=STAFF_ROLES),
+        Command("rain", custody_patrols.rain_command, roles=STAFF_ROLES),
+        Command("rain_over", custody_patrols.rain_over_command, roles=STAFF_ROLES),
     ],
     jobs={
-        custody.PATROL_JOB: custody.patrol_job,
+        custody.PATROL_JOB: custody_patrols.patrol_job,
         custody.READING_JOB: custody.reading_job,
-        custody.RAIN_AFTER_JOB: custody.rain_after_job,
+        custody.RAIN_AFTER_JOB: custody_patrols.rain_after_job,
     },
     for_staff=[StaffEntry(STAFF_ROLES, "custody.help.desk")],
 )

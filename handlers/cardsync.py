@@ -24,7 +24,7 @@ async def refreshed_cards(ctx: Context, ticket: Ticket) -> list[Reply]:
     if ticket.kind == TicketKind.fee:
         return await fees.card_pushes(ctx, ticket)
     if ticket.kind == TicketKind.patrol:
-        from handlers import custody
+        from handlers import custody_patrols
 
-        return await custody.patrol_card(ctx, ticket)
+        return await custody_patrols.patrol_card(ctx, ticket)
     return await card_updates(ctx.session, ticket)

@@ -14,10 +14,8 @@ moves the flat back to the stage it had before.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -25,20 +23,16 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import custody_fees, readings, unit_life
-from handlers.cards import DONE_FLOW, card_choices, where
 from handlers.core.context import Context
 from handlers.core.messages import Choice, Reply, Text
 from handlers.directory import department_chats, person_chats, unit_by_label
 from handlers.policies import for_community
 from handlers.rules import custody as rules
-from handlers.rules.dates import read_day
-from handlers.rules.readings import METERS, ReadingError, parse_reading
+from handlers.rules.readings import METERS
 from handlers.staffauth import acting_member
-from handlers.work_orders import create_work_order, urgency_of
-from storage import audit, jobs, keyvalue, tickets
+from storage import audit, jobs
 from storage.models import (
     Binding,
-    Community,
     Custody,
     Department,
     Job,
@@ -48,7 +42,6 @@ from storage.models import (
     Role,
     StaffMember,
     Ticket,
-    TicketKind,
     Unit,
     UnitStage,
 )
@@ -152,7 +145,7 @@ async def desk_unit(ctx: Context, label: str) -> Unit | None:
     return None
 
 
-def _history(custody: Custody, ctx: Context, event: str, **data: Any) -> None:
+def record_history(custody: Custody, ctx: Context, event: str, **data: Any) -> None:
     entry = {"at": ctx.now.isoformat(), "by": ctx.actor, "event": event, **data}
     custody.history = [*custody.history, entry]
     ctx.session.add(custody)
@@ -162,7 +155,7 @@ def local_today(ctx: Context) -> date:
     return ctx.now.astimezone(ctx.settings.tz).date()
 
 
-def _at_local(ctx: Context, day: date, at: time) -> datetime:
+def at_local(ctx: Context, day: date, at: time) -> datetime:
     return datetime.combine(day, at, tzinfo=ctx.settings.tz)
 
 
@@ -404,7 +397,7 @@ async def open_custody(
     )
     ctx.session.add(custody)
     await ctx.session.flush()
-    _history(custody, ctx, "opened", rate=str(policy.fee_rate))
+    record_history(custody, ctx, "opened", rate=str(policy.fee_rate))
     if unit.stage != effective_stage(unit):
         unit.stage = effective_stage(unit)  # as the migration would have set it
     await unit_life.move(
@@ -439,7 +432,7 @@ async def open_custody(
             now=ctx.now,
         )
     await custody_fees.reprice(ctx.session, unit, rules.month_of(starts))
-    await _book_patrol(ctx, custody, policy, ctx.now)
+    await book_patrol(ctx, custody, policy, ctx.now)
     await _book_reading(ctx, custody)
     await audit.record(
         ctx.session,
@@ -466,7 +459,7 @@ async def open_custody(
     return [Reply("custody.opened", params), *told]
 
 
-async def _book_patrol(
+async def book_patrol(
     ctx: Context, custody: Custody, policy: rules.CustodyPolicy, after: datetime
 ) -> None:
     due = rules.next_patrol(after, ctx.now, policy)
@@ -484,7 +477,7 @@ async def _book_reading(ctx: Context, custody: Custody) -> None:
     await jobs.schedule(
         ctx.session,
         kind=READING_JOB,
-        due_at=_at_local(ctx, day, REMIND_AT),
+        due_at=at_local(ctx, day, REMIND_AT),
         payload={"custody": custody.id},
         dedupe_key=f"{READING_JOB}:{custody.id}:{day.isoformat()[:7]}",
     )
@@ -546,7 +539,7 @@ async def record_readings(ctx: Context, custody_id: int, meters: dict[str, Decim
             now=ctx.now,
         )
     over = [m for m, amount in used.items() if rules.over_limit(m, amount, policy)]
-    _history(custody, ctx, "reading", used={m: str(v) for m, v in used.items()}, over=over)
+    record_history(custody, ctx, "reading", used={m: str(v) for m, v in used.items()}, over=over)
     used_text = [
         Text("custody.used.part", {"meter": Text(f"custody.meter.{m}"), "used": v})
         for m, v in used.items()
@@ -599,286 +592,6 @@ async def _below_previous(
     return None
 
 
-# ---- patrols ----------------------------------------------------------------------------
-
-
-async def create_patrol(ctx: Context, custody: Custody, round_: str) -> list[Reply]:
-    """A patrol ticket for the security group, with its card."""
-    from handlers.cardsync import refreshed_cards
-
-    unit = await ctx.session.get(Unit, custody.unit_id)
-    assert unit is not None
-    ticket = await tickets.create_ticket(
-        ctx.session,
-        community_id=custody.community_id,
-        kind=TicketKind.patrol,
-        department=Department.security,
-        actor=ctx.actor,
-        now=ctx.now,
-        tz=ctx.settings.tz,
-        unit_id=unit.id,
-        channel="system",
-        description=ctx.catalogs.text(ctx.catalogs.default_locale, f"custody.round.{round_}"),
-        details={"custody": custody.id, "round": round_},
-        due_at=ctx.now + timedelta(hours=PATROL_HOURS[round_]),
-    )
-    _history(custody, ctx, "patrol", ticket=ticket.id, round=round_)
-    return await refreshed_cards(ctx, ticket)
-
-
-async def patrol_job(ctx: Context, job: Job) -> list[Reply]:
-    """The weekly patrol: made, and the next one booked, while custody lasts."""
-    custody = await ctx.session.get(Custody, job.payload.get("custody"))
-    if custody is None or custody.status != "active":
-        return []
-    await _book_patrol(ctx, custody, await policy_for(ctx, custody.community_id), job.due_at)
-    return [
-        *await create_patrol(ctx, custody, rules.WEEKLY),
-        *await _agreed_end_passed(ctx, custody),
-    ]
-
-
-async def _agreed_end_passed(ctx: Context, custody: Custody) -> list[Reply]:
-    """Once the agreed end has passed and custody still runs, the desk is asked (once) to
-    end it with the owner or agree a new end; the patrols go on meanwhile."""
-    if custody.ends is None or local_today(ctx) <= custody.ends:
-        return []
-    if any(e.get("event") == "end_due" for e in custody.history):
-        return []
-    _history(custody, ctx, "end_due")
-    unit = await ctx.session.get(Unit, custody.unit_id)
-    assert unit is not None
-    choice = Choice(f"flow:custody_end:{custody.id}", "custody.btn.end")
-    return [
-        Reply(
-            "custody.end_due",
-            {"unit": unit.label, "ends": custody.ends},
-            to=chat,
-            choices=(choice,),
-        )
-        for chat in await department_chats(ctx.session, custody.community_id, Department.service)
-    ]
-
-
-async def patrol_card(ctx: Context, ticket: Ticket) -> list[Reply]:
-    """A patrol's card in the security group: the task buttons, "done" asks the checklist."""
-    unit = await ctx.session.get(Unit, ticket.unit_id) if ticket.unit_id else None
-    assignee = (
-        await ctx.session.get(StaffMember, ticket.assignee_id) if ticket.assignee_id else None
-    )
-    done = f"flow:{DONE_FLOW}:{ticket.id}"
-    choices = tuple(
-        Choice(f"flow:{PATROL_FLOW}:{ticket.id}", c.key) if c.value == done else c
-        for c in card_choices(ticket)
-    )
-    params = {
-        "number": ticket.number,
-        "where": where(ticket, unit),
-        "round": Text(f"custody.round.{ticket.details.get('round', rules.WEEKLY)}"),
-        "status": Text(f"status.{ticket.status}"),
-        "due": ticket.due_at,
-        "assignee": assignee.name if assignee else Text("card.nobody"),
-        "checklist": [Text(f"custody.check.{item}") for item in rules.CHECKLIST],
-    }
-    return [
-        Reply("custody.patrol.card", params, to=chat, card=f"ticket:{ticket.id}", choices=choices)
-        for chat in await department_chats(ctx.session, ticket.community_id, ticket.department)
-    ]
-
-
-async def finish_patrol(
-    ctx: Context, ticket_id: int, checks: dict[str, str], problem: str | None, photos: list[str]
-) -> list[Reply]:
-    """The patrol done with its checklist; a problem becomes a repair and the owner is told."""
-    from handlers import tasks
-
-    bad = [item for item in rules.CHECKLIST if checks.get(item) == "bad"]
-    note = problem or ctx.catalogs.text(ctx.catalogs.default_locale, "custody.result.fine")
-    ticket = await ctx.session.get(Ticket, ticket_id)
-    if ticket is None or ticket.kind != TicketKind.patrol:
-        return [Reply("dialog.stale")]
-    ticket.details = {**ticket.details, "checklist": checks, "result": "problem" if bad else "fine"}
-    replies = await tasks.finish(ctx, ticket_id, note, photos, None)
-    if ticket.status != "done":
-        return replies  # refused (someone else's, not started): the details stay as they were
-    custody = await ctx.session.get(Custody, ticket.details.get("custody"))
-    unit = await ctx.session.get(Unit, ticket.unit_id) if ticket.unit_id else None
-    if custody is None or unit is None:
-        return replies
-    _history(custody, ctx, "patrol_done", ticket=ticket.id, bad=bad)
-    if not bad:
-        return replies
-    owner = await ctx.session.get(Person, custody.owner_id) if custody.owner_id else None
-    category = next((PROBLEM_CATEGORY[b] for b in bad if b in PROBLEM_CATEGORY), "other")
-    text = problem or note
-    order = await create_work_order(
-        ctx,
-        unit=unit,
-        category=category,
-        description=text,
-        name=owner.name if owner else "",
-        phone=owner.phone or "" if owner else "",
-        details={"photos": photos, "patrol": ticket.number, "time": ""},
-        urgency=urgency_of(ctx, category, text),
-    )
-    if isinstance(order, Reply):
-        return [*replies, order]
-    repair, pushes = order
-    # The owner's repair, told to the owner's chats (not the patrol's group).
-    repair.person_id = custody.owner_id
-    repair.channel, repair.chat_id = "system", ""
-    ctx.session.add(repair)
-    _history(custody, ctx, "problem", ticket=ticket.id, repair=repair.id)
-    params = {"unit": unit.label, "problem": text, "number": repair.number, "patrol": ticket.number}
-    return [
-        *replies,
-        Reply("custody.problem.filed", params),
-        *pushes,
-        *[
-            Reply("custody.problem.desk", params, to=chat)
-            for chat in await department_chats(
-                ctx.session, custody.community_id, Department.service
-            )
-        ],
-        *[
-            Reply("custody.problem.owner", params, to=chat)
-            for chat in await person_chats(ctx.session, custody.owner_id)
-        ],
-    ]
-
-
-# ---- heavy rain ---------------------------------------------------------------------------
-
-
-def _rain_key(community_id: int) -> str:
-    return f"custody_rain:{community_id}"
-
-
-def _rain_job_key(community_id: int) -> str:
-    return f"{RAIN_AFTER_JOB}:{community_id}"
-
-
-def desk_community(ctx: Context) -> int | None:
-    """The community the sender runs the desk of (the first, for a round)."""
-    for community_id in staff_communities(ctx):
-        if community_id is not None and desk_member(ctx, community_id) is not None:
-            return community_id
-    return None
-
-
-async def rain_round(ctx: Context, community_id: int, after: datetime | None) -> list[Reply]:
-    """Heavy rain is coming: a before-patrol for every flat in custody now; the after-
-    patrols come when the desk says the rain is over, or at `after`."""
-    if desk_member(ctx, community_id) is None:
-        return [Reply("dialog.not_allowed")]
-    if after is not None and after <= ctx.now:
-        return [Reply("custody.rain.past")]
-    flats = await custodies_of(ctx.session, community_id)
-    if not flats:
-        return [Reply("custody.list.none")]
-    pushes: list[Reply] = []
-    for custody, _ in flats:
-        pushes += await create_patrol(ctx, custody, rules.RAIN_BEFORE)
-    await keyvalue.write(
-        ctx.session,
-        _rain_key(community_id),
-        json.dumps({"started": ctx.now.isoformat(), "by": ctx.actor}),
-    )
-    if after is not None:
-        await jobs.replace(
-            ctx.session,
-            kind=RAIN_AFTER_JOB,
-            due_at=after,
-            payload={"community": community_id},
-            dedupe_key=_rain_job_key(community_id),
-        )
-    await audit.record(
-        ctx.session,
-        actor=ctx.actor,
-        action="custody_rain",
-        target=f"community:{community_id}",
-        detail={"flats": len(flats), "after": after.isoformat() if after else None},
-        now=ctx.now,
-    )
-    said = Reply(
-        "custody.rain.started",
-        {"count": len(flats), "after": after if after else Text("custody.rain.when_over")},
-    )
-    return [said, *pushes]
-
-
-async def rain_open(session: AsyncSession, community_id: int) -> bool:
-    return bool(await keyvalue.read(session, _rain_key(community_id)))
-
-
-async def rain_over(ctx: Context, community_id: int) -> list[Reply]:
-    """The rain is over: an after-patrol for every flat in custody now."""
-    if desk_member(ctx, community_id) is None:
-        return [Reply("dialog.not_allowed")]
-    if not await rain_open(ctx.session, community_id):
-        return [Reply("custody.rain.none")]
-    await jobs.cancel(ctx.session, _rain_job_key(community_id))
-    count = len(await custodies_of(ctx.session, community_id))
-    pushes = await _after_patrols(ctx, community_id)
-    await audit.record(
-        ctx.session,
-        actor=ctx.actor,
-        action="custody_rain_over",
-        target=f"community:{community_id}",
-        detail={"flats": count},
-        now=ctx.now,
-    )
-    return [Reply("custody.rain.over", {"count": count}), *pushes]
-
-
-async def _after_patrols(ctx: Context, community_id: int) -> list[Reply]:
-    await keyvalue.write(ctx.session, _rain_key(community_id), "")
-    pushes: list[Reply] = []
-    for custody, _ in await custodies_of(ctx.session, community_id):
-        pushes += await create_patrol(ctx, custody, rules.RAIN_AFTER)
-    return pushes
-
-
-async def rain_after_job(ctx: Context, job: Job) -> list[Reply]:
-    community_id = int(job.payload.get("community", 0))
-    if not await rain_open(ctx.session, community_id):
-        return []  # the desk said it was over already
-    return await _after_patrols(ctx, community_id)
-
-
-async def rain_command(ctx: Context, argument: str) -> list[Reply]:
-    """`/rain` (after-patrols when `/rain_over`), or `/rain 明天上午` (after-patrols then)."""
-    community_id = desk_community(ctx)
-    if community_id is None:
-        return [Reply("dialog.not_allowed")]
-    after = None
-    if argument.strip():
-        after = read_after(ctx, argument.strip())
-        if after is None:
-            return [Reply("custody.rain.unclear", {"text": argument.strip()[:40]})]
-    return await rain_round(ctx, community_id, after)
-
-
-PART_HOURS = {None: 9, "morning": 9, "afternoon": 14, "evening": 18}
-
-
-def read_after(ctx: Context, text: str) -> datetime | None:
-    """When the after-patrols are due, as typed: `明天上午`, `12月8日下午`, `3天后`."""
-    from handlers.rules.dates import read_when
-
-    found = read_when(text, local_today(ctx))
-    if found is None:
-        return None
-    return _at_local(ctx, found.day, time(PART_HOURS.get(found.part, 9), 0))
-
-
-async def rain_over_command(ctx: Context, argument: str) -> list[Reply]:
-    community_id = desk_community(ctx)
-    if community_id is None:
-        return [Reply("dialog.not_allowed")]
-    return await rain_over(ctx, community_id)
-
-
 # ---- ending -------------------------------------------------------------------------------
 
 
@@ -906,7 +619,7 @@ async def end_custody(ctx: Context, custody_id: int, returned_to: str | None = N
     today = local_today(ctx)
     custody.status, custody.ended_at = "ended", ctx.now
     custody.ends = max(today, custody.starts)
-    _history(custody, ctx, "ended", returned_to=to)
+    record_history(custody, ctx, "ended", returned_to=to)
     keys = [k for k in await keys_of(ctx.session, custody.id) if k.status == "held"]
     for key in keys:
         key.status, key.returned_to, key.returned_at = "returned", to, ctx.now
@@ -941,97 +654,6 @@ async def end_custody(ctx: Context, custody_id: int, returned_to: str | None = N
             for chat in await person_chats(ctx.session, custody.owner_id)
         ],
     ]
-
-
-# ---- the desk's web pages -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CommunityFlats:
-    """A community's flats in custody as the desk's page lists them."""
-
-    community: Community
-    flats: list[Overview]
-    rain: bool  # a heavy-rain round is waiting for its after-patrols
-
-
-async def desk_communities(ctx: Context) -> list[Community]:
-    """The communities whose custody the sender runs (a company-wide manager: every one)."""
-    rows = (await ctx.session.exec(select(Community).order_by(col(Community.id)))).all()
-    return [c for c in rows if c.id is not None and desk_member(ctx, c.id) is not None]
-
-
-async def desk_page(ctx: Context) -> list[CommunityFlats]:
-    found = []
-    for community in await desk_communities(ctx):
-        assert community.id is not None
-        flats = [
-            await overview(ctx.session, held)
-            for held, _ in await custodies_of(ctx.session, community.id)
-        ]
-        found.append(CommunityFlats(community, flats, await rain_open(ctx.session, community.id)))
-    return found
-
-
-async def custody_page(ctx: Context, custody_id: int) -> Overview | None:
-    """One custody, for the desk of its community only (None: none, or not theirs)."""
-    held = await ctx.session.get(Custody, custody_id)
-    if held is None or desk_member(ctx, held.community_id) is None:
-        return None
-    return await overview(ctx.session, held)
-
-
-def read_meters(fields: Mapping[str, str], problems: dict[str, str]) -> dict[str, Decimal]:
-    """The meters' figures typed in a form (gas may be left empty); problems by field."""
-    found: dict[str, Decimal] = {}
-    for meter in METERS:
-        text = fields.get(meter, "").strip()
-        if not text:
-            if meter != "gas":
-                problems[meter] = "custody.web.required"
-            continue
-        try:
-            found[meter] = parse_reading(text)
-        except ReadingError as error:
-            problems[meter] = f"custody.error.reading.{error.reason}"
-    return found
-
-
-async def open_from_form(
-    ctx: Context, fields: Mapping[str, str]
-) -> tuple[dict[str, str], list[Reply]]:
-    """Custody opened from the desk's page: the same use-case as the chat's flow, the form
-    read field by field; (problems by field, the replies) — problems mean nothing done."""
-    problems: dict[str, str] = {}
-    today = local_today(ctx)
-    unit = await desk_unit(ctx, fields.get("unit", "").strip()[:50])
-    if unit is None or desk_member(ctx, unit.community_id) is None:
-        problems["unit"] = "custody.web.unit_unknown"
-    starts = (
-        read_day(fields.get("starts", "").strip()[:30], today) if fields.get("starts") else today
-    )
-    if starts is None:
-        problems["starts"] = "custody.error.day"
-    ends = None
-    if fields.get("ends", "").strip():
-        ends = read_day(fields["ends"].strip()[:30], today)
-        if ends is None:
-            problems["ends"] = "custody.error.day"
-        elif starts is not None and ends <= starts:
-            problems["ends"] = "custody.web.ends_before"
-    try:
-        keys = rules.parse_keys(fields.get("keys", "")[:300])
-    except rules.KeysError as error:
-        keys, problems["keys"] = [], f"custody.error.keys.{error.reason}"
-    meters = read_meters(fields, problems)
-    if problems or unit is None or unit.id is None or starts is None:
-        return problems, []
-    replies = await open_custody(
-        ctx, unit_id=unit.id, starts=starts, ends=ends, keys=keys, meters=meters
-    )
-    if replies and replies[0].key != "custody.opened":
-        return {"unit": "custody.web.refused"}, replies
-    return {}, replies
 
 
 # ---- privacy: `resident export` and `forget` ------------------------------------------------

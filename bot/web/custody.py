@@ -18,7 +18,7 @@ from aiohttp import web
 from bot.web import desk
 from bot.web.acting import staff_context
 from dialogs.sending import send
-from handlers import custody
+from handlers import custody, custody_pages, custody_patrols
 from handlers.core.context import Context
 from handlers.core.messages import Reply
 from storage import signals
@@ -63,7 +63,7 @@ async def _listing(
 ) -> web.StreamResponse:
     app = desk.app_of(request)
     async with app.db.reading() as session:
-        communities = await custody.desk_page(staff_context(request, session))
+        communities = await custody_pages.desk_page(staff_context(request, session))
     context = desk.context(
         request,
         communities=communities,
@@ -85,7 +85,7 @@ async def open_it(request: web.Request) -> web.StreamResponse:
     form = {name: str(posted.get(name) or "")[:300] for name in FIELDS}
     async with app.db.transaction() as session:
         ctx = staff_context(request, session)
-        problems, replies = await custody.open_from_form(ctx, form)
+        problems, replies = await custody_pages.open_from_form(ctx, form)
         if not problems:
             await _done(request, ctx, replies)
     if problems:
@@ -110,11 +110,11 @@ async def rain(request: web.Request) -> web.StreamResponse:
     after_text = str(posted.get("after") or "").strip()[:40]
     async with app.db.transaction() as session:
         ctx = staff_context(request, session)
-        after = custody.read_after(ctx, after_text) if after_text else None
+        after = custody_patrols.read_after(ctx, after_text) if after_text else None
         if after_text and after is None:
             replies = [Reply("custody.rain.unclear", {"text": after_text})]
         else:
-            replies = await custody.rain_round(ctx, _community(posted), after)
+            replies = await custody_patrols.rain_round(ctx, _community(posted), after)
         await _done(request, ctx, replies)
     raise web.HTTPSeeOther(f"{desk.prefix_of(request)}/custody")
 
@@ -124,14 +124,14 @@ async def rain_over(request: web.Request) -> web.StreamResponse:
     posted = await request.post()
     async with app.db.transaction() as session:
         ctx = staff_context(request, session)
-        await _done(request, ctx, await custody.rain_over(ctx, _community(posted)))
+        await _done(request, ctx, await custody_patrols.rain_over(ctx, _community(posted)))
     raise web.HTTPSeeOther(f"{desk.prefix_of(request)}/custody")
 
 
 async def page(request: web.Request) -> web.StreamResponse:
     app = desk.app_of(request)
     async with app.db.reading() as session:
-        shown = await custody.custody_page(
+        shown = await custody_pages.custody_page(
             staff_context(request, session), int(request.match_info["id"])
         )
     if shown is None:
@@ -153,7 +153,7 @@ async def reading(request: web.Request) -> web.StreamResponse:
     async with app.db.transaction() as session:
         ctx = staff_context(request, session)
         problems: dict[str, str] = {}
-        meters = custody.read_meters(fields, problems)
+        meters = custody_pages.read_meters(fields, problems)
         if problems:
             replies = [Reply(key) for key in problems.values()][:1]
         else:
