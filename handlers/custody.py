@@ -9,7 +9,9 @@ owner; every week (and before and after heavy rain, rounds the desk starts for a
 community) an outside patrol is a `patrol` ticket for the security group, worked as any
 task, finished with its checklist; a problem found becomes a repair ticket for the flat
 and the owner is told. Ending custody gives the keys back (recorded), closes the fee and
-moves the flat back to the stage it had before.
+moves the flat back to the stage it had before. The patrols and heavy-rain rounds are in
+handlers/custody_patrols.py, what the desk's pages ask in handlers/custody_pages.py, the fee
+in handlers/custody_fees.py.
 """
 
 from __future__ import annotations
