@@ -378,6 +378,18 @@ def mark(move_in: MoveIn, key: str, actor: str, now: datetime, **detail: Any) ->
     move_in.history = [*move_in.history, {"at": now.isoformat(), "by": actor, "what": key}]
 
 
+async def audited(ctx: Context, move_in: MoveIn, action: str, **detail: Any) -> None:
+    """Staff's steps of a move-in in the audit log, with the move-in and its unit."""
+    await audit.record(
+        ctx.session,
+        actor=ctx.actor,
+        action=f"movein_{action}",
+        target=f"unit:{move_in.unit_id}",
+        detail={"move_in": move_in.id, **detail},
+        now=ctx.now,
+    )
+
+
 async def open_one(ctx: Context, ref: Any, *, desk: bool = True) -> MoveIn | Reply:
     """The open move-in a button or flow names, if the sender may work on it."""
     move_in = await ctx.session.get(MoveIn, int(ref)) if str(ref).isdigit() else None
@@ -432,6 +444,7 @@ async def tick(ctx: Context, action: Tick) -> list[Reply]:
     key = action.item.replace("_", ".", 1)
     mark(found, key, ctx.actor, ctx.now)
     ctx.session.add(found)
+    await audited(ctx, found, "tick", item=key)
     return [await card(ctx, found)]
 
 
@@ -717,6 +730,7 @@ async def start_inspection(ctx: Context, action: Inspect) -> list[Reply]:
         details={"move_in": found.id},
     )
     found.inspection_ticket_id = ticket.id
+    await audited(ctx, found, "inspection", ticket=ticket.number)
     found.history = [
         *found.history,
         {"at": ctx.now.isoformat(), "by": ctx.actor, "what": "inspection", "ticket": ticket.id},
@@ -911,6 +925,7 @@ async def inspected(ctx: Context, action: Inspected) -> list[Reply]:
         return [Reply("movein.inspection.readings_first")]
     mark(move_in, "inspected", ctx.actor, ctx.now)
     ctx.session.add(move_in)
+    await audited(ctx, move_in, "inspected")
     if ticket.status not in rules.FIXED:
         await tickets.record_change(
             ctx.session, ticket, actor=ctx.actor, action="done", now=ctx.now, to_status="done"
@@ -989,6 +1004,7 @@ async def reinspected(ctx: Context, action: Reinspected) -> list[Reply]:
         return [Reply("movein.reinspect.open", {"numbers": ", ".join(still)})]
     mark(move_in, "reinspected", ctx.actor, ctx.now)
     ctx.session.add(move_in)
+    await audited(ctx, move_in, "reinspected")
     unit = await ctx.session.get(Unit, move_in.unit_id)
     assert unit is not None
     return [
@@ -1020,6 +1036,7 @@ async def sign_off(ctx: Context, move_in: MoveIn, by: str) -> Text | None:
     if not rules.may_sign_off(found.left):
         return left_text([k for k in found.left if k != "signoff"])
     move_in.signed_off_at, move_in.signed_off_by = ctx.now, by[:100]
+    await audited(ctx, move_in, "signed_off")  # the typed name stays out of the log
     move_in.history = [
         *move_in.history,
         {"at": ctx.now.isoformat(), "by": by[:100], "what": "signoff"},

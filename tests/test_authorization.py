@@ -47,9 +47,13 @@ RESIDENT_ACTIONS = {
     "r_notyet",
     "slip_owner_ok",
     "slip_owner_no",
+    "mi_read_ok",  # the owner (or their delegate) of the move-in, checked inside
+    "mi_read_no",
+    "mi_signoff",
 }
 # Commands anyone may run.
-OPEN_COMMANDS = {"my", "whoami", "units", "custody"}  # custody: the desk's, or an owner's own
+# custody and movein: the desk's, or an owner's own
+OPEN_COMMANDS = {"my", "whoami", "units", "custody", "movein"}
 # A plausible argument for each privileged command, so refusal is not just a parse error.
 ARGUMENTS = {
     "paid": "3栋2单元1201 100 R20261126",
@@ -371,6 +375,11 @@ async def test_every_privileged_action_is_in_the_audit_log(demo_app, clock):
         "agreements": "reads the agreements of the member's communities only",
         "rain": "tests/test_custody.py (custody_rain audited)",
         "rain_over": "tests/test_custody.py (custody_rain_over audited)",
+        "mi_tick": "tests/test_movein.py (movein_tick audited)",
+        "mi_inspect": "tests/test_movein.py (movein_inspection audited)",
+        "mi_inspected": "tests/test_movein.py (movein_inspected audited)",
+        "mi_reinspected": "tests/test_movein.py (movein_reinspected audited)",
+        "mi_complete": "tests/test_movein.py (movein_completed audited)",
     }
     staff_actions = {c.name for c in all_actions()} - RESIDENT_ACTIONS
     privileged = {c.name for c in all_commands() if c.roles}

@@ -22,6 +22,7 @@ from handlers import movein, privacy
 from handlers.cards import Accept, Start
 from handlers.rules import movein as rules
 from storage.models import (
+    AuditLog,
     Binding,
     Community,
     Document,
@@ -228,6 +229,21 @@ async def test_a_company_owners_delegate_moves_in_and_the_warranty_follows(demo_
         ).all()
         assert sorted(members) == ["孙小明", "孙小红"]
         assert move_in.checklist["item.keys"]["count"] == 4
+        logged = await s.exec(
+            select(AuditLog.action)
+            .where(AuditLog.target == f"unit:{unit_id}")
+            .order_by(AuditLog.id)
+        )
+        steps = [a for a in logged.all() if a.startswith("movein_")]
+        assert steps == [
+            "movein_opened",
+            *["movein_tick"] * 6,
+            "movein_inspection",
+            "movein_inspected",
+            "movein_reinspected",
+            "movein_signed_off",
+            "movein_completed",
+        ]
 
     # Thirteen months on: electrical work is still under warranty (24 months), "other"
     # (12 months) is paid.
