@@ -362,7 +362,7 @@ async def recent_messages(
 ANSWERED = "web:page"
 SEEN = "web:notices"
 NOTICES = 50  # the newest shown
-NUMBER = re.compile(r"\b[A-Z]-\d{6}-\d{4}\b")  # a ticket number in a message (R-261126-0001)
+NUMBER = re.compile(r"\b[A-Z]-\d{6}-\d{4,}\b")  # a ticket number in a message (R-261126-0001)
 
 
 @dataclass(frozen=True)
