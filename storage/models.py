@@ -80,6 +80,7 @@ class TicketKind(StrEnum):
     handoff = "handoff"
     inspection = "inspection"  # a move-in inspection with the repair department
     patrol = "patrol"  # an outside patrol of a flat in custody
+    renovation = "renovation"  # a renovation application under review (装修申请)
 
 
 class TicketStatus(StrEnum):
@@ -665,3 +666,90 @@ class OfficeKey(SQLModel, table=True):
     history: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
+
+
+class RenovationStatus(StrEnum):
+    submitted = "submitted"  # waiting for the desk's and the repair department's review
+    changes = "changes"  # the reviewers asked for changes; the owner resubmits
+    approved = "approved"  # permit and passes issued; work may go on in its dates
+    refused = "refused"
+    finished = "finished"  # the owner reported the work done (and it passed, if checked)
+    inspecting = "inspecting"  # waiting for the completion check (where the community has one)
+    failed = "failed"  # the completion check found rework to do
+    cancelled = "cancelled"
+
+
+class Renovation(SQLModel, table=True):
+    """A unit's renovation (装修): the application, its review, the permit (施工许可证),
+    the waste-removal fee and the work watched until its end. One open per unit.
+    `reviews` and `history` keep each decision and change with who and when."""
+
+    __table_args__ = (Index("ix_renovation_open", "unit_id", "status"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    applicant_id: int | None = Field(default=None, foreign_key="person.id")
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    status: str = Field(default=RenovationStatus.submitted, max_length=16)
+    starts: date
+    ends: date
+    contractor: str = Field(max_length=100)
+    foreman: str = Field(max_length=100)  # the person in charge on site
+    foreman_phone: str = Field(max_length=30)
+    workers: int = 1
+    plan: str = Field(default="", max_length=2000)
+    structural: bool = False  # the main structure is changed (拆改主体结构)
+    load_increase: bool = False  # a marked increase in load (明显加大荷载)
+    agreement_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )  # the renovation agreement confirmed by the applicant
+    permit_number: str = Field(default="", max_length=30)
+    fee: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
+    fee_receipt: str = Field(default="", max_length=50)
+    submitted_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    decided_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    finished_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    reviews: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    history: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+
+
+class WorkerPass(SQLModel, table=True):
+    """A worker's temporary pass (临时出入证) for an approved renovation: a code the guard
+    checks at the gate, valid on the renovation's days within the permitted hours."""
+
+    __tablename__ = "worker_pass"
+    id: int | None = Field(default=None, primary_key=True)
+    renovation_id: int = Field(foreign_key="renovation.id", index=True)
+    code: str = Field(max_length=12, unique=True)
+    name: str = Field(max_length=100)
+    phone: str = Field(default="", max_length=30)
+    valid_from: date
+    valid_to: date
+    status: str = Field(default="active", max_length=16)  # active, revoked, expired
+    checks: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )  # each gate check: when, which guard, let in or refused and why
+
+
+class RenovationCheck(SQLModel, table=True):
+    """A visit to a renovation by repair or security: a check, or a violation found
+    (noise out of hours, structural work, waste in the corridor) with its photos."""
+
+    __tablename__ = "renovation_check"
+    id: int | None = Field(default=None, primary_key=True)
+    renovation_id: int = Field(foreign_key="renovation.id", index=True)
+    at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    by: str = Field(max_length=100)
+    department: str = Field(max_length=16)
+    violation: str = Field(default="", max_length=20)  # "" for a check that found nothing
+    note: str = Field(default="", max_length=2000)
+    photos: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id")  # a complaint linked

@@ -29,6 +29,7 @@ PREFIXES = {
     "handoff": "H",
     "inspection": "I",
     "patrol": "P",
+    "renovation": "Z",  # 装修
 }
 
 # Entering one of these statuses stamps the matching time column on the ticket.
