@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     custody_water_limit: Decimal = Field(Decimal("5"), ge=0)
     custody_power_limit: Decimal = Field(Decimal("20"), ge=0)
     custody_patrol_days: int = Field(7, ge=1)
+    # Renovation (装修): the hours workers may work and enter, every day of the permit
+    # ("08:00-12:00,14:00-18:00"); the waste-removal fee (装修垃圾清运费) per application;
+    # whether a completion check follows the owner's report of the end (the seed has none).
+    renovation_hours: str = "08:00-12:00,14:00-18:00"
+    renovation_waste_fee: Decimal = Field(Decimal("300"), ge=0)
+    renovation_completion_check: bool = False
     # A warning this many hours before a deadline; after a breach, the supervisor is told
     # this many hours later, then the director this many hours after that.
     deadline_warning_hours: float = Field(2, ge=0)
@@ -195,6 +201,14 @@ class Settings(BaseSettings):
         if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError(f"unknown level {value!r}")
         return value.upper()
+
+    @field_validator("renovation_hours")
+    @classmethod
+    def _renovation_hours(cls, value: str) -> str:
+        from handlers.rules.renovation import parse_hours
+
+        parse_hours(value)  # raises ValueError with what is wrong
+        return value
 
     @field_validator("timezone")
     @classmethod

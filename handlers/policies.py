@@ -46,6 +46,9 @@ COMMUNITY_POLICY = (
     "custody_water_limit",
     "custody_power_limit",
     "custody_patrol_days",
+    "renovation_hours",
+    "renovation_waste_fee",
+    "renovation_completion_check",
 )
 
 
