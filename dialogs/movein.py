@@ -1,7 +1,7 @@
 """Move-in (入住): the desk's `/movein <unit>` card and the short flows behind its buttons
 (a paper's photo, the household, the fees, the keys, the re-inspection's time), the repair
 group's inspection flows (the base readings, a defect), and the owner's buttons (readings
-agreed, sign-off). The use-cases are in handlers/movein.py.
+agreed, sign-off). The use-cases are in handlers/movein.py and its movein_* modules.
 """
 
 from __future__ import annotations
@@ -15,7 +15,15 @@ from dialogs import parsers
 from dialogs.engine import Command, StaffEntry
 from dialogs.feature import Feature
 from dialogs.flow import Answer, Answers, Flow, InputError, Step, bounded_text, chosen
-from handlers import movein
+from handlers import (
+    movein,
+    movein_actions,
+    movein_checklist,
+    movein_inspection,
+    movein_papers,
+    movein_record,
+    movein_reinspection,
+)
 from handlers.core.context import Context
 from handlers.core.messages import Choice, Reply, Text
 from handlers.core.roles import STAFF_ROLES
@@ -25,14 +33,14 @@ from storage.models import Person
 
 
 async def _desk_start(ctx: Context, initial: str | None) -> dict[str, Any] | list[Reply]:
-    found = await movein.open_one(ctx, initial or "")
+    found = await movein_record.open_one(ctx, initial or "")
     if isinstance(found, Reply):
         return [found]
     return {"_move_in": found.id}
 
 
 async def _repair_start(ctx: Context, initial: str | None) -> dict[str, Any] | list[Reply]:
-    found = await movein.open_one(ctx, initial or "", desk=False)
+    found = await movein_record.open_one(ctx, initial or "", desk=False)
     if isinstance(found, Reply):
         return [found]
     if found.inspection_ticket_id is None:
@@ -41,7 +49,7 @@ async def _repair_start(ctx: Context, initial: str | None) -> dict[str, Any] | l
 
 
 async def _move_in(ctx: Context, answers: Answers) -> Any:
-    found = await movein.open_one(ctx, answers["_move_in"], desk="_unit" not in answers)
+    found = await movein_record.open_one(ctx, answers["_move_in"], desk="_unit" not in answers)
     return found
 
 
@@ -69,7 +77,7 @@ async def _paper_finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
     kind = str(answers["kind"]).removeprefix("paper:")
     if kind not in rules.PAPER_KINDS:
         return [Reply("movein.stale")]
-    await movein.add_paper(ctx, found, kind, file_ref=answers["photo"])
+    await movein_papers.add_paper(ctx, found, kind, file_ref=answers["photo"])
     return [
         Reply("movein.paper.kept", {"paper": Text(f"movein.paper.{kind}")}),
         await movein.card(ctx, found),
@@ -100,7 +108,7 @@ def _refused(found: Text) -> InputError:
 
 
 def household(answer: Answer, ctx: Context, answers: Answers) -> list[list[Any]]:
-    found = movein.read_household(bounded_text(answer, 500))
+    found = movein_checklist.read_household(bounded_text(answer, 500))
     if isinstance(found, Text):
         raise _refused(found)
     return [[name, phone] for name, phone in found]
@@ -110,7 +118,7 @@ async def _household_finish(ctx: Context, answers: dict[str, Any]) -> list[Reply
     found = await _move_in(ctx, answers)
     if isinstance(found, Reply):
         return [found]
-    people = await movein.register_household(
+    people = await movein_checklist.register_household(
         ctx, found, [(name, phone) for name, phone in answers["members"]]
     )
     return [
@@ -136,14 +144,14 @@ HOUSEHOLD = Flow(
 
 
 def amount(answer: Answer, ctx: Context, answers: Answers) -> str:
-    found = movein.read_fee_amount(bounded_text(answer, 20))
+    found = movein_checklist.read_fee_amount(bounded_text(answer, 20))
     if isinstance(found, Text):
         raise _refused(found)
     return str(found)
 
 
 def receipt(answer: Answer, ctx: Context, answers: Answers) -> str:
-    found = movein.read_receipt(bounded_text(answer, 60))
+    found = movein_checklist.read_receipt(bounded_text(answer, 60))
     if isinstance(found, Text):
         raise _refused(found)
     return found
@@ -153,7 +161,9 @@ async def _fee_finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
     found = await _move_in(ctx, answers)
     if isinstance(found, Reply):
         return [found]
-    done = await movein.collect_fee(ctx, found, Decimal(answers["amount"]), answers["receipt"])
+    done = await movein_checklist.collect_fee(
+        ctx, found, Decimal(answers["amount"]), answers["receipt"]
+    )
     if isinstance(done, str):
         return [Reply(done, {"receipt": answers["receipt"]}), await movein.card(ctx, found)]
     return [
@@ -183,7 +193,7 @@ FEE = Flow(
 
 
 def key_count(answer: Answer, ctx: Context, answers: Answers) -> int:
-    found = movein.read_key_count(bounded_text(answer, 10))
+    found = movein_checklist.read_key_count(bounded_text(answer, 10))
     if isinstance(found, Text):
         raise _refused(found)
     return found
@@ -193,7 +203,7 @@ async def _keys_finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
     found = await _move_in(ctx, answers)
     if isinstance(found, Reply):
         return [found]
-    movein.keys_handed(ctx, found, answers["count"], answers["which"])
+    movein_checklist.keys_handed(ctx, found, answers["count"], answers["which"])
     ctx.session.add(found)
     return [await movein.card(ctx, found)]
 
@@ -218,7 +228,7 @@ KEYS = Flow(
 
 
 def appointment(answer: Answer, ctx: Context, answers: Answers) -> str:
-    found = movein.read_reinspection(ctx, bounded_text(answer, 50))
+    found = movein_reinspection.read_reinspection(ctx, bounded_text(answer, 50))
     if isinstance(found, Text):
         raise _refused(found)
     return found.isoformat()
@@ -228,7 +238,9 @@ async def _reinspect_finish(ctx: Context, answers: dict[str, Any]) -> list[Reply
     found = await _move_in(ctx, answers)
     if isinstance(found, Reply):
         return [found]
-    return await movein.agree_reinspection(ctx, found, datetime.fromisoformat(answers["when"]))
+    return await movein_reinspection.agree_reinspection(
+        ctx, found, datetime.fromisoformat(answers["when"])
+    )
 
 
 REINSPECT = Flow(
@@ -251,7 +263,7 @@ async def _readings_start(ctx: Context, initial: str | None) -> dict[str, Any] |
     started = await _repair_start(ctx, initial)
     if isinstance(started, list):
         return started
-    started["_previous"] = await movein.previous_readings(ctx.session, started["_unit"])
+    started["_previous"] = await movein_inspection.previous_readings(ctx.session, started["_unit"])
     return started
 
 
@@ -281,11 +293,13 @@ async def _readings_finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]
         return [found]
     values = {m: Decimal(answers[m]) for m in reading_rules.METERS if answers.get(m)}
     try:
-        told = await movein.record_readings(ctx, found, values)
+        told = await movein_inspection.record_readings(ctx, found, values)
     except reading_rules.ReadingError:  # read again since the flow began
         return [Reply("movein.readings.changed")]
-    ticket = await movein.inspection_of(ctx, found.id or 0)
-    cards = [] if isinstance(ticket, Reply) else await movein.inspection_card(ctx, *ticket)
+    ticket = await movein_inspection.inspection_of(ctx, found.id or 0)
+    cards = (
+        [] if isinstance(ticket, Reply) else await movein_inspection.inspection_card(ctx, *ticket)
+    )
     return [Reply("movein.readings.done"), *cards, *told]
 
 
@@ -314,9 +328,11 @@ async def _defect_finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
     check = str(answers["check"]).removeprefix("check:")
     if room not in rules.ROOMS or check not in rules.CHECKS:
         return [Reply("movein.stale")]
-    replies = await movein.add_defect(ctx, found, room, check, answers["description"])
-    ticket = await movein.inspection_of(ctx, found.id or 0)
-    cards = [] if isinstance(ticket, Reply) else await movein.inspection_card(ctx, *ticket)
+    replies = await movein_inspection.add_defect(ctx, found, room, check, answers["description"])
+    ticket = await movein_inspection.inspection_of(ctx, found.id or 0)
+    cards = (
+        [] if isinstance(ticket, Reply) else await movein_inspection.inspection_card(ctx, *ticket)
+    )
     return [*replies, *cards]
 
 
@@ -352,15 +368,15 @@ FEATURE = Feature(
     flows=[PAPER, HOUSEHOLD, FEE, KEYS, REINSPECT, READINGS, DEFECT],
     commands=[Command("movein", movein.movein_command, private_only=True)],
     actions={
-        movein.Tick: movein.tick,
-        movein.Inspect: movein.start_inspection,
-        movein.Inspected: movein.inspected,
-        movein.Reinspected: movein.reinspected,
-        movein.ReadingsOk: movein.readings_ok,
-        movein.ReadingsWrong: movein.readings_wrong,
-        movein.SignOff: movein.owner_signs_off,
-        movein.Complete: movein.complete_pressed,
+        movein_actions.Tick: movein_checklist.tick,
+        movein_actions.Inspect: movein_inspection.start_inspection,
+        movein_actions.Inspected: movein_inspection.inspected,
+        movein_actions.Reinspected: movein_reinspection.reinspected,
+        movein_actions.ReadingsOk: movein_inspection.readings_ok,
+        movein_actions.ReadingsWrong: movein_inspection.readings_wrong,
+        movein_actions.SignOff: movein.owner_signs_off,
+        movein_actions.Complete: movein.complete_pressed,
     },
-    jobs={movein.REINSPECT_JOB: movein.remind_reinspection},
+    jobs={movein_reinspection.REINSPECT_JOB: movein_reinspection.remind_reinspection},
     for_staff=[StaffEntry(STAFF_ROLES, "movein.help")],
 )

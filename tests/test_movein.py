@@ -18,7 +18,7 @@ import pytest
 from sqlmodel import col, select
 
 from dialogs.registry import all_jobs
-from handlers import movein, privacy
+from handlers import movein_actions, movein_papers, movein_record, privacy
 from handlers.cards import Accept, Start
 from handlers.rules import movein as rules
 from storage.models import (
@@ -160,7 +160,7 @@ async def test_a_company_owners_delegate_moves_in_and_the_warranty_follows(demo_
     assert "整改工单" in told and "共发现 2 项问题" in told
     move_in = await the_move_in(demo_app)
     async with demo_app.db.transaction() as s:
-        found = await movein.view(s, move_in)
+        found = await movein_record.view(s, move_in)
         assert [t.details["rework"] for t in found.defects] == ["developer", "developer"]
         assert [t.paid for t in found.defects] == [False, False]
         assert found.inspection is not None and found.inspection.status == "done"
@@ -276,9 +276,11 @@ async def test_the_desk_cannot_complete_early_and_others_cannot_work_it(demo_app
     desk = Chat(demo_app, "li")
     await desk.say(f"/movein {UNIT}")
     move_in = await the_move_in(demo_app)
-    said = await desk.send(option=movein.Complete(move_in.id).value())
+    said = await desk.send(option=movein_actions.Complete(move_in.id).value())
     assert "还不能完成入住" in texts(said)
-    said = await Chat(demo_app, "wang").send(option=movein.Tick(move_in.id, "form_rules").value())
+    said = await Chat(demo_app, "wang").send(
+        option=movein_actions.Tick(move_in.id, "form_rules").value()
+    )
     assert "form.rules" not in (await the_move_in(demo_app)).checklist
     # A handed-over unit is not opened again.
     said = await desk.say("/movein 3栋2单元1201")
@@ -344,7 +346,7 @@ async def test_only_the_desk_and_managers_of_the_community_see_papers(demo_app):
         department="service",
     )
     seen = {
-        who: movein.sees_papers(staff, move_in.community_id)
+        who: movein_papers.sees_papers(staff, move_in.community_id)
         for who, staff in (
             ("desk", [members["li"]]),
             ("supervisor", [members["zhou"]]),

@@ -23,7 +23,7 @@ from aiohttp import web
 from bot.web import desk
 from bot.web.acting import handled, staff_context
 from dialogs.sending import send
-from handlers import movein
+from handlers import movein, movein_page, movein_papers
 from handlers.documents.files import atomic
 from handlers.rules import movein as rules
 from storage import signals
@@ -65,7 +65,7 @@ async def _page(
     app = desk.app_of(request)
     found = desk.desk_of(request)
     async with app.db.reading() as session:
-        shown = await movein.page(session, found.staff, int(request.match_info["id"]))
+        shown = await movein_page.page(session, found.staff, int(request.match_info["id"]))
     if shown is None:
         return desk.not_yours(request)
     said = found.session.pop(SAID, None) if status == 200 else None
@@ -102,7 +102,7 @@ async def open_it(request: web.Request) -> web.StreamResponse:
     found = desk.desk_of(request)
     form = await request.post()
     async with app.db.reading() as session:
-        shown = await movein.page(session, found.staff, int(request.match_info["id"]))
+        shown = await movein_page.page(session, found.staff, int(request.match_info["id"]))
     if shown is None:
         raise web.HTTPNotFound()
     await _said(
@@ -137,12 +137,12 @@ async def paper(request: web.Request) -> web.StreamResponse:
         return await _page(request, "movein_unit.html", 400, "movein.web.photo_kind")
     async with app.db.transaction() as session:
         ctx = staff_context(request, session)
-        move_in = await movein.open_for_page(ctx, int(request.match_info["id"]))
+        move_in = await movein_page.open_for_page(ctx, int(request.match_info["id"]))
         if move_in is None:
             raise web.HTTPNotFound()
         path = Path(app.settings.data_dir) / "papers" / f"{move_in.id}-{uuid.uuid4().hex}{suffix}"
         await asyncio.to_thread(atomic, path, lambda target: _write(target, data))
-        await movein.add_paper(ctx, move_in, kind, stored_path=str(path))
+        await movein_papers.add_paper(ctx, move_in, kind, stored_path=str(path))
     raise web.HTTPSeeOther(_here(request))
 
 
@@ -154,10 +154,10 @@ async def typed(request: web.Request) -> web.StreamResponse:
     form = {key: str(value)[:500] for key, value in posted.items() if isinstance(value, str)}
     async with app.db.transaction() as session:
         ctx = staff_context(request, session)
-        move_in = await movein.open_for_page(ctx, int(request.match_info["id"]))
+        move_in = await movein_page.open_for_page(ctx, int(request.match_info["id"]))
         if move_in is None:
             raise web.HTTPNotFound()
-        done = await movein.typed_on_page(ctx, move_in, request.match_info["what"], form)
+        done = await movein_page.typed_on_page(ctx, move_in, request.match_info["what"], form)
         if done.problem is None and done.pushes:
             await send(
                 session, done.pushes, catalogs=app.catalogs, settings=app.settings, now=ctx.now
@@ -195,7 +195,7 @@ async def sign_off(request: web.Request) -> web.StreamResponse:
         return await _page(request, "movein_unit.html", 400, "movein.web.name_missing")
     async with app.db.transaction() as session:
         ctx = staff_context(request, session)
-        move_in = await movein.open_for_page(ctx, int(request.match_info["id"]))
+        move_in = await movein_page.open_for_page(ctx, int(request.match_info["id"]))
         if move_in is None:
             raise web.HTTPNotFound()
         refused = await movein.sign_off(ctx, move_in, f"name:{name}")
@@ -203,7 +203,7 @@ async def sign_off(request: web.Request) -> web.StreamResponse:
         if refused is None and drawn is not None:
             path = Path(app.settings.data_dir) / "papers" / f"{move_in.id}-{uuid.uuid4().hex}.png"
             await asyncio.to_thread(atomic, path, lambda target: _write(target, drawn))
-            await movein.add_paper(ctx, move_in, "signature", stored_path=str(path))
+            await movein_papers.add_paper(ctx, move_in, "signature", stored_path=str(path))
     if refused is not None:
         return await _page(request, "movein_unit.html", 400, "movein.web.not_yet")
     raise web.HTTPSeeOther(_here(request))
@@ -213,7 +213,7 @@ async def paper_photo(request: web.Request) -> web.StreamResponse:
     """A paper's photo, for those who may see it; no one else learns it exists."""
     app = desk.app_of(request)
     async with app.db.reading() as session:
-        found = await movein.paper_for(
+        found = await movein_papers.paper_for(
             staff_context(request, session), int(request.match_info["id"])
         )
     if found is None or not found.stored_path:
