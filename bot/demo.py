@@ -3,8 +3,9 @@
 幸福里 (XFL) and 和悦园 (HYY), three buildings each, a dozen units each with residents
 bound as owners, household members, tenants and delegates (one unit is owned by a
 company), console staff groups and staff for XFL, and six months of bills with a few
-units in arrears. Seeding is idempotent: rows are found by their natural keys and only
-missing ones are added, so a second run changes nothing.
+units in arrears; in 幸福里 two new flats of building 6 wait for their owners' move-in
+(not handed over, no residents or bills yet). Seeding is idempotent: rows are found by
+their natural keys and only missing ones are added, so a second run changes nothing.
 
 No tickets: tests build on this store and count from ticket 0001. The months of
 front-desk history that `frontdesk seed-demo` adds for a newcomer to look at are made
@@ -37,6 +38,7 @@ from storage.models import (
     StaffMember,
     StaffRole,
     Unit,
+    UnitStage,
 )
 
 ENERGY_RATE = Decimal("0.30")  # the owner's share of public energy, yuan per m² per month
@@ -57,8 +59,9 @@ class Resident:
 class DemoUnit:
     label: str
     area: str
-    # An absolute handover date, or how many days before today (a unit still in warranty).
-    handover: date | int
+    # An absolute handover date, or how many days before today (a unit still in warranty);
+    # None for a new flat not handed over yet (its owner comes for the move-in).
+    handover: date | int | None
     residents: tuple[Resident, ...]
     extra: str = "0"  # collected-on-behalf items per month
     unpaid: int = 0  # the latest months left unpaid
@@ -128,6 +131,9 @@ COMMUNITIES = (
                 extra="15.00",
                 unpaid=1,
             ),
+            # New flats of building 6, waiting for their owners' move-in.
+            DemoUnit("6栋1单元101", "98.60", None, ()),
+            DemoUnit("6栋1单元102", "98.60", None, ()),
         ),
     ),
     DemoCommunity(
@@ -245,9 +251,13 @@ async def seed_demo(
             )
             handover = (
                 demo_unit.handover
-                if isinstance(demo_unit.handover, date)
+                if isinstance(demo_unit.handover, date | None)
                 else today - timedelta(days=demo_unit.handover)
             )
+            if handover is None:
+                stage = UnitStage.not_handed_over
+            else:
+                stage = UnitStage.occupied if demo_unit.residents else UnitStage.handed_over
             unit = await _ensure(
                 session,
                 added,
@@ -256,6 +266,7 @@ async def seed_demo(
                 building_id=building.id,
                 area_m2=Decimal(demo_unit.area),
                 handover_date=handover,
+                stage=stage,
                 extra_monthly=Decimal(demo_unit.extra),
             )
             for resident in demo_unit.residents:
@@ -276,7 +287,10 @@ async def seed_demo(
                     verified_by="roster",
                     created_at=now,
                 )
-            await _seed_bills(session, added, community, unit, demo_unit, months, receipt_no, tz)
+            if handover is not None:  # a flat not handed over has no bills yet
+                await _seed_bills(
+                    session, added, community, unit, demo_unit, months, receipt_no, tz
+                )
     await _seed_chat_accounts(session, added)
     await _seed_staff(session, added)
     return dict(added)

@@ -35,7 +35,7 @@ from handlers.rules.money import (
 )
 from handlers.rules.phone import normalise_phone
 from handlers.rules.units import key as unit_key
-from storage.models import Bill, Binding, Building, Community, Person, Unit
+from storage.models import Bill, Binding, Building, Community, Person, Unit, UnitEvent, UnitStage
 
 KINDS = ("units", "residents", "bills")
 
@@ -346,7 +346,7 @@ async def import_rows(session: AsyncSession, parsed: Parsed, now: datetime) -> S
         community = communities[row.values["community"].upper()]
         assert community.id is not None
         if kind == "units":
-            summary.count(await _upsert_unit(session, community.id, row.values, summary))
+            summary.count(await _upsert_unit(session, community.id, row.values, summary, now))
         elif kind == "residents":
             unit = units[(community.id, row.values["unit"])]
             summary.count(await _upsert_resident(session, unit, row.values, summary, now))
@@ -408,7 +408,11 @@ async def _units(
 
 
 async def _upsert_unit(
-    session: AsyncSession, community_id: int, values: dict[str, Any], summary: Summary
+    session: AsyncSession,
+    community_id: int,
+    values: dict[str, Any],
+    summary: Summary,
+    now: datetime,
 ) -> str:
     building = (
         await session.exec(
@@ -431,9 +435,26 @@ async def _upsert_unit(
         "handover_date": values["handover"],
         "extra_monthly": values["collected"],
     }
+    # The office's own records of units handed over before the bot: the file's handover
+    # date stands for the move-in done then (a unit handed over later goes through /movein).
+    handed = values["handover"] is not None
     if unit is None:
-        session.add(Unit(community_id=community_id, label=values["unit"], **wanted))
+        stage = UnitStage.handed_over if handed else UnitStage.not_handed_over
+        session.add(Unit(community_id=community_id, label=values["unit"], stage=stage, **wanted))
         return "added"
+    if handed and unit.stage == UnitStage.not_handed_over:
+        assert unit.id is not None
+        unit.stage = UnitStage.handed_over
+        session.add(
+            UnitEvent(
+                unit_id=unit.id,
+                at=now,
+                actor="roster",
+                from_stage=UnitStage.not_handed_over,
+                to_stage=UnitStage.handed_over,
+                note=str(values["handover"]),
+            )
+        )
     return _apply(session, unit, wanted)
 
 

@@ -69,7 +69,7 @@ def test_upgrade_then_seed_twice_changes_nothing(tmp_path: Path):
     out = ok(frontdesk(tmp_path, "db", "upgrade"))
     assert out.startswith("database at revision ") and "None" not in out
     first = ok(frontdesk(tmp_path, "seed-demo", "--no-history"))
-    assert "2 communities, 24 units" in first and "144 bills" in first
+    assert "2 communities, 26 units" in first and "144 bills" in first
     assert "demo history" not in first
     # The web workspace's logins, with passwords printed once, that sign in.
     assert "http://127.0.0.1:8080/desk/" in first

@@ -51,7 +51,7 @@ async def test_seeding_twice_changes_nothing(database: Database):
         second = await seed_demo(session, TODAY)
     assert second == {}
     assert await counts(database) == before
-    assert first["Community"] == 2 and first["Unit"] == 24 and first["Bill"] == 24 * 6
+    assert first["Community"] == 2 and first["Unit"] == 26 and first["Bill"] == 24 * 6
     # Six on the console, and the web workspace's desk and supervisor logins.
     assert before["staffmember"] == 8 and before["staff_group"] == 5
 
@@ -178,7 +178,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     test_install.py; everything else runs the same commands in the test's process)."""
     workdir = tmp_path_factory.mktemp("history")
     out = ok(frontdesk_process(workdir, "seed-demo"))
-    assert "demo data ready: 2 communities, 24 units" in out
+    assert "demo data ready: 2 communities, 26 units" in out
     assert "demo history: " in out and " tickets from " in out
     return workdir / "fd.db"
 

@@ -107,7 +107,7 @@ def test_a_newcomer_gets_a_chinese_conversation_from_the_installed_bot(
     assert where[2] == "Noto Sans SC"  # the report's chart font, from a dependency
 
     seeded = run(python, frontdesk, "seed-demo", "--no-history", cwd=tmp_path)
-    assert "demo data ready: 2 communities, 24 units" in seeded
+    assert "demo data ready: 2 communities, 26 units" in seeded
     assert (tmp_path / "frontdesk.db").is_file()  # the default store, in the newcomer's folder
 
     out = run(python, frontdesk, "chat", cwd=tmp_path, script="/start\n报修\n1\n")

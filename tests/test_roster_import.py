@@ -16,7 +16,7 @@ from sqlmodel import SQLModel, col, select
 from handlers.documents.tables import Limits, TableError, read_table
 from handlers.roster import RosterError, Summary, import_rows, parse
 from storage.db import Database
-from storage.models import Bill, Binding, Building, Person, Unit
+from storage.models import Bill, Binding, Building, Person, Unit, UnitEvent
 from tests.commandline import frontdesk
 from tests.factories import make_community
 
@@ -105,6 +105,24 @@ async def test_reimporting_the_same_file_adds_nothing(xfl, tmp_path):
     changed[2][3] = "90.10"
     summary = await load(xfl, "units", write_csv(tmp_path / "units2.csv", changed))
     assert (summary.added, summary.updated, summary.unchanged) == (0, 1, 2)
+
+
+async def test_a_handover_date_on_file_is_a_move_in_done_before_the_bot(xfl, tmp_path):
+    await load(xfl, "units", write_csv(tmp_path / "units.csv", UNITS))
+    later = [row[:] for row in UNITS]
+    later[3][4] = "2026-06-01"  # 5栋1单元301 was handed over meanwhile
+    await load(xfl, "units", write_csv(tmp_path / "units2.csv", later))
+    async with xfl.transaction() as s:
+        stages = {u.label: u.stage for u in (await s.exec(select(Unit))).all()}
+        events = (await s.exec(select(UnitEvent))).all()
+    assert stages == {
+        "3栋2单元1201": "handed_over",
+        "3栋2单元1202": "handed_over",
+        "5栋1单元301": "handed_over",
+    }
+    assert [(e.actor, e.from_stage, e.to_stage, e.note) for e in events] == [
+        ("roster", "not_handed_over", "handed_over", "2026-06-01")
+    ]
 
 
 async def test_residents_from_excel_with_english_headers(xfl, tmp_path):
