@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from handlers import repair
+from handlers import renovation_watch, repair
 from handlers.cards import card_choices
 from handlers.core.actions import OnTicket
 from handlers.core.context import Context
@@ -216,7 +216,9 @@ async def submit(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
         },
     )
     tickets.attach_photos(ctx.session, ticket, ctx.msg.channel, photos, ctx.now)
-    return [_resident_reply(policy, ticket, due), *await card_pushes(ctx, ticket)]
+    # About a neighbour's renovation: linked to it and its watchers told; it goes on as usual.
+    linked = await renovation_watch.link_complaint(ctx, ticket)
+    return [_resident_reply(policy, ticket, due), *await card_pushes(ctx, ticket), *linked]
 
 
 def _deadlines(

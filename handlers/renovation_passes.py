@@ -224,8 +224,8 @@ class Refuse(Action):
 
 @dataclass(frozen=True)
 class PassChecked:
-    """What the gate's check found: `verdict` is "valid", a refusal of
-    `rules.gate_refusal`, "unknown" (no such code, or another community's) or
+    """What the gate's check found (nothing recorded): `verdict` is "valid", a refusal
+    of `rules.gate_refusal`, "unknown" (no such code, or another community's) or
     "not_allowed"; `reply` is what the guard is told."""
 
     verdict: str
@@ -289,16 +289,26 @@ async def checked(ctx: Context, code: str) -> PassChecked:
             LetIn(worker_pass=found.id or 0).choice("renopass.let_in"),
             Refuse(worker_pass=found.id or 0).choice("renopass.refuse"),
         )
-    else:
-        await _record(ctx, found, renovation, "refused", verdict)
     return PassChecked(verdict, Reply("renopass.check", shown, choices=choices), found, shown)
 
 
 async def check(ctx: Context, code: str) -> list[Reply]:
-    """`/pass <code>`: the worker, unit, contractor, the permit's dates and hours."""
+    """`/pass <code>`: the worker, unit, contractor, the permit's dates and hours; a pass
+    that does not let its holder in now is recorded as refused with the reason."""
     if not code.strip():
         return [Reply("renopass.usage" if guards(ctx) else "dialog.not_allowed")]
-    return [(await checked(ctx, code)).reply]
+    found = await checked(ctx, code)
+    if found.worker_pass is not None and found.verdict != "valid":
+        renovation = await ctx.session.get(Renovation, found.worker_pass.renovation_id)
+        if renovation is not None:
+            await _record(ctx, found.worker_pass, renovation, "refused", found.verdict)
+    return [found.reply]
+
+
+def looks_like_pass(text: str) -> bool:
+    """Whether a code typed or scanned at the gate is a worker's pass (not a slip's)."""
+    raw = text.strip().upper()
+    return raw.startswith(QR_PREFIX) or len(normalise_code(raw)) == CODE_LENGTH
 
 
 async def _record(
@@ -347,3 +357,8 @@ async def refuse(ctx: Context, action: Refuse) -> list[Reply]:
     await _record(ctx, worker_pass, renovation, "refused", "guard")
     shown = await card(ctx, worker_pass, renovation)
     return [Reply("renopass.refused", {**shown, "reason": Text("renopass.verdict.guard")})]
+
+
+async def pass_command(ctx: Context, argument: str) -> list[Reply]:
+    """`/pass <code>` in chat: the guard's check (security, the desk, managers)."""
+    return await check(ctx, argument)

@@ -380,6 +380,12 @@ async def test_every_privileged_action_is_in_the_audit_log(demo_app, clock):
         "mi_inspected": "tests/test_movein.py (movein_inspected audited)",
         "mi_reinspected": "tests/test_movein.py (movein_reinspected audited)",
         "mi_complete": "tests/test_movein.py (movein_completed audited)",
+        "pass": "tests/test_renovation_passes.py (renovation_pass_let_in / _refused audited)",
+        "renopass_in": "tests/test_renovation_passes.py (renovation_pass_let_in audited)",
+        "renopass_no": "same handler as renopass_in (renovation_pass_refused audited)",
+        "renocheck": "shows a renovation at work; the record is audited in its flow",
+        "reno_end_ok": "tests/test_renovation_watch.py (renovation_end_changed audited)",
+        "reno_end_no": "same handler as reno_end_ok",
     }
     staff_actions = {c.name for c in all_actions()} - RESIDENT_ACTIONS
     privileged = {c.name for c in all_commands() if c.roles}

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from bot.web import desk
 from bot.web.acting import handled, staff_context
-from handlers import gate, slip
+from handlers import gate, renovation_passes, slip
 from handlers.core.context import Context
 from handlers.core.messages import Reply
 
@@ -33,6 +33,7 @@ def routes() -> list[web.RouteDef]:
         web.get("/gate", page),
         web.post("/gate", check),
         web.post("/gate/use", use),
+        web.post("/gate/letin", let_in),
     ]
 
 
@@ -75,7 +76,7 @@ async def _render(
     async with app.db.reading() as session:
         ctx = staff_context(request, session)
         day, rows = await gate.today(ctx)
-        guard = slip.guards(ctx)
+        guard = slip.guards(ctx) or renovation_passes.guards(ctx)
     context = desk.context(
         request,
         once=uuid.uuid4().hex,
@@ -107,6 +108,8 @@ async def check(request: web.Request) -> web.StreamResponse:
     code = " ".join(str(form.get("code") or "").split())[:MAX_CODE]
     if not code:
         return await _render(request, problem=_words(request, "web.gate.error.empty"), status=400)
+    if renovation_passes.looks_like_pass(code):
+        return await _check_pass(request, _once(form), code)
     await handled(request, _once(form), text=f"/slip {code}")
     async with app.db.reading() as session:
         ctx = staff_context(request, session, text=f"/slip {code}")
@@ -163,5 +166,92 @@ async def use(request: web.Request) -> web.StreamResponse:
             "reason": str(answer.get("text") or ""),
             "details": _details(ctx, after.card if after else None),
             "use": None,
+        }
+    return await _render(request, code="" if done else code, result=result)
+
+
+# ---- a renovation worker's temporary pass (临时出入证) ---------------------------------------
+
+
+def _pass_details(ctx: Context, card: Any) -> list[tuple[str, str]]:
+    """The pass's particulars, as the guard compares them with the worker."""
+    if not card:
+        return []
+    say = ctx.catalogs.format
+    locale = ctx.locale
+    rows = [
+        ("renopass.web.code", card["code"]),
+        ("renopass.web.worker", f"{card['name']} {card['phone']}".strip()),
+        ("renopass.web.unit", card["unit"]),
+        ("renopass.web.contractor", card["contractor"]),
+        ("renopass.web.permit", card["permit"]),
+        ("renopass.web.dates", f"{say(locale, card['from'])} – {say(locale, card['to'])}"),
+        ("renopass.web.hours", card["hours"]),
+        ("renopass.web.status", card["status"]),
+    ]
+    return [(ctx.catalogs.text(locale, key), say(locale, value)) for key, value in rows]
+
+
+def _pass_verdict(ctx: Context, found: renovation_passes.PassChecked) -> dict[str, Any]:
+    verdict = found.card["verdict"] if found.card else None
+    valid = found.verdict == "valid"
+    return {
+        "tone": "ok" if valid else "stop",
+        "headline": ctx.catalogs.text(
+            ctx.locale, "renopass.web.valid" if valid else "renopass.web.refused"
+        ),
+        "reason": ctx.catalogs.format(ctx.locale, verdict),
+        "details": _pass_details(ctx, found.card),
+        "use": None,
+        "let_in": found.worker_pass.id if valid and found.worker_pass else None,
+    }
+
+
+async def _check_pass(request: web.Request, once: str, code: str) -> web.StreamResponse:
+    """A worker's pass, checked as chat's `/pass <code>` checks it (the guard's message to
+    the engine, so a refusal is recorded as in chat); the page shows what it found."""
+    app = desk.app_of(request)
+    await handled(request, once, text=f"/pass {code}")
+    async with app.db.reading() as session:
+        ctx = staff_context(request, session, text=f"/pass {code}")
+        found = await renovation_passes.checked(ctx, code)
+        if found.verdict in ("unknown", "not_allowed"):
+            status = 404 if found.verdict == "unknown" else 403
+            return await _render(request, code=code, problem=_said(ctx, found.reply), status=status)
+        result = _pass_verdict(ctx, found)
+    return await _render(request, code=code, result=result)
+
+
+async def let_in(request: web.Request) -> web.StreamResponse:
+    """The guard lets the worker in: chat's "let in" button, pressed on the page and handled
+    by the engine (checked again now, recorded with who and when, audited)."""
+    app = desk.app_of(request)
+    form = await request.post()
+    code = " ".join(str(form.get("code") or "").split())[:MAX_CODE]
+    try:
+        pass_id = int(str(form.get("worker_pass") or ""))
+    except ValueError:
+        problem = _words(request, "web.gate.error.empty")
+        return await _render(request, code=code, problem=problem, status=400)
+    pressed = renovation_passes.LetIn(worker_pass=pass_id).choice("renopass.let_in").value
+    answers = await handled(request, _once(form), option=pressed)
+    async with app.db.reading() as session:
+        ctx = staff_context(request, session)
+        after = await renovation_passes.checked(ctx, code) if code else None
+        if not answers:  # the same form again: where the pass stands now
+            if after is None or after.verdict in ("unknown", "not_allowed"):
+                return await _render(request)
+            return await _render(request, code=code, result=_pass_verdict(ctx, after))
+        answer = answers[0].payload
+        done = answer.get("key") == "renopass.let_in.done"
+        result = {
+            "tone": "ok" if done else "stop",
+            "headline": ctx.catalogs.text(
+                ctx.locale, "renopass.web.let_in" if done else "renopass.web.refused"
+            ),
+            "reason": str(answer.get("text") or ""),
+            "details": _pass_details(ctx, after.card if after else None),
+            "use": None,
+            "let_in": None,
         }
     return await _render(request, code="" if done else code, result=result)
