@@ -5,6 +5,8 @@ supervisors and directors see.
 
 from __future__ import annotations
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from handlers.core.context import Context
 from handlers.movein_record import (
     subject,
@@ -67,3 +69,14 @@ async def paper_for(ctx: Context, document_id: int) -> Document | None:
     if paper is None or not sees_papers(ctx.staff, paper.community_id):
         return None
     return paper
+
+
+async def keep_paper(session: AsyncSession, document_id: int, stored_path: str) -> bool:
+    """Our own copy of a paper photographed in chat, fetched through its channel for the
+    page; False when the paper was forgotten meanwhile (the copy is then not kept)."""
+    paper = await session.get(Document, document_id)
+    if paper is None or not paper.file_ref:
+        return False
+    paper.stored_path = stored_path
+    session.add(paper)
+    return True

@@ -10,21 +10,28 @@ from __future__ import annotations
 import base64
 import re
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
+from handlers.people import add_staff
 from handlers.rules import movein as rules
-from storage.models import Document, MoveIn, Outbox, Unit
+from storage.models import Community, Document, MoveIn, Outbox, Unit
 from tests.harness import Chat
 from tests.test_movein import UNIT, new_unit
+from tests.test_telegram import User, emulator, running
 from tests.test_web_browser import pytestmark as needs_chromium
 from tests.test_web_browser import served
 from tests.webdesk import add_other_desk, add_web_staff, client, csrf, serving, sign_in
 
-__all__ = ["client", "served"]  # the fixtures, from tests/webdesk.py and the browser test
+__all__ = ["client", "emulator", "served"]  # the fixtures: tests/webdesk.py, the browser test
+# and the Bot API emulator (tests/test_telegram.py)
+
+DESK_TG = 5201  # the desk's Telegram account
+CONTRACT = "AgACAgUAAxkBAAIC-purchase-contract"
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
@@ -272,3 +279,53 @@ async def test_the_owner_signs_on_the_page_and_the_desk_completes(demo_app, clie
         assert unit.stage == "handed_over" and unit.handover_date == date(2026, 11, 26)
     printed = await (await client.get(f"{here}/print")).text()
     assert f"/desk/movein/papers/{signature.id}" in printed and "2026年11月26日" in printed
+
+
+async def test_a_paper_photographed_in_telegram_shows_on_the_move_in_page(
+    tmp_path, emulator, monkeypatch
+) -> None:
+    """The desk photographs the purchase contract in Telegram; the page shows it, fetched
+    through the running bot on its first view and kept with the papers, and refuses it to
+    the repair department."""
+    monkeypatch.chdir(tmp_path)  # the data folder is ./data
+    async for scene in running(tmp_path, emulator, webhook=False, real_pace=False):
+        unit_id = await new_unit(scene.app)
+        async with scene.app.db.transaction() as s:
+            xfl = (await s.exec(select(Community).where(Community.code == "XFL"))).one()
+            await add_staff(
+                s,
+                channel="telegram",
+                user_id=str(DESK_TG),
+                name="前台小陈",
+                department="service",
+                community_id=xfl.id,
+            )
+        desk = User(scene, DESK_TG, DESK_TG, name="小陈")
+        await desk.say(f"/movein {UNIT}")
+        await desk.press("登记证件")
+        await desk.press("购房合同")
+        await desk.photo(CONTRACT)
+        (paper,) = await scene.rows(Document, Document.kind == "contract")
+        assert (paper.channel, paper.file_ref, paper.stored_path) == ("telegram", CONTRACT, None)
+
+        async with serving(scene.app) as client:
+            await sign_in(client, "desk")
+            page = await (await client.get(f"/desk/units/{unit_id}/movein")).text()
+            assert f'href="/desk/movein/papers/{paper.id}"' in page and CONTRACT not in page
+            assert "照片在聊天中收取" not in page
+            answer = await client.get(f"/desk/movein/papers/{paper.id}")
+            assert answer.status == 200 and answer.content_type == "image/jpeg"
+            assert await answer.read() == scene.emulator.files[CONTRACT]
+            (kept,) = await scene.rows(Document, Document.id == paper.id)
+            assert kept.stored_path == str(Path("data") / "papers" / "telegram" / f"{paper.id}.jpg")
+            fetches = sum(1 for method, _ in scene.emulator.calls if method == "getFile")
+            answer = await client.get(f"/desk/movein/papers/{paper.id}")  # our copy now
+            assert await answer.read() == scene.emulator.files[CONTRACT]
+            assert sum(1 for m, _ in scene.emulator.calls if m == "getFile") == fetches
+
+            await add_web_staff(scene.app, "fixer", "吴师傅", "repair", "XFL")
+            client.session.cookie_jar.clear()
+            await sign_in(client, "fixer")
+            answer = await client.get(f"/desk/movein/papers/{paper.id}")
+            assert answer.status == 404
+            assert scene.emulator.files[CONTRACT] not in await answer.read()

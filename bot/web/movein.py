@@ -5,7 +5,9 @@ owner's sign-off by their typed name, complete it, and print the move-in pack.
 Opening it and the checklist's buttons are chat's own (`/movein <unit>` and the card's
 buttons) handed to the engine from the `web` channel, so the owner and the repair group
 are told as from chat. The papers are private: the page, the photos and the pack are the
-desk's and the supervisors' only (`handlers.movein.sees_papers`), checked on every view.
+desk's and the supervisors' only (`handlers.movein_papers.sees_papers`), checked on every
+view. A paper photographed in chat (Telegram keeps it by its file id) is fetched through the
+running channel on its first view, as a ticket's photos are, and kept with the papers.
 The owner signs off by typing their name; a signature drawn on the page's canvas (a small
 script of ours, `static/movein.js`) is kept with the papers.
 """
@@ -16,17 +18,22 @@ import asyncio
 import base64
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.web import desk
+from bot.web import desk, photos
 from bot.web.acting import handled, staff_context
 from dialogs.sending import send
 from handlers import movein, movein_page, movein_papers
 from handlers.documents.files import atomic
 from handlers.rules import movein as rules
 from storage import signals
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from storage.models import Document
 
 PAPER_MOST = 8_000_000  # bytes of one photo
 PICTURES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
@@ -69,6 +76,7 @@ async def _page(
     if shown is None:
         return desk.not_yours(request)
     said = found.session.pop(SAID, None) if status == 200 else None
+    papers = shown.found.papers if shown.found else []
     context = desk.context(
         request,
         shown=shown,
@@ -78,6 +86,7 @@ async def _page(
         form=form or {},
         kinds=rules.PAPER_KINDS,
         rooms=rules.ROOMS,
+        showable={d.id for d in papers if _showable(app, d)},
         now=app.clock.now(),
     )
     return aiohttp_jinja2.render_template(template, request, context, status=status)
@@ -209,6 +218,44 @@ async def sign_off(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(_here(request))
 
 
+def _showable(app: App, found: Document) -> bool:
+    """Whether the page can show the paper: uploaded here, our copy of a chat photo, or a
+    chat photo whose channel runs here to fetch it ("received in chat" otherwise)."""
+    if found.stored_path:
+        return True
+    root = Path(app.settings.data_dir).resolve()
+    if found.file_ref and Path(found.file_ref).resolve().is_relative_to(root):
+        return True
+    return bool(found.file_ref) and found.channel in app.photo_sources
+
+
+def _kept(app: App, found: Document) -> Path | None:
+    """Our copy of the paper: uploaded on the page or fetched before (`stored_path`), or
+    the channel's own download (a WeChat photo's file reference), inside the data folder."""
+    root = Path(app.settings.data_dir).resolve()
+    for candidate in (found.stored_path, found.file_ref):
+        if candidate:
+            path = Path(candidate).resolve()
+            if path.is_relative_to(root) and path.is_file():
+                return path
+    return None
+
+
+async def _fetched(app: App, found: Document) -> Path | None:
+    """A paper photographed in chat (Telegram keeps it by its file id): fetched through the
+    running channel on its first view and kept with the papers for the next."""
+    if found.id is None or found.channel not in app.photo_sources:
+        return None
+    path = Path(app.settings.data_dir) / "papers" / found.channel / f"{found.id}.jpg"
+    if not await photos.fetch(app, found.channel, found.file_ref, path):
+        return None
+    async with app.db.transaction() as session:
+        if not await movein_papers.keep_paper(session, found.id, str(path)):
+            path.unlink(missing_ok=True)  # forgotten while it was fetched
+            return None
+    return path
+
+
 async def paper_photo(request: web.Request) -> web.StreamResponse:
     """A paper's photo, for those who may see it; no one else learns it exists."""
     app = desk.app_of(request)
@@ -216,10 +263,10 @@ async def paper_photo(request: web.Request) -> web.StreamResponse:
         found = await movein_papers.paper_for(
             staff_context(request, session), int(request.match_info["id"])
         )
-    if found is None or not found.stored_path:
+    if found is None:
         raise web.HTTPNotFound()
-    path = Path(found.stored_path)
-    if not await asyncio.to_thread(path.is_file):
+    path = await asyncio.to_thread(_kept, app, found) or await _fetched(app, found)
+    if path is None:
         raise web.HTTPNotFound()
     return web.FileResponse(
         path,

@@ -56,23 +56,34 @@ def showable(app: App, found: Photo) -> bool:
     return bool(found.file_ref) and found.channel in app.photo_sources
 
 
-async def _fetched(app: App, found: Photo) -> Path | None:
-    """The photo fetched through its channel and kept for the next view; None when the
-    channel does not run here or could not give it."""
-    source = app.photo_sources.get(found.channel)
-    if source is None or not found.file_ref or found.id is None:
-        return None
-    path = Path(app.settings.data_dir) / FOLDER / found.channel / f"{found.id}.jpg"
+async def fetch(app: App, channel: str, file_ref: str, path: Path) -> bool:
+    """A photo kept by its channel's file reference, fetched through that channel into
+    `path`; False when the channel does not run here or could not give it. (The move-in's
+    papers sent in chat are fetched so too.)"""
+    source = app.photo_sources.get(channel)
+    if source is None or not file_ref:
+        return False
     # Fetched beside the target, then renamed: two first views at once never show half.
     part = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.part")
     try:
-        await source(found.file_ref, part)
+        await source(file_ref, part)
         os.replace(part, path)
     except Exception as exc:  # the platform refused or is out of reach: say so, not fail
-        log.warning("photo %s could not be fetched from %s: %s", found.id, found.channel, exc)
-        return None
+        log.warning("%s could not be fetched from %s: %s", path.name, channel, exc)
+        return False
     finally:
         part.unlink(missing_ok=True)
+    return True
+
+
+async def _fetched(app: App, found: Photo) -> Path | None:
+    """The photo fetched through its channel and kept for the next view; None when the
+    channel does not run here or could not give it."""
+    if found.id is None:
+        return None
+    path = Path(app.settings.data_dir) / FOLDER / found.channel / f"{found.id}.jpg"
+    if not await fetch(app, found.channel, found.file_ref, path):
+        return None
     async with app.db.transaction() as session:
         if not await board.keep_photo(session, found.id, str(path)):
             path.unlink(missing_ok=True)  # forgotten while it was fetched
