@@ -85,7 +85,9 @@ async def _unit_typed(ctx: Context, label: str) -> Unit | None:
 
 async def _card(ctx: Context, renovation: Renovation) -> dict[str, Any]:
     unit = await ctx.session.get(Unit, renovation.unit_id)
-    owner = await ctx.session.get(Person, renovation.applicant_id)
+    owner = (
+        await ctx.session.get(Person, renovation.applicant_id) if renovation.applicant_id else None
+    )
     return {
         "unit": unit.label if unit else "",
         "owner": owner.name if owner else "",

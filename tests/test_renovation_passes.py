@@ -115,6 +115,11 @@ def at(app: Any, day: date, hour: int, minute: int = 0) -> None:
     app.clock.set(datetime(day.year, day.month, day.day, hour, minute, tzinfo=app.settings.tz))
 
 
+def is_png(path: str) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
 async def test_issued_passes_reach_the_applicant_with_codes_and_qr_images(demo_app):
     renovation_id, codes, replies = await approved_renovation(demo_app)
     assert len(codes) == 2 and len(set(codes)) == 2
@@ -131,7 +136,7 @@ async def test_issued_passes_reach_the_applicant_with_codes_and_qr_images(demo_a
     assert len(images) == 2
     for image, code in zip(images, codes, strict=True):
         assert Path(image).name == f"{code}.png"
-        assert Path(image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert is_png(image)
     async with demo_app.db.transaction() as s:
         issued = (
             await s.exec(select(AuditLog).where(AuditLog.action == "renovation_passes_issued"))
