@@ -50,6 +50,8 @@ RESIDENT_ACTIONS = {
     "mi_read_ok",  # the owner (or their delegate) of the move-in, checked inside
     "mi_read_no",
     "mi_signoff",
+    "reno_cancel",  # the renovation's applicant or an owner of its unit, checked inside
+    "reno_done",
 }
 # Commands anyone may run.
 # custody and movein: the desk's, or an owner's own
@@ -386,6 +388,8 @@ async def test_every_privileged_action_is_in_the_audit_log(demo_app, clock):
         "renocheck": "shows a renovation at work; the record is audited in its flow",
         "reno_end_ok": "tests/test_renovation_watch.py (renovation_end_changed audited)",
         "reno_end_no": "same handler as reno_end_ok",
+        "reno_ok": "tests/test_renovation.py (renovation_approved audited)",
+        "reno_passed": "tests/test_renovation.py (renovation_passed audited)",
     }
     staff_actions = {c.name for c in all_actions()} - RESIDENT_ACTIONS
     privileged = {c.name for c in all_commands() if c.roles}
