@@ -259,3 +259,80 @@ async def test_who_may_check_a_pass(demo_app):
     said = await Chat(demo_app, "cleaner").say(f"/pass {code}")
     assert "没有权限" in texts(said) and "陈师傅" not in texts(said)
     assert (await pass_of(demo_app, code)).checks == []  # only the guard's checks count
+
+
+# ---- on the desk's gate page ---------------------------------------------------------------
+
+
+def _headline(page: str) -> str:
+    import re
+
+    found = re.search(r'<p class="headline">([^<]+)</p>', page)
+    return found.group(1) if found else ""
+
+
+def _let_in_button(page: str) -> dict[str, str] | None:
+    import re
+
+    form = re.search(r'action="/desk/gate/letin">(.*?)</form>', page, re.S)
+    return dict(re.findall(r'name="(\w+)" value="([^"]*)"', form.group(1))) if form else None
+
+
+async def test_a_pass_is_checked_and_its_holder_let_in_on_the_gate_page(demo_app):
+    from tests.webdesk import add_web_staff, csrf, serving, sign_in
+
+    _, (code, _other), _ = await approved_renovation(demo_app)
+    await add_web_staff(demo_app, "guard", "赵强", "security", "XFL")
+    await add_web_staff(demo_app, "hyyguard", "孙保安", "security", "HYY")
+    async with serving(demo_app) as client:
+        page = await (await sign_in(client, "guard")).text()
+        page = await (await client.get("/desk/gate")).text()
+        # The day before the work: refused with the reason, and kept as refused once.
+        answer = await client.post("/desk/gate", data={"csrf": csrf(page), "code": code})
+        page = await answer.text()
+        assert answer.status == 200 and _headline(page) == "不予放行"
+        assert "未到施工开始日期" in page and "匠心装饰" in page and UNIT in page
+        assert _let_in_button(page) is None
+        assert [c["reason"] for c in (await pass_of(demo_app, code)).checks] == ["not_yet"]
+
+        at(demo_app, STARTS, 13, 0)  # the lunch break (signed in again: a day later)
+        await sign_in(client, "guard")
+        page = await (await client.get("/desk/gate")).text()
+        page = await (
+            await client.post("/desk/gate", data={"csrf": csrf(page), "code": code})
+        ).text()
+        assert "不在允许施工时间内" in page and _let_in_button(page) is None
+
+        at(demo_app, STARTS, 14, 30)
+        await sign_in(client, "guard")
+        page = await (await client.get("/desk/gate")).text()
+        page = await (
+            await client.post("/desk/gate", data={"csrf": csrf(page), "code": f"FDPASS:{code}"})
+        ).text()
+        assert _headline(page) == "临时出入证有效" and "陈师傅" in page
+        button = _let_in_button(page)
+        assert button is not None
+        page = await (await client.post("/desk/gate/letin", data=button)).text()
+        assert _headline(page) == "已放行" and "已放行 陈师傅" in page
+        await client.post("/desk/gate/letin", data=button)  # a double click: one entry
+        found = await pass_of(demo_app, code)
+        async with demo_app.db.transaction() as s:
+            guard = (
+                await s.exec(
+                    select(StaffMember).where(
+                        StaffMember.external_user_id == "guard", StaffMember.channel == "web"
+                    )
+                )
+            ).one()
+        assert [(c["outcome"], c["reason"]) for c in found.checks] == [
+            ("refused", "not_yet"),
+            ("refused", "out_of_hours"),
+            ("let_in", ""),
+        ]
+        assert found.checks[-1]["by"] == f"staff:{guard.id}"
+
+    async with serving(demo_app) as client:
+        page = await (await sign_in(client, "hyyguard")).text()
+        page = await (await client.get("/desk/gate")).text()
+        answer = await client.post("/desk/gate", data={"csrf": csrf(page), "code": code})
+        assert answer.status == 404 and "没有找到出入证" in await answer.text()
