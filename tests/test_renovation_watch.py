@@ -126,6 +126,9 @@ async def test_a_neighbours_noise_complaint_is_linked_and_the_watchers_told(demo
     view = await _view(demo_app, renovation_id)
     assert view["complaints"][0]["number"] == ticket.number and view["checks"] == []
     assert len(view["passes"]) == 2
+    html = render_watch(demo_app, view)
+    assert f'/desk/tickets/{ticket.id}">{ticket.number}</a>' in html
+    assert "陈师傅" in html and "还没有巡查记录" in html and "违规 0 次" in html
 
 
 async def _view(app, renovation_id: int) -> dict:
@@ -174,3 +177,55 @@ async def test_an_extension_and_an_early_finish_move_the_passes(demo_app):
         ).all()
     assert [a.detail["ends"] for a in changed] == ["2026-12-20", "2026-12-16"]
     assert ENDS == date(2026, 12, 10)
+
+
+def render_watch(app, watch: dict) -> str:
+    """The renovation page's watch section, rendered as the workspace renders pages."""
+    import jinja2
+
+    from bot.web import HERE
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    catalogs = app.catalogs
+    return env.get_template("renovation_watch.html").render(
+        watch=watch,
+        prefix="/desk",
+        t=lambda key, **params: catalogs.text("zh_CN", key, params),
+        when=lambda value: catalogs.format("zh_CN", value) if value is not None else "",
+    )
+
+
+async def test_the_watch_section_lists_checks_violations_and_gate_checks(demo_app):
+    renovation_id, (code, _), _ = await approved_renovation(demo_app)
+    at(demo_app, STARTS, 20, 0)
+    await Chat(demo_app, "zhao", chat_id=SECURITY, kind="group").say(f"/pass {code}")
+    repair = Chat(demo_app, "wang", chat_id=REPAIR, kind="group")
+    await repair.say(f"/renocheck {UNIT}")
+    await repair.press("记录巡查")
+    await repair.press("装修垃圾堆放楼道")
+    await repair.say("楼道堆了水泥袋")
+    await repair.press("跳过")
+    await repair.press("确认提交")
+    html = render_watch(demo_app, await _view(demo_app, renovation_id))
+    assert "违规 1 次" in html and "装修垃圾堆放楼道" in html and "楼道堆了水泥袋" in html
+    assert "维修" in html or "工程" in html
+    assert code in html and "最近一次：未放行" in html and "没有相关投诉" in html
+
+
+def test_every_word_of_the_watch_section_is_in_both_catalogs() -> None:
+    import re
+    from pathlib import Path
+
+    from handlers.core.i18n import LOCALES, load_po_dir
+
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "bot" / "web" / "templates" / "renovation_watch.html").read_text("utf-8")
+    words = set(re.findall(r"""(?<![\w.])t\(["']([a-z_.]+)["']\s*[,)]""", text))
+    assert "renowatch.web.checks" in words
+    for locale in LOCALES:
+        catalog = load_po_dir(root / "locales", locale)
+        assert not {w for w in words if w not in catalog}, locale
