@@ -1,7 +1,8 @@
 """Move-in (入住): the desk's `/movein <unit>` card and the short flows behind its buttons
 (a paper's photo, the household, the fees, the keys, the re-inspection's time), the repair
 group's inspection flows (the base readings, a defect), and the owner's buttons (readings
-agreed, sign-off). The use-cases are in handlers/movein.py and its movein_* modules.
+agreed, sign-off); the desk's cancellation, with why. The use-cases are in
+handlers/movein.py and its movein_* modules.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dialogs.flow import Answer, Answers, Flow, InputError, Step, bounded_text, 
 from handlers import (
     movein,
     movein_actions,
+    movein_cancel,
     movein_checklist,
     movein_inspection,
     movein_papers,
@@ -363,9 +365,36 @@ DEFECT = Flow(
     in_groups=True,
 )
 
+# ---- cancelling it ----------------------------------------------------------------------------
+
+
+async def _cancel_summary(ctx: Context, answers: Answers) -> dict[str, Any]:
+    found = await _move_in(ctx, answers)
+    unit = "" if isinstance(found, Reply) else await movein_record.unit_label(ctx.session, found)
+    return {"unit": unit, "reason": answers.get("reason", "")}
+
+
+async def _cancel_finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
+    found = await _move_in(ctx, answers)
+    if isinstance(found, Reply):
+        return [found]
+    return await movein_cancel.cancel(ctx, found, answers["reason"])
+
+
+CANCEL = Flow(
+    name="movein_cancel",
+    title="movein.cancel.title",
+    steps=(Step("reason", "movein.cancel.reason", parse=parsers.short_text),),
+    summary="movein.cancel.summary",
+    summarize=_cancel_summary,
+    finish=_cancel_finish,
+    start=_desk_start,
+    in_menu=False,
+)
+
 FEATURE = Feature(
     name="movein",
-    flows=[PAPER, HOUSEHOLD, FEE, KEYS, REINSPECT, READINGS, DEFECT],
+    flows=[PAPER, HOUSEHOLD, FEE, KEYS, REINSPECT, READINGS, DEFECT, CANCEL],
     commands=[Command("movein", movein.movein_command, private_only=True)],
     actions={
         movein_actions.Tick: movein_checklist.tick,

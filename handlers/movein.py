@@ -85,6 +85,7 @@ def card_choices(found: View) -> tuple[Choice, ...]:
         buttons.append(flow_choice("movein_reinspect", move_in, "movein.btn.reinspect"))
     if not left:
         buttons.append(Complete(ref).choice("movein.btn.complete"))
+    buttons.append(flow_choice("movein_cancel", move_in, "movein.btn.cancel"))
     return tuple(buttons)
 
 
@@ -222,7 +223,7 @@ async def open_move_in(ctx: Context, unit: Unit) -> tuple[MoveIn, Issued] | Repl
         if invite is not None:
             invite.person_id = reader.id
             ctx.session.add(invite)
-    move_in.invite_code = issued.code[-4:]  # enough to recognise it; never the whole code
+    move_in.invite_code = code_key(issued.code)  # its key as stored, never the code itself
     await audit.record(
         ctx.session,
         actor=ctx.actor,

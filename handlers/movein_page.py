@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from handlers.core.context import Context
 from handlers.core.messages import Choice, Reply, Text
 from handlers.movein import card_choices
+from handlers.movein_cancel import cancel
 from handlers.movein_checklist import (
     collect_fee,
     keys_handed,
@@ -79,7 +80,8 @@ class Typed:
 
 
 async def typed_on_page(ctx: Context, move_in: MoveIn, what: str, form: dict[str, str]) -> Typed:
-    """The household, a fee, the keys or the re-inspection's time, typed on the page."""
+    """The household, a fee, the keys, the re-inspection's time or why it is cancelled,
+    typed on the page."""
     if what == "household":
         members = read_household(form.get("members", ""))
         if isinstance(members, Text):
@@ -109,5 +111,11 @@ async def typed_on_page(ctx: Context, move_in: MoveIn, what: str, form: dict[str
         if isinstance(when, Text):
             return Typed(when)
         told = await agree_reinspection(ctx, move_in, when)
+        return Typed(pushes=[r for r in told if r.to is not None])
+    if what == "cancel":
+        reason = form.get("reason", "").strip()
+        if not reason:
+            return Typed(Text("movein.cancel.reason"))
+        told = await cancel(ctx, move_in, reason)
         return Typed(pushes=[r for r in told if r.to is not None])
     return Typed(Text("movein.stale"))

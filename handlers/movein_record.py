@@ -31,7 +31,7 @@ from storage.models import (
     Unit,
 )
 
-OPEN, COMPLETED = "open", "completed"
+OPEN, COMPLETED, CANCELLED = "open", "completed", "cancelled"
 
 
 def subject(move_in: MoveIn) -> str:
@@ -211,3 +211,8 @@ async def owner_move_in(ctx: Context, ref: int) -> MoveIn | Reply:
 
 def flow_choice(name: str, move_in: MoveIn, key: str) -> Choice:
     return Choice(f"flow:{name}:{move_in.id}", key)
+
+
+async def unit_label(session: AsyncSession, move_in: MoveIn) -> str:
+    unit = await session.get(Unit, move_in.unit_id)
+    return unit.label if unit else ""

@@ -597,7 +597,7 @@ class MoveIn(SQLModel, table=True):
         default=None, sa_column=Column(UtcDateTime(), nullable=True)
     )
     signed_off_by: str = Field(default="", max_length=100)
-    invite_code: str = Field(default="", max_length=16)
+    invite_code: str = Field(default="", max_length=16)  # the invitation's key, never the code
     opened_by: str = Field(max_length=100)
     opened_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     completed_at: datetime | None = Field(

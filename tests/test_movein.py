@@ -410,3 +410,54 @@ async def test_disputed_readings_are_withdrawn_and_read_again(demo_app):
     async with demo_app.db.transaction() as s:
         values = (await s.exec(select(MeterReading.value).order_by(MeterReading.id))).all()
     assert values == [Decimal("12.5")]  # the disputed ones are gone, the new ones to come
+
+
+async def test_the_desk_cancels_a_move_in(demo_app):
+    """The sale fell through: the desk cancels in chat with why. The unit is back to not
+    handed over, the code is void, the inspection ticket cancelled, the delegate told."""
+    unit_id = await new_unit(demo_app)
+    desk = Chat(demo_app, "li")
+    group = repair_group(demo_app, "wang")
+    said = await desk.say(f"/movein {UNIT}")
+    code = re.search(r"业主邀请码：(\S+?)（", texts(said)).group(1)
+    await desk.press("派工验房")
+    await group.inbox()
+    said = await desk.press("取消入住")
+    assert "取消原因" in texts(said)
+    said = await desk.say("购房合同解除")
+    assert "确认取消 1栋2单元602 的入住办理？原因：购房合同解除" in texts(said)
+    said = await desk.press("确认提交")
+    assert "入住办理已取消" in texts(said)
+    [card] = await group.inbox()  # the inspection's card: cancelled, no buttons left
+    assert "已取消" in card.text and not card.buttons
+    async with demo_app.db.transaction() as s:
+        unit = await s.get(Unit, unit_id)
+        move_in = (await s.exec(select(MoveIn).where(MoveIn.unit_id == unit_id))).one()
+        inspection = await s.get(Ticket, move_in.inspection_ticket_id)
+        assert unit.stage == "not_handed_over" and unit.handover_date is None
+        assert move_in.status == "cancelled" and move_in.history[-1]["reason"] == "购房合同解除"
+        assert inspection.status == "cancelled"
+        logged = (
+            await s.exec(select(AuditLog.action).where(AuditLog.action == "movein_cancelled"))
+        ).all()
+        assert len(logged) == 1
+    # The code handed out at opening no longer binds anyone.
+    said = await Chat(demo_app, "sunli").send(text=f"/start {code}", user_name="孙立")
+    assert "绑定成功" not in texts(said)
+    # Opened again later, it starts afresh.
+    said = await desk.say(f"/movein {UNIT}")
+    assert "业主邀请码" in texts(said)
+
+
+async def test_the_bound_owner_is_told_of_the_cancellation(demo_app):
+    await new_unit(demo_app)
+    desk = Chat(demo_app, "li")
+    said = await desk.say(f"/movein {UNIT}")
+    code = re.search(r"业主邀请码：(\S+?)（", texts(said)).group(1)
+    sunli = Chat(demo_app, "sunli")
+    await sunli.send(text=f"/start {code}", user_name="孙立")
+    await sunli.inbox()
+    await desk.press("取消入住")
+    await desk.say("开错房号")
+    await desk.press("确认提交")
+    assert "入住办理已由物业前台取消" in texts(await sunli.inbox())

@@ -226,6 +226,19 @@ async def test_the_household_fees_keys_and_reinspection_typed_on_the_page(demo_a
     page = await (await client.get(here)).text()
     assert "住户登记表" not in page.split("还差")[1].split("</p>")[0]
 
+    # Cancelled on the page, with why: the unit is back to not handed over, a new one may
+    # be opened.
+    answer = await post(client, f"{here}/typed/cancel", here, reason="")
+    assert answer.status == 400 and "取消原因" in await answer.text()
+    answer = await post(client, f"{here}/typed/cancel", here, reason="开错房号")
+    assert answer.status == 200
+    async with demo_app.db.transaction() as s:
+        found = await s.get(MoveIn, move_in.id)
+        unit = await s.get(Unit, unit_id)
+    assert found.status == "cancelled" and unit.stage == "not_handed_over"
+    page = await (await client.get(here)).text()
+    assert 'id="movein-open"' in page
+
 
 async def all_but_the_sign_off(app: Any, unit_id: int) -> int:
     """Everything of the unit's open move-in done but the sign-off (no defects found), as
