@@ -31,6 +31,7 @@ from bot.web import (
     movein,
     notices,
     photos,
+    renovation,
     ticket,
     units,
 )
@@ -83,6 +84,7 @@ async def desk_app(app: App, prefix: str = PREFIX) -> web.Application:
             *units.routes(),
             *movein.routes(),
             *custody.routes(),
+            *renovation.routes(),
             *gate.routes(),
             *figures.routes(),
             web.static("/static", HERE / "static", append_version=True),

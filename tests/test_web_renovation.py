@@ -1,0 +1,132 @@
+"""Renovations on the desk's web pages (aiohttp's client against the real pages, on the
+demo store): an application filed at the counter, the list by what is in review and in
+progress, one renovation's page with the approve button (chat's own handler), the
+waste fee's receipt; the papers shown to the desk only; another community's desk and
+repair staff are refused what is not theirs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from sqlmodel import select
+
+from storage.models import Renovation, Unit, UnitStage
+from tests.harness import Chat, texts
+from tests.test_renovation import UNIT, apply
+from tests.webdesk import add_other_desk, add_web_staff, client, csrf, serving, sign_in
+
+__all__ = ["client"]
+
+FORM = {
+    "unit": UNIT,
+    "starts": "2026-12-01",
+    "ends": "2026-12-31",
+    "contractor": "安居装饰",
+    "foreman": "陈工",
+    "foreman_phone": "13900000009",
+    "plan": "厨房卫生间翻新",
+    "changes": "changes:none",
+    "count": "2",
+    "workers": "赵一 13900000011\n钱二 13900000012",
+    "agreement": "yes",
+}
+
+
+async def post(client: TestClient, path: str, page_path: str, **fields: Any) -> Any:
+    page = await (await client.get(page_path)).text()
+    return await client.post(path, data={"csrf": csrf(page), **fields}, allow_redirects=True)
+
+
+async def latest(app) -> Renovation:
+    async with app.db.transaction() as s:
+        found = (await s.exec(select(Renovation).order_by(Renovation.id.desc()))).first()  # type: ignore[union-attr]
+    assert found is not None
+    return found
+
+
+async def test_the_desk_files_reviews_and_lists_renovations(demo_app, client):
+    owner = Chat(demo_app, "resident")
+    await sign_in(client, "desk")
+
+    # A form with problems keeps what was typed and says what is wrong.
+    bad = await post(
+        client,
+        "/desk/renovation/apply",
+        "/desk/renovation",
+        **{**FORM, "starts": "2026-11-01", "agreement": ""},
+    )
+    assert bad.status == 400
+    text = await bad.text()
+    assert "已经过去" in text and "安居装饰" in text
+
+    done = await post(client, "/desk/renovation/apply", "/desk/renovation", **FORM)
+    assert done.status == 200
+    listing = await done.text()
+    assert UNIT in listing and "待审核" in listing
+    assert "已提交" in texts(await owner.inbox())
+    renovation = await latest(demo_app)
+    assert renovation.status == "submitted" and renovation.agreement_at is not None
+
+    # A second one for the same unit is refused at the counter too.
+    again = await post(client, "/desk/renovation/apply", "/desk/renovation", **FORM)
+    assert again.status == 400 and "已有一份进行中" in await again.text()
+
+    here = f"/desk/renovation/{renovation.id}"
+    page = await (await client.get(here)).text()
+    assert "陈工 13900000009" in page and "赵一 13900000011" in page
+    approved = await post(
+        client, f"{here}/press", here, value=f"act:reno_ok:{renovation.id}", once="a1"
+    )
+    page = await approved.text()
+    assert "XFL-ZX-2026-0001" in page, page
+    told = await owner.inbox()
+    assert "XFL-ZX-2026-0001" in texts(told)
+    async with demo_app.db.transaction() as s:
+        unit = (await s.exec(select(Unit).where(Unit.label == UNIT))).one()
+    assert unit.stage == UnitStage.renovating
+
+    paid = await post(client, f"{here}/fee", here, text="ZX-0099")
+    assert "ZX-0099" in await paid.text()
+    assert (await latest(demo_app)).fee_receipt == "ZX-0099"
+
+    work = await (await client.get("/desk/renovation?show=work")).text()
+    assert UNIT in work and "施工中" in work
+    review = await (await client.get("/desk/renovation?show=review")).text()
+    assert UNIT not in review
+
+
+async def test_papers_for_the_desk_only_and_other_communities_refused(demo_app):
+    owner = Chat(demo_app, "resident")
+    await apply(owner, changes="拆改主体结构", authority="authority-approval")
+    renovation = await latest(demo_app)
+    here = f"/desk/renovation/{renovation.id}"
+    await add_other_desk(demo_app)
+    await add_web_staff(demo_app, "fixer", "吴师傅", "repair", "XFL")
+    for login, status, papers in (
+        ("desk", 200, True),
+        ("zhou", 200, True),
+        ("fixer", 200, False),
+        ("hyy-desk", 404, False),
+    ):
+        async with serving(demo_app) as someone:
+            await sign_in(someone, login)
+            page = await someone.get(here)
+            assert page.status == status, login
+            text = await page.text()
+            assert ("主管部门批准书</a>" in text) is papers, login
+            if login == "fixer":
+                assert 'id="reno-approve"' not in text and 'id="reno-changes"' in text
+            if login == "hyy-desk":
+                listing = await (await someone.get("/desk/renovation")).text()
+                assert UNIT not in listing
+                refused = await post(
+                    someone,
+                    f"{here}/press",
+                    "/desk/renovation",
+                    value=f"act:reno_ok:{renovation.id}",
+                    once="x",
+                )
+                assert (await latest(demo_app)).status == "submitted"
+                assert refused.status in (200, 404)
