@@ -16,7 +16,7 @@ from sqlmodel import col, select
 
 from handlers import renovation_watch
 from handlers.people import add_staff
-from storage.models import AuditLog, Community, RenovationCheck, Ticket
+from storage.models import AuditLog, Community, RenovationCheck, Ticket, WorkerPass
 from tests.harness import Chat, texts
 from tests.test_complaint import file_noise_complaint
 from tests.test_renovation_passes import ENDS, STARTS, UNIT, approved_renovation, at, pass_of
@@ -229,3 +229,59 @@ def test_every_word_of_the_watch_section_is_in_both_catalogs() -> None:
     for locale in LOCALES:
         catalog = load_po_dir(root / "locales", locale)
         assert not {w for w in words if w not in catalog}, locale
+
+
+async def test_passes_of_an_application_approved_in_chat_are_checked_at_the_gate(demo_app):
+    """The whole way: applied for and approved in chat (tests/test_renovation.py), the
+    workers' passes checked at the gate, a violation recorded, an extension approved."""
+    from tests.test_renovation import apply, renovation_of
+
+    owner = Chat(demo_app, "resident")
+    desk = Chat(demo_app, "li", chat_id=SERVICE, kind="group")
+    guard = Chat(demo_app, "zhao", chat_id=SECURITY, kind="group")
+    await apply(owner)
+    await desk.inbox()
+    await desk.press("批准")
+    renovation = await renovation_of(demo_app)
+    assert renovation.status == "approved"
+    async with demo_app.db.transaction() as s:
+        passes = (
+            await s.exec(
+                select(WorkerPass)
+                .where(WorkerPass.renovation_id == renovation.id)
+                .order_by(col(WorkerPass.id))
+            )
+        ).all()
+    code = passes[0].code
+    assert code in texts(await owner.inbox())
+
+    assert "未到施工开始日期" in texts(await guard.say(f"/pass {code}"))
+    at(demo_app, date(2026, 12, 1), 8, 30)
+    said = await guard.say(f"/pass {code}")
+    assert "赵一" in texts(said) and "安居装饰" in texts(said) and "有效，可以放行" in texts(said)
+    assert "已放行 赵一" in texts(await guard.press("放行"))
+    at(demo_app, date(2026, 12, 1), 7, 30)
+    assert "不在允许施工时间内" in texts(await guard.say(f"/pass {code}"))
+
+    await guard.say(f"/renocheck {UNIT}")
+    await guard.press("记录巡查")
+    await guard.press("拆改主体结构")
+    await guard.say("承重墙开洞")
+    await guard.photo("wall-1")
+    await guard.press("完成")
+    assert "已通知业主" in texts(await guard.press("确认提交"))
+    assert "拆改主体结构" in texts(await owner.inbox())
+    assert "陈工：13900000009" in texts(await desk.inbox())
+
+    await owner.say("/renochange")
+    await owner.say("2027-01-15")
+    await owner.say("工期延误")
+    await owner.press("确认提交")
+    await desk.inbox()
+    await desk.press("同意")
+    async with demo_app.db.transaction() as s:
+        moved = (
+            await s.exec(select(WorkerPass).where(WorkerPass.renovation_id == renovation.id))
+        ).all()
+    assert {p.valid_to for p in moved} == {date(2027, 1, 15)}
+    assert (await renovation_of(demo_app)).ends == date(2027, 1, 15)
