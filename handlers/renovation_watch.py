@@ -178,8 +178,21 @@ async def record(
         Reply("renowatch.violation.owner", card, photo=photos[0] if photos else None, to=chat)
         for chat in await person_chats(ctx.session, renovation.applicant_id)
     ]
+    applicant = (
+        await ctx.session.get(Person, renovation.applicant_id) if renovation.applicant_id else None
+    )
+    call = (
+        Text("renowatch.call.foreman", card)
+        if owner
+        else Text(
+            "renowatch.call.both",
+            {**card, "owner_phone": (applicant.phone if applicant else "") or "-"},
+        )
+    )
     desk = [
-        Reply("renowatch.violation.desk", card, to=chat, urgent=kind == "structural")
+        Reply(
+            "renowatch.violation.desk", {**card, "call": call}, to=chat, urgent=kind == "structural"
+        )
         for chat in await department_chats(ctx.session, renovation.community_id, Department.service)
     ]
     told = Text("renowatch.told.owner" if owner else "renowatch.told.no_owner")

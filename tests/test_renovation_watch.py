@@ -285,3 +285,21 @@ async def test_passes_of_an_application_approved_in_chat_are_checked_at_the_gate
         ).all()
     assert {p.valid_to for p in moved} == {date(2027, 1, 15)}
     assert (await renovation_of(demo_app)).ends == date(2027, 1, 15)
+
+
+async def test_a_violation_where_the_owner_has_no_chat_is_phoned_by_the_desk(demo_app):
+    renovation_id, _, _ = await approved_renovation(demo_app, unit=NEIGHBOUR)
+    desk = Chat(demo_app, "li", chat_id=SERVICE, kind="group")
+    await desk.inbox()
+    security = Chat(demo_app, "zhao", chat_id=SECURITY, kind="group")
+    await security.say(f"/renocheck {NEIGHBOUR}")
+    await security.press("记录巡查")
+    await security.press("装修垃圾堆放楼道")
+    await security.press("跳过")
+    await security.press("跳过")
+    said = await security.press("确认提交")
+    assert "业主暂无聊天账号" in texts(said)
+    told = texts(await desk.inbox())
+    assert "业主没有聊天账号" in told and "陈工：13955556666" in told
+    [check] = await checks_of(demo_app, renovation_id)
+    assert (check.violation, check.department, check.photos) == ("waste", "security", [])
