@@ -40,6 +40,7 @@ from storage.models import (
     Person,
     Photo,
     ReleaseSlip,
+    Renovation,
     Role,
     StaffGroup,
     StaffMember,
@@ -192,6 +193,7 @@ async def export_person(session: AsyncSession, person: Person) -> dict[str, Any]
         )
     )
     slips = await session.exec(select(ReleaseSlip).where(ReleaseSlip.person_id == pid))
+    renovations = await session.exec(select(Renovation).where(Renovation.applicant_id == pid))
     numbers = [t.number for t in own]
     received = await session.exec(
         select(InboundUpdate)
@@ -209,6 +211,7 @@ async def export_person(session: AsyncSession, person: Person) -> dict[str, Any]
         "payments": [_row(p) for p in payments.all()],
         "invitations": [_row(i) for i in invitations.all()],
         "release_slips": [_row(s) for s in slips.all()],
+        "renovations": [_row(r) for r in renovations.all()],
         "documents": [_row(d) for d in await _documents(session, pid)],
         "custody": await custody.export_of(session, pid),
         "audit": [_row(a) for a in await _audit_rows(session, pid, identities, numbers)],

@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import select
 
+from handlers import privacy
 from handlers import renovation as use_case
 from handlers.core.context import Context
 from handlers.core.messages import Incoming
@@ -28,6 +29,7 @@ from storage.models import (
     UnitStage,
     WorkerPass,
 )
+from tests.conversations import chat_as
 from tests.harness import Chat, texts
 
 UNIT = "3栋2单元1201"
@@ -325,3 +327,36 @@ async def test_another_communitys_desk_cannot_decide(demo_app):
     async with app.db.transaction() as s:
         ticket = (await s.exec(select(Ticket).where(Ticket.kind == "renovation"))).one()
     assert ticket.number.startswith("Z")
+
+
+async def test_a_delegate_applies_with_the_papers_kept_private(demo_app):
+    app = demo_app
+    delegate = await chat_as(app, "yang", "杨磊")
+    said = await delegate.say("/renovation")
+    assert "委托书" in texts(said), texts(said)
+    await delegate.photo("attorney-photo")
+    said = await delegate.photo("delegate-id-photo")
+    assert "开工日期" in texts(said), texts(said)
+    await delegate.say("2026-12-01")
+    await delegate.say("2026-12-20")
+    await delegate.say("安居装饰")
+    await delegate.say("陈工")
+    await delegate.say("13900000009")
+    await delegate.say("刷墙")
+    await delegate.press("跳过")
+    await delegate.press("都不涉及")
+    await delegate.say("1")
+    await delegate.say("赵一 13900000011")
+    await delegate.press("同意")
+    said = await delegate.press("确认提交")
+    assert "已提交" in texts(said), texts(said)
+    renovation = await renovation_of(app)
+    async with app.db.transaction() as s:
+        kept = (
+            await s.exec(select(Document).where(Document.subject == f"renovation:{renovation.id}"))
+        ).all()
+        person = (await s.exec(select(Person).where(Person.name == "杨磊"))).one()
+        exported = await privacy.export_person(s, person)
+    assert {d.kind for d in kept} == {"attorney", "delegate_id"}
+    assert [r["id"] for r in exported["renovations"]] == [renovation.id]
+    assert {d["kind"] for d in exported["documents"]} >= {"attorney", "delegate_id"}
