@@ -20,7 +20,17 @@ from handlers.core.context import Context
 from handlers.core.messages import Text
 from handlers.rules import slip as rules
 from handlers.staffauth import acting_member, may_see
-from storage.models import Community, Department, ReleaseSlip, StaffMember, Ticket, Unit
+from storage.models import (
+    Community,
+    Department,
+    ReleaseSlip,
+    Renovation,
+    RenovationStatus,
+    StaffMember,
+    Ticket,
+    Unit,
+    WorkerPass,
+)
 
 LIMIT = 300  # a day's slips of a few communities; more would not fit a guard's screen
 
@@ -88,3 +98,52 @@ async def today(ctx: Context) -> tuple[date, list[GateRow]]:
             )
         )
     return day, rows
+
+
+@dataclass(frozen=True)
+class PassRow:
+    """A renovation worker's pass valid today, as the gate's list shows it."""
+
+    community: str  # code
+    code: str
+    name: str
+    unit: str
+    contractor: str
+    valid_to: date
+
+
+async def passes_today(ctx: Context) -> list[PassRow]:
+    """The workers' passes valid today (by date; the hours are the check's) of approved
+    renovations in the communities whose gate the sender keeps (security and managers)."""
+    day = fees.local_today(ctx)
+    scope = _scope(ctx.staff)
+    if scope == ():
+        return []
+    query = (
+        select(WorkerPass, Renovation, Unit, Community)
+        .join(Renovation, col(Renovation.id) == col(WorkerPass.renovation_id))
+        .join(Unit, col(Unit.id) == col(Renovation.unit_id))
+        .join(Community, col(Community.id) == col(Renovation.community_id))
+        .where(
+            WorkerPass.status == "active",
+            Renovation.status == RenovationStatus.approved,
+            col(WorkerPass.valid_from) <= day,
+            col(WorkerPass.valid_to) >= day,
+        )
+        .order_by(col(Community.code), col(Unit.label), col(WorkerPass.id))
+        .limit(LIMIT)
+    )
+    if scope is not None:
+        query = query.where(col(Renovation.community_id).in_(scope))
+    return [
+        PassRow(
+            community.code,
+            found.code,
+            found.name,
+            unit.label,
+            renovation.contractor,
+            found.valid_to,
+        )
+        for found, renovation, unit, community in (await ctx.session.exec(query)).all()
+        if acting_member(ctx, renovation.community_id, Department.security) is not None
+    ]

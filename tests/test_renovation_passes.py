@@ -287,6 +287,7 @@ async def test_a_pass_is_checked_and_its_holder_let_in_on_the_gate_page(demo_app
     async with serving(demo_app) as client:
         page = await (await sign_in(client, "guard")).text()
         page = await (await client.get("/desk/gate")).text()
+        assert "装修施工人员" not in page  # none expected the day before
         # The day before the work: refused with the reason, and kept as refused once.
         answer = await client.post("/desk/gate", data={"csrf": csrf(page), "code": code})
         page = await answer.text()
@@ -306,6 +307,7 @@ async def test_a_pass_is_checked_and_its_holder_let_in_on_the_gate_page(demo_app
         at(demo_app, STARTS, 14, 30)
         await sign_in(client, "guard")
         page = await (await client.get("/desk/gate")).text()
+        assert "今天可进场的装修施工人员（2）" in page and "刘师傅" in page and code in page
         page = await (
             await client.post("/desk/gate", data={"csrf": csrf(page), "code": f"FDPASS:{code}"})
         ).text()
@@ -333,6 +335,9 @@ async def test_a_pass_is_checked_and_its_holder_let_in_on_the_gate_page(demo_app
 
     async with serving(demo_app) as client:
         page = await (await sign_in(client, "hyyguard")).text()
+        at(demo_app, STARTS, 15, 0)
+        await sign_in(client, "hyyguard")
         page = await (await client.get("/desk/gate")).text()
+        assert code not in page  # another community's workers are not listed
         answer = await client.post("/desk/gate", data={"csrf": csrf(page), "code": code})
         assert answer.status == 404 and "没有找到出入证" in await answer.text()

@@ -76,12 +76,14 @@ async def _render(
     async with app.db.reading() as session:
         ctx = staff_context(request, session)
         day, rows = await gate.today(ctx)
+        workers = await gate.passes_today(ctx)
         guard = slip.guards(ctx)  # the desk checks passes in chat (`/pass`), not here
     context = desk.context(
         request,
         once=uuid.uuid4().hex,
         day=day,
         rows=rows,
+        workers=workers,
         guard=guard,
         code=code,
         result=result,
