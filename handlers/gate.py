@@ -1,5 +1,6 @@
 """Today at the gate: the day's release slips (放行条) of the communities a staff member may
-see, for the desk's gate page.
+see, and the renovation workers whose temporary passes (临时出入证) are valid today, for the
+desk's gate page.
 
 A slip is listed to whoever checks it at the gate (security staff and managers of its
 community, `acting_member` as in chat's `/slip <code>`) and to whoever may see its ticket

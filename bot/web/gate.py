@@ -9,6 +9,10 @@ the ticket event and the audit entry, and the applicant told as from chat. What 
 shows of a check is read with the same function (`handlers.slip.checked`). The code
 travels in a POST form, never in a URL. The page is meant for a phone at the gate: one big
 field, one big answer.
+
+A renovation worker's pass (`FDPASS:` or eight letters and digits) typed or scanned in the
+same field is chat's `/pass <code>`, and "let in" is chat's button (handlers/renovation_passes.py),
+each the guard's message to the engine as for slips; today's workers are listed under the slips.
 """
 
 from __future__ import annotations
