@@ -15,7 +15,7 @@ from dialogs import parsers
 from dialogs.engine import StaffEntry
 from dialogs.feature import Feature
 from dialogs.flow import Answer, Answers, Flow, InputError, Step, bounded_text, chosen
-from handlers import renovation, renovation_review
+from handlers import renovation, renovation_apply, renovation_review
 from handlers.core.context import Context
 from handlers.core.ids import row_id
 from handlers.core.messages import Choice, Reply, Text
@@ -31,16 +31,16 @@ def _refused(found: Text) -> InputError:
 async def unit_choices(ctx: Context, answers: Answers) -> Sequence[Choice]:
     return [
         Choice(f"unit:{unit.id}", "reno.unit.option", {"unit": unit.label})
-        for unit, _ in await renovation.applicant_units(ctx)
+        for unit, _ in await renovation_apply.applicant_units(ctx)
     ]
 
 
 async def unit(answer: Answer, ctx: Context, answers: Answers) -> str:
     value = chosen(answer, ctx, answers)
-    found = await renovation.chosen_unit(ctx, {"unit": value})
+    found = await renovation_apply.chosen_unit(ctx, {"unit": value})
     if found is None:
         raise InputError("dialog.error.choose")
-    refused = await renovation.one_open_refusal(ctx, found)
+    refused = await renovation_apply.one_open_refusal(ctx, found)
     if refused is not None:
         raise InputError(refused.key, **refused.params)
     return value
@@ -103,15 +103,15 @@ def count(answer: Answer, ctx: Context, answers: Answers) -> int:
 
 
 def workers(answer: Answer, ctx: Context, answers: Answers) -> str:
-    found = renovation.read_workers(bounded_text(answer, 1000), int(answers["count"]))
+    found = renovation_apply.read_workers(bounded_text(answer, 1000), int(answers["count"]))
     if isinstance(found, Text):
         raise _refused(found)
-    return renovation.workers_text(found)
+    return renovation_apply.workers_text(found)
 
 
 async def _prev_workers(ctx: Context, answers: Answers) -> str | None:
     value = answers.get("_prev", {}).get("workers")
-    if not value or isinstance(renovation.read_workers(value, int(answers["count"])), Text):
+    if not value or isinstance(renovation_apply.read_workers(value, int(answers["count"])), Text):
         return None
     return str(value)
 
@@ -135,7 +135,7 @@ def _needs_authority(answers: Answers) -> bool:
 
 def _delegate_paper(kind: str) -> Any:
     def when(answers: Answers) -> bool:
-        return renovation.is_delegate(answers) and kind not in answers.get("_kept", [])
+        return renovation_apply.is_delegate(answers) and kind not in answers.get("_kept", [])
 
     return when
 
@@ -216,9 +216,9 @@ APPLY = Flow(
         ),
     ),
     summary="reno.summary",
-    summarize=renovation.summarize,
-    finish=renovation.submit,
-    start=renovation.begin,
+    summarize=renovation_apply.summarize,
+    finish=renovation_apply.submit,
+    start=renovation_apply.begin,
 )
 
 

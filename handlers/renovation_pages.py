@@ -11,6 +11,7 @@ from datetime import date
 from sqlmodel import col, select
 
 from handlers import renovation as reno
+from handlers import renovation_apply
 from handlers.core.context import Context
 from handlers.core.messages import Reply, Text
 from handlers.directory import unit_by_label
@@ -182,13 +183,15 @@ async def apply_from_form(ctx: Context, form: dict[str, str]) -> tuple[dict[str,
     count = form.get("count", "").strip()
     if not count.isdigit() or not 1 <= int(count) <= 50:
         problems["count"] = "reno.web.count_error"
-    workers = reno.read_workers(form.get("workers", ""), int(count) if count.isdigit() else 50)
+    workers = renovation_apply.read_workers(
+        form.get("workers", ""), int(count) if count.isdigit() else 50
+    )
     if isinstance(workers, Text):
         problems["workers"] = workers.key
     if form.get("agreement") != "yes":
         problems["agreement"] = "reno.agreement.needed"
     if starts and ends and "starts" not in problems:
-        wrong = reno.read_dates(starts, ends, today)
+        wrong = renovation_apply.read_dates(starts, ends, today)
         if wrong is not None:
             problems["starts" if wrong.key == "reno.error.past" else "ends"] = wrong.key
     owner = await _owner(ctx, unit) if unit else None
@@ -198,7 +201,7 @@ async def apply_from_form(ctx: Context, form: dict[str, str]) -> tuple[dict[str,
         return problems, []
     assert isinstance(workers, list) and phone is not None
     structural, load = reno.changes_flags(form.get("changes", "changes:none"))
-    application = reno.Application(
+    application = renovation_apply.Application(
         starts=starts,
         ends=ends,
         contractor=form["contractor"].strip(),
@@ -210,7 +213,7 @@ async def apply_from_form(ctx: Context, form: dict[str, str]) -> tuple[dict[str,
         workers=workers,
         files=[],
     )
-    replies = await reno.apply(ctx, unit, owner, application)
+    replies = await renovation_apply.apply(ctx, unit, owner, application)
     if replies and replies[0].key == "reno.already_open":
         problems["unit"] = "reno.web.already_open"
     return problems, replies

@@ -296,7 +296,7 @@ def _is_applicant_side(ctx: Context, renovation: Renovation) -> bool:
 
 
 async def _may_owner(ctx: Context, renovation: Renovation) -> bool:
-    from handlers.renovation import applicant_units
+    from handlers.renovation_apply import applicant_units
 
     if _is_applicant_side(ctx, renovation):
         return True

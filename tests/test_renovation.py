@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import select
 
 from handlers import privacy
-from handlers import renovation as use_case
+from handlers import renovation_apply as use_case
 from handlers.core.context import Context
 from handlers.core.messages import Incoming
 from storage.models import (
