@@ -15,8 +15,8 @@ from __future__ import annotations
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import unit_life
-from handlers.binding import Issued, issue_code
+from handlers import movein_invitation, unit_life
+from handlers.binding import Issued
 from handlers.core.context import Context
 from handlers.core.messages import Choice, Reply, Text
 from handlers.directory import department_chats, unit_by_label
@@ -43,12 +43,10 @@ from handlers.movein_record import (
     view,
 )
 from handlers.rules import movein as rules
-from handlers.rules.binding import code_key
 from storage import audit
 from storage.models import (
     Binding,
     Department,
-    InviteCode,
     MoveIn,
     Person,
     Role,
@@ -210,20 +208,7 @@ async def open_move_in(ctx: Context, unit: Unit) -> tuple[MoveIn, Issued] | Repl
     )
     ctx.session.add(move_in)
     await ctx.session.flush()
-    reader = delegate or owner
-    issued = await issue_code(
-        ctx.session,
-        unit,
-        Role.delegate if delegate else Role.owner,
-        ctx.actor,
-        ctx.now,
-    )
-    if reader is not None:
-        invite = await ctx.session.get(InviteCode, code_key(issued.code))
-        if invite is not None:
-            invite.person_id = reader.id
-            ctx.session.add(invite)
-    move_in.invite_code = code_key(issued.code)  # its key as stored, never the code itself
+    issued = await movein_invitation.issue(ctx, unit, move_in)
     await audit.record(
         ctx.session,
         actor=ctx.actor,
@@ -288,7 +273,8 @@ async def owner_signs_off(ctx: Context, action: SignOff) -> list[Reply]:
 
 async def complete(ctx: Context, move_in: MoveIn) -> list[Reply] | Text:
     """Hand the unit over: its handover date is today (the warranty runs from it), the
-    move-in is closed and kept as it is, and the owner is told."""
+    move-in is closed and kept as it is, and the owner is told. An owner whose chat is not
+    bound yet keeps their code, to be printed in the move-in pack; the desk is told so."""
     found = await view(ctx.session, move_in)
     if found.left:
         return left_text(found.left)
@@ -311,10 +297,11 @@ async def complete(ctx: Context, move_in: MoveIn) -> list[Reply] | Text:
         now=ctx.now,
     )
     params = {"unit": unit.label, "date": unit.handover_date}
-    return [
-        Reply("movein.completed", params),
-        *await tell_owner(ctx.session, move_in, "movein.owner.completed", params),
-    ]
+    done = [Reply("movein.completed", params)]
+    if not await movein_invitation.owner_bound(ctx.session, move_in):
+        await movein_invitation.keep_valid(ctx, move_in)  # printed in the move-in pack
+        done.append(Reply("movein.completed.not_bound", {"unit": unit.label}))
+    return [*done, *await tell_owner(ctx.session, move_in, "movein.owner.completed", params)]
 
 
 async def complete_pressed(ctx: Context, action: Complete) -> list[Reply]:

@@ -6,23 +6,17 @@ and the owner is told. The move-in is kept as it was, with who cancelled it, whe
 
 from __future__ import annotations
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from handlers import unit_life
 from handlers.core.context import Context
 from handlers.core.messages import Reply
 from handlers.movein_inspection import inspection_card
+from handlers.movein_invitation import invitation
 from handlers.movein_record import CANCELLED, audited, tell_owner
 from handlers.rules import movein as rules
 from storage import tickets
-from storage.models import InviteCode, MoveIn, Ticket, TicketStatus, Unit, UnitStage
+from storage.models import MoveIn, Ticket, TicketStatus, Unit, UnitStage
 
 REASON_MOST = 200
-
-
-async def invitation(session: AsyncSession, move_in: MoveIn) -> InviteCode | None:
-    """The invitation issued at opening (the move-in keeps its key, never the code)."""
-    return await session.get(InviteCode, move_in.invite_code) if move_in.invite_code else None
 
 
 async def cancel(ctx: Context, move_in: MoveIn, reason: str) -> list[Reply]:

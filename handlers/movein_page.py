@@ -20,6 +20,7 @@ from handlers.movein_checklist import (
     read_key_count,
     register_household,
 )
+from handlers.movein_invitation import owner_bound
 from handlers.movein_papers import sees_papers
 from handlers.movein_record import (
     OPEN,
@@ -45,6 +46,7 @@ class Page:
     community: Community
     found: View | None
     buttons: list[Choice]  # the card's own buttons pressed on the page (`act:` ones)
+    owner_bound: bool = False  # the owner's (or delegate's) chat is bound
 
 
 async def page(session: AsyncSession, staff: list[StaffMember], unit_id: int) -> Page | None:
@@ -57,7 +59,8 @@ async def page(session: AsyncSession, staff: list[StaffMember], unit_id: int) ->
     move_in = await latest(session, unit_id)
     found = await view(session, move_in) if move_in else None
     buttons = [c for c in card_choices(found) if c.value.startswith("act:")] if found else []
-    return Page(unit, community, found, buttons)
+    bound = await owner_bound(session, move_in) if move_in else False
+    return Page(unit, community, found, buttons, bound)
 
 
 async def open_for_page(ctx: Context, unit_id: int) -> MoveIn | None:

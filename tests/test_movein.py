@@ -205,6 +205,7 @@ async def test_a_company_owners_delegate_moves_in_and_the_warranty_follows(demo_
     await desk.say(f"/movein {UNIT}")
     said = await desk.press("完成入住")
     assert "交付日期 2026年11月27日" in texts(said)
+    assert "尚未" not in texts(said)  # the delegate bound their chat with the code
     assert "欢迎入住" in texts(await sunli.inbox())
 
     async with demo_app.db.transaction() as s:

@@ -19,8 +19,8 @@ from sqlmodel import select
 
 from handlers.people import add_staff
 from handlers.rules import movein as rules
-from storage.models import Community, Document, MoveIn, Outbox, Unit
-from tests.harness import Chat
+from storage.models import Community, Document, InviteCode, MoveIn, Outbox, Unit
+from tests.harness import Chat, texts
 from tests.test_movein import UNIT, new_unit
 from tests.test_telegram import User, emulator, running
 from tests.test_web_browser import pytestmark as needs_chromium
@@ -286,12 +286,33 @@ async def test_the_owner_signs_on_the_page_and_the_desk_completes(demo_app, clie
     assert await (await client.get(f"/desk/movein/papers/{signature.id}")).read() == PNG
 
     answer = await post(client, f"{here}/press", here, value=f"act:mi_complete:{move_in_id}")
-    assert "入住办理完成" in await answer.text()
+    done = await answer.text()
+    assert "入住办理完成" in done and "业主尚未用邀请码绑定聊天账号：邀请码继续有效" in done
     async with demo_app.db.transaction() as s:
         unit = await s.get(Unit, unit_id)
         assert unit.stage == "handed_over" and unit.handover_date == date(2026, 11, 26)
+        opened = await s.get(InviteCode, (await s.get(MoveIn, move_in_id)).invite_code)
+        assert opened.used_at is None and opened.expires_at > demo_app.clock.now()
     printed = await (await client.get(f"{here}/print")).text()
     assert f"/desk/movein/papers/{signature.id}" in printed and "2026年11月26日" in printed
+    assert 'id="print-invitation"' in printed and 'id="invite-slip"' not in printed
+
+    # Not bound yet: the pack is printed with the invitation slip, a fresh code and its QR
+    # (the earlier one void); the delegate binds with it; then no slip is offered.
+    answer = await client.post(f"{here}/print", data={"csrf": csrf(printed)})
+    slip = await answer.text()
+    assert answer.status == 200 and 'id="invite-slip"' in slip
+    assert 'src="data:image/png;base64,' in slip and "欢迎入住" not in slip
+    code = "".join(re.search(r'<p class="code">(\S+) (\S+)</p>', slip).groups())
+    async with demo_app.db.transaction() as s:
+        voided = await s.get(InviteCode, opened.code)
+        assert voided.expires_at <= demo_app.clock.now()
+    said = await Chat(demo_app, "sunli").send(text=f"/start {code}", user_name="孙立")
+    assert "绑定成功" in texts(said)
+    printed = await (await client.get(f"{here}/print")).text()
+    assert 'id="print-invitation"' not in printed
+    answer = await post(client, f"{here}/print", here)
+    assert answer.status == 404
 
 
 async def test_a_paper_photographed_in_telegram_shows_on_the_move_in_page(

@@ -18,15 +18,16 @@ import asyncio
 import base64
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp_jinja2
 from aiohttp import web
 
 from bot.web import desk, photos
 from bot.web.acting import handled, staff_context
+from bot.web.units import qr_image
 from dialogs.sending import send
-from handlers import movein, movein_page, movein_papers
+from handlers import movein, movein_invitation, movein_page, movein_papers
 from handlers.documents.files import atomic
 from handlers.rules import movein as rules
 from storage import signals
@@ -52,6 +53,7 @@ def routes() -> list[web.RouteDef]:
         web.post(r"/units/{id:\d+}/movein/signoff", sign_off),
         web.post(r"/units/{id:\d+}/movein/typed/{what:[a-z]+}", typed),
         web.get(r"/units/{id:\d+}/movein/print", print_pack),
+        web.post(r"/units/{id:\d+}/movein/print", print_with_invitation),
         web.get(r"/movein/papers/{id:\d+}", paper_photo),
     ]
 
@@ -68,6 +70,7 @@ async def _page(
     *,
     text: str = "",
     form: dict[str, str] | None = None,
+    **slip: Any,
 ) -> web.StreamResponse:
     app = desk.app_of(request)
     found = desk.desk_of(request)
@@ -88,6 +91,7 @@ async def _page(
         rooms=rules.ROOMS,
         showable={d.id for d in papers if _showable(app, d)},
         now=app.clock.now(),
+        **slip,
     )
     return aiohttp_jinja2.render_template(template, request, context, status=status)
 
@@ -98,6 +102,26 @@ async def page(request: web.Request) -> web.StreamResponse:
 
 async def print_pack(request: web.Request) -> web.StreamResponse:
     return await _page(request, "movein_print.html")
+
+
+async def print_with_invitation(request: web.Request) -> web.StreamResponse:
+    """The move-in pack with the invitation slip of an owner not bound yet: a fresh code
+    (the earlier one voided), shown only in this answer, never in a URL."""
+    app = desk.app_of(request)
+    async with app.db.transaction() as session:
+        ctx = staff_context(request, session)
+        found = await movein_invitation.for_pack(ctx, int(request.match_info["id"]))
+    if found is None:
+        raise web.HTTPNotFound()
+    move_in, issued = found
+    return await _page(
+        request,
+        "movein_print.html",
+        code=issued.code,
+        role="delegate" if move_in.delegate_id else "owner",
+        expires=issued.expires_at.astimezone(app.settings.tz).date(),
+        qr=await asyncio.to_thread(qr_image, issued.code),
+    )
 
 
 async def _said(request: web.Request, once: str, **given: str) -> None:

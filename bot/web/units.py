@@ -192,13 +192,13 @@ async def invite(request: web.Request) -> web.StreamResponse:
         invitation=invitation,
         code=code,
         expires=invitation.issued.expires_at.astimezone(app.settings.tz).date(),
-        qr=await asyncio.to_thread(_qr, code),
+        qr=await asyncio.to_thread(qr_image, code),
         now=app.clock.now(),
     )
     return aiohttp_jinja2.render_template("units_invite.html", request, context)
 
 
-def _qr(text: str) -> str:
+def qr_image(text: str) -> str:
     """A QR code of `text` as a data: URI (a PNG), shown inline."""
     image = qrcode.make(text, border=2)
     out = io.BytesIO()
