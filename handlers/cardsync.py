@@ -27,4 +27,8 @@ async def refreshed_cards(ctx: Context, ticket: Ticket) -> list[Reply]:
         from handlers import custody_patrols
 
         return await custody_patrols.patrol_card(ctx, ticket)
+    if ticket.kind == TicketKind.renovation:
+        from handlers import renovation
+
+        return await renovation.ticket_cards(ctx, ticket)
     return await card_updates(ctx.session, ticket)

@@ -280,6 +280,13 @@ async def review_cards(ctx: Context, renovation: Renovation) -> list[Reply]:
     ]
 
 
+async def ticket_cards(ctx: Context, ticket: Ticket) -> list[Reply]:
+    """A renovation's card drawn again from its ticket (`/tasks`, a card refreshed)."""
+    rows = await ctx.session.exec(select(Renovation).where(Renovation.ticket_id == ticket.id))
+    found = rows.first()
+    return await review_cards(ctx, found) if found else []
+
+
 async def tell_applicant(ctx: Context, renovation: Renovation, reply: Reply) -> list[Reply]:
     """Answered here while the applicant writes; in their own chats otherwise."""
     if ctx.person is not None and ctx.person.id == renovation.applicant_id:

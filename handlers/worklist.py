@@ -3,9 +3,9 @@
 Cards arrive in the department's group and scroll away; on a channel without real
 buttons (the console, WeChat's numbered lines) only the latest message can be answered.
 `/tasks` lists the open tickets of the sender's departments and communities (urgent and
-oldest first) and, for the service desk, the phone revisits, binding requests and release
-slips waiting for it, each with a choice that brings its card, with its live options,
-into this chat.
+oldest first) and, for the service desk, the phone revisits, binding requests, release
+slips and renovation applications waiting for it, each with a choice that brings its card,
+with its live options, into this chat.
 """
 
 from __future__ import annotations
@@ -27,7 +27,15 @@ from handlers.core.roles import MANAGERS
 from handlers.revisits import phone_task
 from handlers.rules.lifecycle import OPEN, REVISITABLE
 from handlers.staffauth import acting_member
-from storage.models import Department, ReleaseSlip, SlipStatus, Ticket, TicketKind
+from storage.models import (
+    Department,
+    ReleaseSlip,
+    Renovation,
+    RenovationStatus,
+    SlipStatus,
+    Ticket,
+    TicketKind,
+)
 
 LISTED = 20
 
@@ -65,10 +73,15 @@ async def open_work(ctx: Context) -> list[Ticket]:
         deciding = select(ReleaseSlip.ticket_id).where(
             ReleaseSlip.status == SlipStatus.desk_pending
         )
+        # Renovation applications waiting for the review.
+        reviewing = select(Renovation.ticket_id).where(
+            Renovation.status == RenovationStatus.submitted
+        )
         waiting = or_(
             waiting,
             and_(col(Ticket.kind) == TicketKind.binding, col(Ticket.status) == "new"),
             col(Ticket.id).in_(deciding),
+            col(Ticket.id).in_(reviewing),
         )
         # Finished work whose resident has not answered the revisit: the desk phones.
         phoned = and_(

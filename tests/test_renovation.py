@@ -360,3 +360,17 @@ async def test_a_delegate_applies_with_the_papers_kept_private(demo_app):
     assert {d.kind for d in kept} == {"attorney", "delegate_id"}
     assert [r["id"] for r in exported["renovations"]] == [renovation.id]
     assert {d["kind"] for d in exported["documents"]} >= {"attorney", "delegate_id"}
+
+
+async def test_the_desk_finds_the_application_among_its_tasks(demo_app):
+    app = demo_app
+    await apply(Chat(app, "resident"))
+    async with app.db.transaction() as s:
+        ticket = (await s.exec(select(Ticket).where(Ticket.kind == "renovation"))).one()
+    desk = Chat(app, "li")
+    said = await desk.say("/tasks")
+    assert ticket.number in texts(said) + labels(said), texts(said)
+    said = await desk.press(ticket.number)
+    assert "安居装饰" in texts(said) and "批准" in labels(said), texts(said)
+    said = await desk.press("批准")
+    assert "XFL-ZX-2026-0001" in texts(said), texts(said)
