@@ -15,9 +15,13 @@ from sqlmodel import select
 from storage.models import Renovation, Unit, UnitStage
 from tests.harness import Chat, texts
 from tests.test_renovation import UNIT, apply
+from tests.test_telegram import emulator
+from tests.test_web_browser import pytestmark as needs_chromium
+from tests.test_web_browser import served
 from tests.webdesk import add_other_desk, add_web_staff, client, csrf, serving, sign_in
 
-__all__ = ["client"]
+__all__ = ["client", "emulator", "served"]  # fixtures: tests/webdesk.py, the browser test,
+# the Bot API emulator (tests/test_telegram.py)
 
 FORM = {
     "unit": UNIT,
@@ -130,3 +134,33 @@ async def test_papers_for_the_desk_only_and_other_communities_refused(demo_app):
                 )
                 assert (await latest(demo_app)).status == "submitted"
                 assert refused.status in (200, 404)
+
+
+# ---- in a real browser ---------------------------------------------------------------------
+
+
+@needs_chromium
+async def test_the_renovations_in_progress_in_a_browser(served) -> None:
+    """The desk sees a renovation approved in chat among those in progress, filters the
+    list, opens it and records the waste fee's receipt; in headless Chromium (skipped
+    without it)."""
+    app, _emulator, browser = served
+    owner = Chat(app, "resident")
+    await apply(owner)
+    desk_group = Chat(app, "li", chat_id="group:XFL:service", kind="group")
+    await desk_group.inbox()
+    await desk_group.press("批准")
+    await browser.sign_in("desk")
+    await browser.open("/desk/renovation?show=work")
+    page = await browser.text()
+    assert UNIT in page and "施工中" in page and "安居装饰" in page, page
+    await browser.run(lambda: browser.driver.find_element("id", "show-review").click())
+    assert UNIT not in await browser.text()
+    await browser.open("/desk/renovation")
+    await browser.run(lambda: browser.driver.find_element("link text", UNIT).click())
+    page = await browser.text()
+    assert "XFL-ZX-2026-0001" in page and "赵一 13900000011" in page, page
+    await browser.fill({"text": "ZX-7788"})
+    await browser.press("登记垃圾清运费收据")
+    assert "ZX-7788" in await browser.text()
+    await browser.shot("renovation")
