@@ -91,8 +91,27 @@ async def _prev_ends(ctx: Context, answers: Answers) -> str | None:
     return await _prev_day("ends", ctx, answers)
 
 
+KEEP = "keep"
+
+
 def plan(answer: Answer, ctx: Context, answers: Answers) -> str:
+    earlier = answers.get("_prev", {}).get("plan")
+    if answer.option == KEEP and earlier:
+        return str(earlier)
     return bounded_text(answer, 2000, minimum=2)
+
+
+async def _plan_keep(ctx: Context, answers: Answers) -> Sequence[Choice]:
+    """A long answer is not offered as a button's label: its own "keep" button instead,
+    with the earlier words in the prompt."""
+    if not answers.get("_prev", {}).get("plan"):
+        return ()
+    return (Choice(KEEP, "reno.plan.keep"),)
+
+
+async def _plan_earlier(ctx: Context, answers: Answers) -> dict[str, Any]:
+    earlier = answers.get("_prev", {}).get("plan")
+    return {"earlier": Text("reno.plan.earlier", {"plan": earlier}) if earlier else ""}
 
 
 def count(answer: Answer, ctx: Context, answers: Answers) -> int:
@@ -103,26 +122,32 @@ def count(answer: Answer, ctx: Context, answers: Answers) -> int:
 
 
 def workers(answer: Answer, ctx: Context, answers: Answers) -> str:
+    if answer.option == KEEP and answers.get("_prev", {}).get("workers"):
+        answer = Answer(text=str(answers["_prev"]["workers"]))
     found = renovation_apply.read_workers(bounded_text(answer, 1000), int(answers["count"]))
     if isinstance(found, Text):
         raise _refused(found)
     return renovation_apply.workers_text(found)
 
 
-async def _prev_workers(ctx: Context, answers: Answers) -> str | None:
+async def _workers_keep(ctx: Context, answers: Answers) -> Sequence[Choice]:
     value = answers.get("_prev", {}).get("workers")
     if not value or isinstance(renovation_apply.read_workers(value, int(answers["count"])), Text):
-        return None
-    return str(value)
+        return ()
+    return (Choice(KEEP, "reno.workers.keep"),)
+
+
+async def _workers_earlier(ctx: Context, answers: Answers) -> dict[str, Any]:
+    earlier = answers.get("_prev", {}).get("workers")
+    return {
+        "count": answers.get("count", ""),
+        "earlier": Text("reno.workers.earlier", {"workers": earlier}) if earlier else "",
+    }
 
 
 async def _prev_count(ctx: Context, answers: Answers) -> str | None:
     value = answers.get("_prev", {}).get("count")
     return str(value) if value else None
-
-
-def _count_kept(value: Any) -> int:
-    return int(value)
 
 
 def _changes_any(answers: Answers) -> bool:
@@ -183,7 +208,13 @@ APPLY = Flow(
             parse=parsers.phone,
             prefill=_prev("foreman_phone"),
         ),
-        Step("plan", "reno.plan.prompt", parse=plan, prefill=_prev("plan")),
+        Step(
+            "plan",
+            "reno.plan.prompt",
+            parse=plan,
+            choices=_plan_keep,
+            prompt_params=_plan_earlier,
+        ),
         Step(
             "plan_files",
             "reno.plan_files.prompt",
@@ -207,7 +238,13 @@ APPLY = Flow(
             when=_needs_authority,
         ),
         Step("count", "reno.count.prompt", parse=count, numeric=True, prefill=_prev_count),
-        Step("workers", "reno.workers.prompt", parse=workers, prefill=_prev_workers),
+        Step(
+            "workers",
+            "reno.workers.prompt",
+            parse=workers,
+            choices=_workers_keep,
+            prompt_params=_workers_earlier,
+        ),
         Step(
             "agreement",
             "reno.agreement.prompt",

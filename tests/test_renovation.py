@@ -121,13 +121,14 @@ async def test_approved_after_one_resubmission(demo_app):
     await owner.press("就用")  # ends
     await owner.press("就用")  # contractor
     await owner.press("就用")  # foreman
-    await owner.press("就用")  # phone
+    said = await owner.press("就用")  # phone
+    assert "上次填写：厨房卫生间翻新" in texts(said) and "保留上次的方案" in labels(said)
     await owner.say("厨房卫生间翻新，客厅铺木地板，附水电走线图")
     await owner.photo("wiring-plan")
     await owner.press("完成")
     await owner.press("都不涉及")
     await owner.press("就用")  # count
-    said = await owner.press("就用")  # workers
+    said = await owner.press("保留上次的名单")  # workers
     assert "装修管理协议" in texts(said), texts(said)
     await owner.press("同意")
     said = await owner.press("确认提交")
