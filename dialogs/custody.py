@@ -221,6 +221,7 @@ async def _end_start(ctx: Context, initial: str | None) -> dict[str, Any] | list
         "_label": unit.label,
         "_owner": owner.name if owner else "",
         "_keys": [[k.label, k.count] for k in keys_held],
+        "_prev": await custody.previous_readings(ctx.session, held.unit_id),
     }
 
 
@@ -233,17 +234,21 @@ async def _end_summary(ctx: Context, answers: Answers) -> dict[str, Any]:
         "unit": answers["_label"],
         "keys": custody.keys_text([(k[0], k[1]) for k in answers["_keys"]]),
         "to": answers.get("to") or answers["_owner"] or "—",
+        "readings": meters_text(answers),
     }
 
 
 async def _end_finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
-    return await custody.end_custody(ctx, answers["_custody"], answers.get("to"))
+    return await custody.end_custody(
+        ctx, answers["_custody"], answers.get("to"), meters_of(answers)
+    )
 
 
 END = Flow(
     name="custody_end",
     title="custody.end.title",
     steps=(
+        *meter_steps(),  # the final readings
         Step(
             "to",
             "custody.prompt.to",

@@ -28,6 +28,7 @@ from handlers import custody_fees, readings, unit_life
 from handlers.core.context import Context
 from handlers.core.messages import Choice, Reply, Text
 from handlers.directory import department_chats, person_chats, unit_by_label
+from handlers.fees import joined
 from handlers.policies import for_community
 from handlers.rules import custody as rules
 from handlers.rules.readings import METERS
@@ -528,6 +529,22 @@ async def record_readings(ctx: Context, custody_id: int, meters: dict[str, Decim
     refused = await _below_previous(ctx.session, unit.id, meters)
     if refused is not None:
         return [refused]  # checked first: nothing is kept of a set with one figure wrong
+    used, over, replies = await _checked_readings(ctx, custody, unit, meters, "monthly")
+    record_history(custody, ctx, "reading", used={m: str(v) for m, v in used.items()}, over=over)
+    used_text = [
+        Text("custody.used.part", {"meter": Text(f"custody.meter.{m}"), "used": v})
+        for m, v in used.items()
+    ]
+    return [Reply("custody.reading.saved", {"unit": unit.label, "used": used_text}), *replies]
+
+
+async def _checked_readings(
+    ctx: Context, custody: Custody, unit: Unit, meters: dict[str, Decimal], purpose: str
+) -> tuple[dict[str, Decimal], list[str], list[Reply]]:
+    """Record the figures (checked before: none below its meter's last): what was used
+    since the last reading, the meters over the limits, and for those the desk's alarm and
+    the owner's message."""
+    assert unit.id is not None
     policy = await policy_for(ctx, custody.community_id)
     used: dict[str, Decimal] = {}
     for meter, value in meters.items():
@@ -536,17 +553,12 @@ async def record_readings(ctx: Context, custody_id: int, meters: dict[str, Decim
             unit_id=unit.id,
             meter=meter,
             value=value,
-            purpose="monthly",
+            purpose=purpose,
             read_by=ctx.actor,
             now=ctx.now,
         )
     over = [m for m, amount in used.items() if rules.over_limit(m, amount, policy)]
-    record_history(custody, ctx, "reading", used={m: str(v) for m, v in used.items()}, over=over)
-    used_text = [
-        Text("custody.used.part", {"meter": Text(f"custody.meter.{m}"), "used": v})
-        for m, v in used.items()
-    ]
-    replies = [Reply("custody.reading.saved", {"unit": unit.label, "used": used_text})]
+    replies: list[Reply] = []
     if over:
         limits = {"water": policy.water_limit, "power": policy.power_limit}
         what = [
@@ -572,10 +584,10 @@ async def record_readings(ctx: Context, custody_id: int, meters: dict[str, Decim
             actor=ctx.actor,
             action="custody_alarm",
             target=f"unit:{unit.id}",
-            detail={"custody": custody.id, "over": over},
+            detail={"custody": custody.id, "over": over, "purpose": purpose},
             now=ctx.now,
         )
-    return replies
+    return used, over, replies
 
 
 async def _below_previous(
@@ -609,19 +621,39 @@ async def may_end(ctx: Context, custody_id: int | None) -> tuple[Custody, Unit] 
     return custody, unit
 
 
-async def end_custody(ctx: Context, custody_id: int, returned_to: str | None = None) -> list[Reply]:
-    """Custody ends today: the keys go back (to the owner unless named), the months after
-    this one are charged in full again, the flat goes back to its stage before custody."""
+async def end_custody(
+    ctx: Context,
+    custody_id: int,
+    returned_to: str | None = None,
+    meters: dict[str, Decimal] | None = None,
+) -> list[Reply]:
+    """Custody ends today: the final readings (never below the last; the month's use
+    checked against the limits as a monthly reading is), the keys go back (to the owner
+    unless named), the months after this one are charged in full again, the flat goes back
+    to its stage before custody."""
     found = await may_end(ctx, custody_id)
     if isinstance(found, list):
         return found
     custody, unit = found
+    assert unit.id is not None
+    meters = meters or {}
+    refused = await _below_previous(ctx.session, unit.id, meters)
+    if refused is not None:
+        return [refused]  # nothing is done: custody goes on until the figures are right
+    used, over, alarms = await _checked_readings(ctx, custody, unit, meters, "custody_end")
     owner = await ctx.session.get(Person, custody.owner_id) if custody.owner_id else None
     to = returned_to or (owner.name if owner else "")
     today = local_today(ctx)
     custody.status, custody.ended_at = "ended", ctx.now
     custody.ends = max(today, custody.starts)
-    record_history(custody, ctx, "ended", returned_to=to)
+    record_history(
+        custody,
+        ctx,
+        "ended",
+        returned_to=to,
+        used={m: str(v) for m, v in used.items()},
+        over=over,
+    )
     keys = [k for k in await keys_of(ctx.session, custody.id) if k.status == "held"]
     for key in keys:
         key.status, key.returned_to, key.returned_at = "returned", to, ctx.now
@@ -648,9 +680,29 @@ async def end_custody(ctx: Context, custody_id: int, returned_to: str | None = N
         detail={"custody": custody.id, "keys_to": to},
         now=ctx.now,
     )
-    params = {"unit": unit.label, "ends": custody.ends, "keys": keys_text(keys), "to": to or "—"}
+    params = {
+        "unit": unit.label,
+        "ends": custody.ends,
+        "keys": keys_text(keys),
+        "to": to or "—",
+        "used": Text(
+            "custody.ended.used",
+            {
+                "used": joined(
+                    [
+                        Text("custody.used.part", {"meter": Text(f"custody.meter.{m}"), "used": v})
+                        for m, v in used.items()
+                    ],
+                    "custody.join",
+                )
+            },
+        )
+        if used
+        else "",
+    }
     return [
         Reply("custody.ended", params),
+        *alarms,
         *[
             Reply("custody.owner.ended", params, to=chat)
             for chat in await person_chats(ctx.session, custody.owner_id)

@@ -19,7 +19,7 @@ from dialogs.registry import all_jobs
 from handlers.documents.tables import read_table
 from handlers.roster import import_rows, parse
 from handlers.rules import custody as rules
-from storage.models import AuditLog, Bill, Custody, OfficeKey, Ticket, Unit
+from storage.models import AuditLog, Bill, Custody, MeterReading, OfficeKey, Ticket, Unit
 from tests.harness import Chat, texts
 
 UNIT = "3栋2单元1201"
@@ -255,10 +255,18 @@ async def test_custody_over_three_months(demo_app, clock, tmp_path):
     await run_days(app, clock, 1)
     await desk.say(f"/custody {UNIT}")
     await desk.press("结束托管")
-    await desk.press("跳过")
+    said = await desk.say("110")  # the final readings: never below the last
+    assert "111" in texts(said)
+    await desk.say("118")  # 7 units of water since the last reading: over the limit
+    await desk.say("2031")
+    await desk.press("跳过")  # no gas
+    await desk.press("跳过")  # the keys to the owner
     said = texts(await desk.press("确认提交"))
-    assert "托管已于" in said and "张伟" in said
-    assert "托管已于" in texts(await owner.inbox())
+    assert "托管已于" in said and "张伟" in said and "用量：水表 7、电表 1" in said
+    alarm = texts(await desk_group.inbox())
+    assert "托管房用量异常" in alarm and "7" in alarm
+    told = texts(await owner.inbox())
+    assert "托管已于" in told and "用量异常" in told
     async with app.db.transaction() as s:
         unit = (await s.exec(select(Unit).where(Unit.label == UNIT))).one()
         assert unit.stage == "occupied"  # its stage before custody: the demo's flats are lived in
@@ -267,6 +275,14 @@ async def test_custody_over_three_months(demo_app, clock, tmp_path):
         assert all(k.returned_at is not None for k in keys)
         ended = (await s.exec(select(Custody).where(Custody.unit_id == unit.id))).one()
         assert ended.status == "ended" and ended.ends is not None
+        final = (
+            await s.exec(
+                select(MeterReading).where(
+                    MeterReading.unit_id == unit.id, MeterReading.purpose == "custody_end"
+                )
+            )
+        ).all()
+        assert {(r.meter, r.value) for r in final} == {("water", 118), ("power", 2031)}
     charged = await bills(app)
     assert charged["2026-12"] == charged["2027-01"] == charged["2027-02"] == Decimal("156.63")
     assert charged["2027-03"] == Decimal("223.75")

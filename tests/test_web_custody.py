@@ -103,11 +103,19 @@ async def test_custody_opened_read_patrolled_and_ended_on_the_page(
     # Ended on the page: the keys given back to the owner, recorded.
     page = await (await client.get(f"/desk/custody/{held.id}")).text()
     assert "P-" in page  # the patrols are listed
+    final = {"end_water": "108", "end_power": "2012", "to": ""}  # below the month's 109
     ended = await client.post(
-        f"/desk/custody/{held.id}/end", data={"csrf": csrf(page), "to": ""}, allow_redirects=True
+        f"/desk/custody/{held.id}/end", data={"csrf": csrf(page), **final}, allow_redirects=True
+    )
+    assert "托管已结束" not in await ended.text()
+    assert (await custody_row(demo_app)).status == "active"
+    final["end_water"] = "110"
+    ended = await client.post(
+        f"/desk/custody/{held.id}/end", data={"csrf": csrf(page), **final}, allow_redirects=True
     )
     page = await ended.text()
     assert "托管已结束" in page and "已交还" in page and "张伟" in page
+    assert "托管结束" in page  # the final readings, among the readings
     assert "托管已于" in texts(await owner.inbox())
     async with demo_app.db.transaction() as s:
         keys = (await s.exec(select(OfficeKey))).all()
@@ -185,6 +193,7 @@ async def test_custody_in_a_browser(served: Any) -> None:
     page = await browser.text()
     assert "用量" in page and "月度抄表" in page and "大雨后外巡" in page
     await browser.shot("custody-page")
+    await browser.fill({"end_water": "104", "end_power": "2031"})
     await browser.press("结束托管")
     page = await browser.text()
     assert "托管已结束" in page and "已交还" in page

@@ -166,7 +166,14 @@ async def end(request: web.Request) -> web.StreamResponse:
     app = desk.app_of(request)
     posted = await request.post()
     to = str(posted.get("to") or "").strip()[:50] or None
+    fields = {m: str(posted.get(f"end_{m}") or "")[:30] for m in ("water", "power", "gas")}
     async with app.db.transaction() as session:
         ctx = staff_context(request, session)
-        await _done(request, ctx, await custody.end_custody(ctx, int(request.match_info["id"]), to))
+        problems: dict[str, str] = {}
+        meters = custody_pages.read_meters(fields, problems)  # the final readings
+        if problems:
+            replies = [Reply(key) for key in problems.values()][:1]
+        else:
+            replies = await custody.end_custody(ctx, int(request.match_info["id"]), to, meters)
+        await _done(request, ctx, replies)
     raise web.HTTPSeeOther(_here(request))
