@@ -59,7 +59,9 @@ class Group:
     rows: list[Row] = field(default_factory=list)
 
 
-async def listing(ctx: Context, show: str) -> list[Group]:
+async def listing(ctx: Context, show: str, unit_id: int | None = None) -> list[Group]:
+    """The renovations of the communities the sender works for, by what is shown (open,
+    in review, in progress, all), of one unit if given."""
     statuses = SHOW.get(show, reno.OPEN)
     groups: list[Group] = []
     for community_id in await reno.staff_communities(ctx):
@@ -68,6 +70,8 @@ async def listing(ctx: Context, show: str) -> list[Group]:
             continue
         group = Group(community)
         for renovation, unit in await reno.listed(ctx.session, [community_id], statuses):
+            if unit_id is not None and unit.id != unit_id:
+                continue
             ticket = (
                 await ctx.session.get(Ticket, renovation.ticket_id)
                 if renovation.ticket_id

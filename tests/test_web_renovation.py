@@ -99,6 +99,13 @@ async def test_the_desk_files_reviews_and_lists_renovations(demo_app, client):
     assert UNIT in work and "施工中" in work
     review = await (await client.get("/desk/renovation?show=review")).text()
     assert UNIT not in review
+    unit_page = await (await client.get(f"/desk/units/{renovation.unit_id}")).text()
+    assert f"/desk/renovation?show=all&amp;unit={renovation.unit_id}" in unit_page
+    mine = await (await client.get(f"/desk/renovation?show=all&unit={renovation.unit_id}")).text()
+    other = await (
+        await client.get(f"/desk/renovation?show=all&unit={renovation.unit_id + 1}")
+    ).text()
+    assert UNIT in mine and UNIT not in other
 
 
 async def test_papers_for_the_desk_only_and_other_communities_refused(demo_app):

@@ -62,12 +62,15 @@ async def _listing(
 ) -> web.StreamResponse:
     app = desk.app_of(request)
     show = request.query.get("show", "open")
+    unit = request.query.get("unit", "")
+    unit_id = int(unit) if unit.isdigit() and len(unit) < 10 else None
     async with app.db.reading() as session:
-        groups = await renovation_pages.listing(staff_context(request, session), show)
+        groups = await renovation_pages.listing(staff_context(request, session), show, unit_id)
     context = desk.context(
         request,
         groups=groups,
         show=show,
+        unit_id=unit_id,
         form=form,
         problems=problems,
         said=_said(request),
