@@ -27,7 +27,7 @@ from handlers.core.actions import Action
 from handlers.core.context import Context
 from handlers.core.messages import Choice, Reply, Text
 from handlers.core.roles import MANAGERS
-from handlers.directory import person_chats
+from handlers.directory import department_chats, person_chats
 from handlers.rules import renovation as rules
 from handlers.rules import slip as slip_rules
 from handlers.rules.phone import mask_phone
@@ -359,6 +359,52 @@ async def refuse(ctx: Context, action: Refuse) -> list[Reply]:
     return [Reply("renopass.refused", {**shown, "reason": Text("renopass.verdict.guard")})]
 
 
+REVOKE_WORDS = ("revoke", "收回", "作废")
+
+
 async def pass_command(ctx: Context, argument: str) -> list[Reply]:
-    """`/pass <code>` in chat: the guard's check (security, the desk, managers)."""
+    """`/pass <code>` in chat: the guard's check (security, the desk, managers);
+    `/pass 收回 <code>` (or `revoke`): the desk takes a worker's pass back."""
+    first, _, rest = argument.strip().partition(" ")
+    if first.lower() in REVOKE_WORDS:
+        return await revoke(ctx, rest)
     return await check(ctx, argument)
+
+
+async def revoke(ctx: Context, code: str) -> list[Reply]:
+    """The desk (or a manager) of the pass's community takes it back: void at the gate at
+    once; the applicant and the security group are told; audited."""
+    wanted = normalise_code(code)
+    found = (await ctx.session.exec(select(WorkerPass).where(WorkerPass.code == wanted))).first()
+    renovation = await ctx.session.get(Renovation, found.renovation_id) if found else None
+    if found is None or renovation is None:
+        if not guards(ctx):
+            return [Reply("dialog.not_allowed")]
+        return [Reply("renopass.unknown", {"code": wanted})]
+    if acting_member(ctx, renovation.community_id, Department.service) is None:
+        if _gate_member(ctx, renovation.community_id) is None:
+            return [Reply("renopass.unknown", {"code": wanted})]
+        return [Reply("dialog.not_allowed")]
+    shown = await card(ctx, found, renovation)
+    if found.status != ACTIVE:
+        return [Reply("renopass.revoke.already", shown)]
+    found.status = REVOKED
+    ctx.session.add(found)
+    await audit.record(
+        ctx.session,
+        actor=ctx.actor,
+        action="renovation_pass_revoked",
+        target=found.code,
+        detail={"renovation_id": renovation.id, "pass_id": found.id},
+        now=ctx.now,
+    )
+    await ctx.session.flush()
+    shown = await card(ctx, found, renovation)
+    told = [
+        Reply("renopass.revoked.notice", shown, to=chat)
+        for chat in [
+            *await person_chats(ctx.session, renovation.applicant_id),
+            *await department_chats(ctx.session, renovation.community_id, Department.security),
+        ]
+    ]
+    return [Reply("renopass.revoked", shown), *told]

@@ -341,3 +341,21 @@ async def test_a_pass_is_checked_and_its_holder_let_in_on_the_gate_page(demo_app
         assert code not in page  # another community's workers are not listed
         answer = await client.post("/desk/gate", data={"csrf": csrf(page), "code": code})
         assert answer.status == 404 and "没有找到出入证" in await answer.text()
+
+
+async def test_the_desk_takes_a_workers_pass_back(demo_app):
+    _, (first, second), _ = await approved_renovation(demo_app)
+    at(demo_app, STARTS, 10, 0)
+    resident = Chat(demo_app, "resident")
+    await resident.inbox()
+    guard = Chat(demo_app, "zhao", chat_id=SECURITY, kind="group")
+    assert "没有权限" in texts(await Chat(demo_app, "zhao").say(f"/pass 收回 {first}"))
+    said = await Chat(demo_app, "li").say(f"/pass 收回 {first.lower()}")
+    assert f"已收回 陈师傅 的临时出入证 {first}" in texts(said)
+    assert "已被物业收回" in texts(await resident.inbox())
+    assert "已被物业收回" in texts(await guard.inbox())
+    said = await guard.say(f"/pass {first}")
+    assert "已收回" in texts(said) and "出入证已失效" in texts(said)
+    assert "无需收回" in texts(await Chat(demo_app, "li").say(f"/pass revoke {first}"))
+    assert "有效，可以放行" in texts(await guard.say(f"/pass {second}"))
+    assert "renovation_pass_revoked" in await audited(demo_app, first)
