@@ -46,6 +46,7 @@ from storage.models import (
     Building,
     ChatIdentity,
     Community,
+    Custody,
     Department,
     FeeAgreement,
     InviteCode,
@@ -232,6 +233,7 @@ class UnitView:
     requests: list[Request]
     open_codes: int  # invitation codes issued and neither used nor expired
     contact: bool  # the viewer sees whole phone numbers
+    custody: Custody | None = None  # the flat's custody: the one under way, else the last
 
 
 def _verified(value: str, names: dict[str, str]) -> Text:
@@ -362,6 +364,13 @@ async def unit_view(
         requests=await binding_requests(session, staff, unit_id=unit_id),
         open_codes=len(codes),
         contact=contact,
+        custody=(
+            await session.exec(
+                select(Custody)
+                .where(Custody.unit_id == unit_id)
+                .order_by(col(Custody.status) != "active", col(Custody.id).desc())
+            )
+        ).first(),
     )
 
 

@@ -69,6 +69,10 @@ async def test_custody_opened_read_patrolled_and_ended_on_the_page(
 
     page = await (await client.get(f"/desk/custody/{held.id}")).text()
     assert "大门钥匙 ×2" in page and "物业保管" in page and "托管底数" in page
+    # The unit's page and its custody link to each other.
+    assert f'<a href="/desk/units/{held.unit_id}" id="custody-unit">{UNIT}</a>' in page
+    unit_page = await (await client.get(f"/desk/units/{held.unit_id}")).text()
+    assert f'<a href="/desk/custody/{held.id}" id="unit-custody">托管中' in unit_page
 
     # A month's readings: 9 units of water is over the limit of 5.
     reading = await client.post(
@@ -115,6 +119,8 @@ async def test_custody_opened_read_patrolled_and_ended_on_the_page(
     )
     page = await ended.text()
     assert "托管已结束" in page and "已交还" in page and "张伟" in page
+    unit_page = await (await client.get(f"/desk/units/{held.unit_id}")).text()
+    assert f'<a href="/desk/custody/{held.id}" id="unit-custody">托管已结束' in unit_page
     assert "托管结束" in page  # the final readings, among the readings
     assert "托管已于" in texts(await owner.inbox())
     async with demo_app.db.transaction() as s:
