@@ -139,8 +139,16 @@ async def audited(ctx: Context, renovation: Renovation, action: str, **detail: A
     )
 
 
+PAPER_KINDS = ("plan", "authority", "attorney", "delegate_id")
+
+
 async def add_paper(
-    ctx: Context, renovation: Renovation, kind: str, file_ref: str, person_id: int | None = None
+    ctx: Context,
+    renovation: Renovation,
+    kind: str,
+    file_ref: str = "",
+    person_id: int | None = None,
+    stored_path: str | None = None,
 ) -> Document:
     """Keep a photo of a paper (the plan, the authority's approval, a power of attorney, the
     delegate's ID) as a private document of the renovation."""
@@ -152,6 +160,7 @@ async def add_paper(
         kind=kind,
         channel=ctx.msg.channel,
         file_ref=file_ref[:300],
+        stored_path=stored_path,
         added_by=ctx.actor,
         at=ctx.now,
     )

@@ -128,6 +128,11 @@ async def page(ctx: Context, ref: int) -> Page | None:
     )
 
 
+async def community_of(ctx: Context, ref: int) -> int:
+    renovation = await ctx.session.get(Renovation, ref)
+    return renovation.community_id if renovation else 0
+
+
 # ---- an application at the counter ---------------------------------------------------------
 
 FIELDS = (

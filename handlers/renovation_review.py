@@ -29,11 +29,14 @@ from handlers.fees import receipt_used
 from handlers.policies import for_community
 from handlers.renovation import (
     IN_REVIEW,
+    OPEN,
+    PAPER_KINDS,
     Approve,
     Cancel,
     Completed,
     Passed,
     S,
+    add_paper,
     audited,
     card_params,
     desk_member,
@@ -253,17 +256,29 @@ async def refuse(ctx: Context, ref: int, reasons: str) -> list[Reply]:
 
 
 async def attach_authority(ctx: Context, ref: int, photo: str) -> list[Reply]:
-    """The authority's approval, attached after the application (by the applicant or the
-    desk): the reviewers' card says so, and approval is possible."""
-    renovation = await ctx.session.get(Renovation, ref)
-    if renovation is None or renovation.status not in IN_REVIEW:
-        return [Reply("dialog.stale")]
-    from handlers.renovation import add_paper
+    """The authority's approval, attached after the application by the applicant (or an
+    owner of the unit) in chat: the reviewers' card says so, and approval is possible."""
+    return await attach_paper(ctx, ref, "authority", file_ref=photo)
 
-    await add_paper(ctx, renovation, "authority", photo)
-    await audited(ctx, renovation, "authority_attached")
-    said = Reply("reno.authority.kept", await card_params(ctx, renovation))
-    return [said, *await review_cards(ctx, renovation)]
+
+async def attach_paper(
+    ctx: Context, ref: int, kind: str, *, file_ref: str = "", stored_path: str | None = None
+) -> list[Reply]:
+    """A paper kept with the renovation later: by its applicant's side in chat, or by the
+    desk on the renovation's page (a paper brought to the counter)."""
+    renovation = await ctx.session.get(Renovation, ref)
+    if renovation is None or kind not in PAPER_KINDS:
+        return [Reply("dialog.stale")]
+    if not await _may_owner(ctx, renovation) and desk_member(ctx, renovation.community_id) is None:
+        return [Reply("dialog.not_allowed")]
+    if renovation.status not in OPEN:
+        return [_already(renovation)]
+    await add_paper(ctx, renovation, kind, file_ref, stored_path=stored_path)
+    await audited(ctx, renovation, "paper_attached", kind=kind)
+    params = await card_params(ctx, renovation)
+    said = Reply("reno.authority.kept" if kind == "authority" else "reno.paper.kept", params)
+    cards = await review_cards(ctx, renovation) if renovation.status in IN_REVIEW else []
+    return [said, *cards]
 
 
 async def record_fee(ctx: Context, ref: int, receipt: str) -> list[Reply]:

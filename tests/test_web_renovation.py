@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
-from storage.models import Renovation, Unit, UnitStage
+from storage.models import Document, Renovation, Unit, UnitStage
 from tests.harness import Chat, texts
 from tests.test_renovation import UNIT, apply
 from tests.test_telegram import emulator
@@ -22,6 +23,8 @@ from tests.webdesk import add_other_desk, add_web_staff, client, csrf, serving, 
 
 __all__ = ["client", "emulator", "served"]  # fixtures: tests/webdesk.py, the browser test,
 # the Bot API emulator (tests/test_telegram.py)
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
 FORM = {
     "unit": UNIT,
@@ -171,3 +174,28 @@ async def test_the_renovations_in_progress_in_a_browser(served) -> None:
     await browser.press("登记垃圾清运费收据")
     assert "ZX-7788" in await browser.text()
     await browser.shot("renovation")
+
+
+async def test_the_desk_files_the_authoritys_approval_brought_to_the_counter(demo_app, tmp_path):
+    demo_app.settings.data_dir = tmp_path / "data"
+    owner = Chat(demo_app, "resident")
+    await apply(owner, changes="明显加大荷载")
+    renovation = await latest(demo_app)
+    here = f"/desk/renovation/{renovation.id}"
+    async with serving(demo_app) as desk:
+        await sign_in(desk, "desk")
+        refused = await post(desk, f"{here}/press", here, value=f"act:reno_ok:{renovation.id}")
+        assert "批准书" in await refused.text()
+        page = await (await desk.get(here)).text()
+        form = aiohttp.FormData()
+        form.add_field("csrf", csrf(page))
+        form.add_field("kind", "authority")
+        form.add_field("photo", PNG, filename="approval.png", content_type="image/png")
+        kept = await desk.post(f"{here}/paper", data=form, allow_redirects=True)
+        assert "主管部门批准书" in await kept.text()
+        async with demo_app.db.transaction() as s:
+            [paper] = (await s.exec(select(Document).where(Document.kind == "authority"))).all()
+        photo = await desk.get(f"/desk/movein/papers/{paper.id}")
+        assert photo.status == 200 and (await photo.read()).startswith(b"\x89PNG")
+        approved = await post(desk, f"{here}/press", here, value=f"act:reno_ok:{renovation.id}")
+        assert "XFL-ZX-2026-0001" in await approved.text()

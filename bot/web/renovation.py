@@ -11,7 +11,9 @@ desk in one transaction. What they say to others leaves through `dialogs.sending
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from pathlib import Path
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -23,9 +25,12 @@ from handlers import renovation as reno
 from handlers import renovation_pages, renovation_review, renovation_watch
 from handlers.core.context import Context
 from handlers.core.messages import Reply
+from handlers.documents.files import atomic
 from storage import signals
 
 SAID = "renovation_said"
+PAPER_MOST = 8_000_000  # bytes of one photo
+PICTURES = (".jpg", ".jpeg", ".png")
 
 
 def routes() -> list[web.RouteDef]:
@@ -34,6 +39,7 @@ def routes() -> list[web.RouteDef]:
         web.post("/renovation/apply", apply),
         web.get(r"/renovation/{id:\d+}", page),
         web.post(r"/renovation/{id:\d+}/press", press),
+        web.post(r"/renovation/{id:\d+}/paper", paper),
         web.post(r"/renovation/{id:\d+}/{what:changes|refuse|failed|fee}", typed),
     ]
 
@@ -155,5 +161,41 @@ async def typed(request: web.Request) -> web.StreamResponse:
             replies = await renovation_review.failed(ctx, ref, text)
         else:
             replies = await renovation_review.record_fee(ctx, ref, text[:50])
+        await _done(request, ctx, replies)
+    raise web.HTTPSeeOther(_here(request))
+
+
+def _write(target: Path, data: bytes) -> None:
+    target.write_bytes(data)
+
+
+async def paper(request: web.Request) -> web.StreamResponse:
+    """A paper brought to the counter (the authority's approval, a power of attorney …),
+    photographed and kept under the data folder as the renovation's private paper."""
+    app = desk.app_of(request)
+    form = await request.post()
+    kind = str(form.get("kind") or "")
+    upload = form.get("photo")
+    data = b""
+    suffix = ""
+    if isinstance(upload, web.FileField) and upload.filename:
+        suffix = Path(upload.filename).suffix.lower()
+        data = upload.file.read(PAPER_MOST + 1)
+    async with app.db.transaction() as session:
+        ctx = staff_context(request, session)
+        ref = int(request.match_info["id"])
+        if (
+            kind not in reno.PAPER_KINDS
+            or suffix not in PICTURES
+            or not data
+            or len(data) > PAPER_MOST
+        ):
+            replies = [Reply("reno.web.paper_bad")]
+        elif not reno.sees_papers(ctx.staff, await renovation_pages.community_of(ctx, ref)):
+            raise web.HTTPNotFound()
+        else:
+            path = Path(app.settings.data_dir) / "papers" / f"reno-{ref}-{uuid.uuid4().hex}{suffix}"
+            await asyncio.to_thread(atomic, path, lambda target: _write(target, data))
+            replies = await renovation_review.attach_paper(ctx, ref, kind, stored_path=str(path))
         await _done(request, ctx, replies)
     raise web.HTTPSeeOther(_here(request))
