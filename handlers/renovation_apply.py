@@ -15,10 +15,11 @@ from typing import Any
 
 from handlers.binding import require_binding
 from handlers.core.context import Context
-from handlers.core.messages import Reply, Text
+from handlers.core.messages import Choice, Reply, Text
 from handlers.directory import bound_units
 from handlers.renovation import (
     APPLICANT_ROLES,
+    FLOW,
     S,
     add_paper,
     audited,
@@ -115,10 +116,14 @@ def previous_answers(renovation: Renovation, ticket: Ticket | None) -> dict[str,
     }
 
 
+NEW = "new"  # `flow:renovation:new`: a new application beside an open one of another unit
+
+
 async def begin(ctx: Context, initial: str | None) -> dict[str, Any] | list[Reply]:
-    """`/renovation` (or the menu): the desk's list for staff; an owner's open renovation
-    shown with its buttons; else a new application. `flow:renovation:<id>` resubmits one
-    the reviewers asked changes of, with the earlier answers offered again."""
+    """`/renovation` (or the menu): the desk's list for staff; an owner's open renovations
+    shown with their buttons (and a new one offered for another of their units); else a
+    new application. `flow:renovation:<id>` resubmits one the reviewers asked changes of,
+    with the earlier answers offered again."""
     if ctx.staff:
         return await desk_list(ctx)
     refusal = await require_binding(ctx)
@@ -129,16 +134,25 @@ async def begin(ctx: Context, initial: str | None) -> dict[str, Any] | list[Repl
         return [Reply("reno.not_owner")]
     if initial and initial.isdigit():
         return await _resubmission(ctx, int(initial), units)
+    free = []
+    shown: list[Reply] = []
     for unit, _ in units:
         found = await open_of(ctx.session, unit.id)
-        if found is not None and len(units) == 1:
-            return [await owner_view(ctx, found, unit)]
+        if found is None:
+            free.append(unit)
+        elif initial != NEW:
+            shown.append(await owner_view(ctx, found, unit))
+    if shown:  # their open renovations first; a new one for another unit on request
+        if free:
+            shown.append(
+                Reply("reno.owner.another", choices=(Choice(f"flow:{FLOW}:{NEW}", "reno.btn.new"),))
+            )
+        return shown
+    if not free:
+        return [Reply("dialog.stale")]
     answers: dict[str, Any] = {"_roles": {str(u.id): role for u, role in units}}
-    if len(units) == 1:
-        refused = await one_open_refusal(ctx, units[0][0])
-        if refused is not None:
-            return [refused]
-        answers["unit"] = f"unit:{units[0][0].id}"
+    if len(free) == 1:
+        answers["unit"] = f"unit:{free[0].id}"
     return answers
 
 

@@ -432,7 +432,7 @@ async def finish(ctx: Context, renovation: Renovation, ticket: Ticket, how: str)
         actor=ctx.actor,
         action=f"renovation_{how}",
         now=ctx.now,
-        to_status=TicketStatus.done,
+        to_status=TicketStatus.closed,
     )
     await audited(ctx, renovation, how, ticket=ticket.number)
     await renovation_passes.expire(ctx, renovation)
