@@ -1,5 +1,6 @@
 """`/my`: a resident's tickets, with buttons to open, urge, cancel, or add a note or photo;
-an approved release slip's code and QR image can be shown again."""
+an approved release slip's code and QR image can be shown again; below, their move-in while
+it is open and their flat's custody while it lasts."""
 
 from __future__ import annotations
 

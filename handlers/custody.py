@@ -313,14 +313,18 @@ async def details(session: AsyncSession, custody: Custody, unit: Unit) -> dict[s
 
 async def owner_view(ctx: Context) -> list[Reply]:
     """An owner's custody (or custodies): dates, last readings, last patrol."""
+    return await owner_custodies(ctx) or [Reply("custody.owner.nothing")]
+
+
+async def owner_custodies(ctx: Context, *, active_only: bool = False) -> list[Reply]:
+    """The sender's custodies as the owner sees them (the last three; `/my` shows those
+    under way only); none: nothing."""
     if ctx.person is None:
-        return [Reply("custody.owner.nothing")]
-    rows = await ctx.session.exec(
-        select(Custody).where(Custody.owner_id == ctx.person.id).order_by(col(Custody.id).desc())
-    )
-    found = list(rows.all())
-    if not found:
-        return [Reply("custody.owner.nothing")]
+        return []
+    query = select(Custody).where(Custody.owner_id == ctx.person.id)
+    if active_only:
+        query = query.where(Custody.status == "active")
+    found = list((await ctx.session.exec(query.order_by(col(Custody.id).desc()))).all())
     replies = []
     for custody in found[:3]:
         unit = await ctx.session.get(Unit, custody.unit_id)

@@ -138,8 +138,13 @@ async def movein_command(ctx: Context, argument: str) -> list[Reply]:
 
 async def owner_progress(ctx: Context) -> list[Reply]:
     """The owner's view: each of their open move-ins, what is left, the appointment."""
+    return await open_progress(ctx) or [Reply("movein.owner.none")]
+
+
+async def open_progress(ctx: Context) -> list[Reply]:
+    """How each open move-in of the sender (owner or delegate) is going; none: nothing."""
     if ctx.person is None:
-        return [Reply("movein.owner.none")]
+        return []
     rows = await ctx.session.exec(
         select(MoveIn)
         .where(
@@ -163,7 +168,7 @@ async def owner_progress(ctx: Context) -> list[Reply]:
                 },
             )
         )
-    return replies or [Reply("movein.owner.none")]
+    return replies
 
 
 # ---- opening ---------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""A resident's own tickets (`/my`): status, notes and photos, urging (催单), cancelling.
+"""A resident's own tickets (`/my`): status, notes and photos, urging (催单), cancelling;
+below them, their move-in while it is open and their flat's custody while it lasts.
 
 A release slip reads like a slip (handlers/slip.py): its state, day, items and code, and
 only what can be done with one: show the code again, or cancel it until it is used.
@@ -13,6 +14,7 @@ from typing import Any, ClassVar
 from sqlalchemy import ColumnElement
 from sqlmodel import col, or_, select
 
+from handlers import custody, movein
 from handlers import slip as slips
 from handlers.cards import where
 from handlers.cardsync import refreshed_cards
@@ -102,14 +104,16 @@ async def own_ticket(ctx: Context, argument: int | str) -> Ticket | None:
 
 
 async def list_command(ctx: Context, argument: str | MyList = "") -> list[Reply]:
-    """`/my`: the resident's recent tickets, each with a button to open it."""
+    """`/my`: the resident's recent tickets, each with a button to open it; then how their
+    move-in is going, while it is open, and their flat's custody, while it lasts."""
     found = await own_tickets(ctx)
+    also = [*await movein.open_progress(ctx), *await custody.owner_custodies(ctx, active_only=True)]
     if not found:
-        return [Reply("my.none")]
+        return also or [Reply("my.none")]
     listed_slips = await slips.slips_of(ctx, found)
     lines = [_line(ctx, t, listed_slips.get(t.id or 0)) for t in found]
     choices = tuple(MyView(t.id or 0).choice("my.open", number=t.number) for t in found)
-    return [Reply("my.list", {"count": len(found), "lines": lines}, choices=choices)]
+    return [Reply("my.list", {"count": len(found), "lines": lines}, choices=choices), *also]
 
 
 def _line(ctx: Context, ticket: Ticket, slip: ReleaseSlip | None) -> Text:

@@ -250,6 +250,8 @@ async def test_custody_over_three_months(demo_app, clock, tmp_path):
     # The owner sees their custody in chat.
     mine = texts(await owner.say("/custody"))
     assert UNIT in mine and "托管期" in mine and "2030" in mine and "外巡" in mine
+    mine = texts(await owner.say("/my"))  # and among their own things, below the tickets
+    assert UNIT in mine and "托管期" in mine and "2030" in mine and "外巡" in mine
 
     # Three months on (late February), custody ends: keys back, fee full again.
     await run_days(app, clock, 1)

@@ -185,6 +185,8 @@ async def test_a_company_owners_delegate_moves_in_and_the_warranty_follows(demo_
     assert "复验时间已约定" in texts(await sunli.inbox())
     said = await sunli.say("/movein")  # the owner's own view of it
     assert "还差：复验、业主签收" in texts(said) and "复验时间：2026-11-27 10:00" in texts(said)
+    said = await sunli.say("/my")  # and among their own things
+    assert "还差：复验、业主签收" in texts(said) and "复验时间：2026-11-27 10:00" in texts(said)
     await group.inbox()
     clock.advance(hours=23, minutes=30)  # 2026-11-27 08:30: not yet
     await demo_app.engine.run_jobs(all_jobs())
@@ -207,6 +209,7 @@ async def test_a_company_owners_delegate_moves_in_and_the_warranty_follows(demo_
     assert "交付日期 2026年11月27日" in texts(said)
     assert "尚未" not in texts(said)  # the delegate bound their chat with the code
     assert "欢迎入住" in texts(await sunli.inbox())
+    assert "还差" not in texts(await sunli.say("/my"))  # completed: no longer under way
 
     async with demo_app.db.transaction() as s:
         unit = await s.get(Unit, unit_id)
