@@ -265,6 +265,52 @@ END = Flow(
     in_groups=True,
 )
 
+# ---- a new agreed end ---------------------------------------------------------------------
+
+
+async def _ends_start(ctx: Context, initial: str | None) -> dict[str, Any] | list[Reply]:
+    found = await custody.may_end(ctx, row_id(initial or ""))
+    if isinstance(found, list):
+        return found
+    held, unit = found
+    return {"_custody": held.id, "_label": unit.label, "starts": held.starts.isoformat()}
+
+
+def new_end(answer: Answer, ctx: Context, answers: Answers) -> str:
+    found = end_day(answer, ctx, answers)
+    today = custody.local_today(ctx)
+    if date.fromisoformat(found) < today:
+        raise InputError("custody.error.ends_past", today=today)
+    return found
+
+
+async def _ends_summary(ctx: Context, answers: Answers) -> dict[str, Any]:
+    ends = answers.get("ends")
+    return {
+        "unit": answers["_label"],
+        "ends": date.fromisoformat(ends) if ends else Text("custody.open_ended"),
+    }
+
+
+async def _ends_finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
+    ends = answers.get("ends")
+    return await custody.change_end(
+        ctx, answers["_custody"], date.fromisoformat(ends) if ends else None
+    )
+
+
+ENDS = Flow(
+    name="custody_ends",
+    title="custody.ends.title",
+    steps=(Step("ends", "custody.prompt.new_end", parse=new_end, optional=True),),
+    summary="custody.ends.summary",
+    summarize=_ends_summary,
+    finish=_ends_finish,
+    start=_ends_start,
+    in_menu=False,
+    in_groups=True,
+)
+
 # ---- the patrol's checklist ---------------------------------------------------------------
 
 CHECK_CHOICES = (Choice("ok", "custody.check.ok"), Choice("bad", "custody.check.bad"))
@@ -329,7 +375,7 @@ PATROL = Flow(
 
 FEATURE = Feature(
     name="custody",
-    flows=[OPEN, READING, END, PATROL],
+    flows=[OPEN, READING, END, PATROL, ENDS],
     commands=[
         Command("custody", custody.custody_command),
         Command("rain", custody_patrols.rain_command, roles=STAFF_ROLES),

@@ -223,6 +223,7 @@ async def unit_view(ctx: Context, label: str) -> list[Reply]:
             await details(ctx.session, custody, unit),
             choices=(
                 Choice(f"flow:custody_reading:{custody.id}", "custody.btn.reading"),
+                Choice(f"flow:custody_ends:{custody.id}", "custody.btn.ends"),
                 Choice(f"flow:custody_end:{custody.id}", "custody.btn.end"),
             ),
         )
@@ -709,6 +710,69 @@ async def end_custody(
         *alarms,
         *[
             Reply("custody.owner.ended", params, to=chat)
+            for chat in await person_chats(ctx.session, custody.owner_id)
+        ],
+    ]
+
+
+# ---- the agreed end --------------------------------------------------------------------------
+
+
+def end_refusal(custody: Custody, ends: date | None, today: date) -> Text | None:
+    """Why the agreed end cannot be `ends` (None: open-ended); None when it can."""
+    if ends is None:
+        return None
+    if ends <= custody.starts:
+        return Text("custody.error.ends_before", {"starts": custody.starts})
+    if ends < today:
+        return Text("custody.error.ends_past", {"today": today})
+    return None
+
+
+async def change_end(ctx: Context, custody_id: int, ends: date | None) -> list[Reply]:
+    """The desk agrees a new end with the owner (or none: until ended): recorded in the
+    custody's history and the audit log, the fee's custody months priced again, the owner
+    told. Once the new end has passed the desk is asked again to end it."""
+    found = await may_end(ctx, custody_id)
+    if isinstance(found, list):
+        return found
+    custody, unit = found
+    refused = end_refusal(custody, ends, local_today(ctx))
+    if refused is not None:
+        return [Reply("custody.ends.refused", {"why": refused})]
+    was = custody.ends
+    if was == ends:
+        return [Reply("custody.ends.same", {"unit": unit.label, "ends": _ends(custody)})]
+    custody.ends = ends
+    record_history(
+        custody,
+        ctx,
+        "end_changed",
+        was=was.isoformat() if was else None,
+        to=ends.isoformat() if ends else None,
+    )
+    await custody_fees.reprice(ctx.session, unit, rules.month_of(custody.starts))
+    await audit.record(
+        ctx.session,
+        actor=ctx.actor,
+        action="custody_end_changed",
+        target=f"unit:{unit.id}",
+        detail={
+            "custody": custody.id,
+            "was": was.isoformat() if was else None,
+            "to": ends.isoformat() if ends else None,
+        },
+        now=ctx.now,
+    )
+    params = {
+        "unit": unit.label,
+        "was": was if was else Text("custody.open_ended"),
+        "ends": _ends(custody),
+    }
+    return [
+        Reply("custody.ends.changed", params),
+        *[
+            Reply("custody.owner.ends_changed", params, to=chat)
             for chat in await person_chats(ctx.session, custody.owner_id)
         ],
     ]

@@ -91,8 +91,10 @@ async def _agreed_end_passed(ctx: Context, custody: Custody) -> list[Reply]:
     end it with the owner or agree a new end; the patrols go on meanwhile."""
     if custody.ends is None or local_today(ctx) <= custody.ends:
         return []
-    if any(e.get("event") == "end_due" for e in custody.history):
-        return []
+    since = [e.get("event") for e in custody.history]
+    changed = max((i for i, e in enumerate(since) if e == "end_changed"), default=-1)
+    if "end_due" in since[changed + 1 :]:
+        return []  # asked once since the end was last agreed
     record_history(custody, ctx, "end_due")
     unit = await ctx.session.get(Unit, custody.unit_id)
     assert unit is not None

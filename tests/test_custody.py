@@ -349,3 +349,39 @@ async def test_the_desk_is_asked_once_when_the_agreed_end_has_passed(demo_app, c
     assert len(asked) == 1 and UNIT in asked[0].text
     await run_days(demo_app, clock, 14)
     assert "约定的托管期已于" not in texts(await desk_group.inbox())
+
+
+async def test_the_desk_agrees_a_new_end_with_the_owner(demo_app, clock):
+    """The end date is changed in chat (never before today), recorded, the owner told;
+    once the new end has passed the desk is asked again."""
+    desk = Chat(demo_app, "li")
+    desk_group = Chat(demo_app, "li", chat_id=SERVICE, kind="group")
+    owner = Chat(demo_app, "resident")
+    await open_custody(desk, UNIT, ends="2026-12-05")
+    await owner.inbox()
+    await desk_group.inbox()
+    await run_days(demo_app, clock, 14)  # Dec 10: the agreed end has passed
+    assert any("约定的托管期已于" in s.text for s in await desk_group.inbox())
+
+    await desk.say(f"/custody {UNIT}")
+    said = await desk.press("修改结束日期")
+    assert "新结束日期" in texts(said)
+    said = await desk.say("2026-12-01")
+    assert "不能早于今天" in texts(said)
+    said = await desk.say("2027-01-15")
+    assert "结束日期改为 2027年1月15日" in texts(said)
+    said = texts(await desk.press("确认提交"))
+    assert "已由 2026年12月5日 改为 2027年1月15日" in said
+    assert "由 2026年12月5日 改为 2027年1月15日" in texts(await owner.inbox())
+    async with demo_app.db.transaction() as s:
+        held = (await s.exec(select(Custody))).one()
+        assert held.ends.isoformat() == "2027-01-15"
+        assert held.history[-1]["event"] == "end_changed"
+        assert (held.history[-1]["was"], held.history[-1]["to"]) == ("2026-12-05", "2027-01-15")
+        logged = await s.exec(select(AuditLog).where(AuditLog.action == "custody_end_changed"))
+        assert len(logged.all()) == 1
+
+    await run_days(demo_app, clock, 35)  # Jan 14: not passed yet
+    assert "约定的托管期已于" not in texts(await desk_group.inbox())
+    await run_days(demo_app, clock, 7)  # Jan 21: passed again, asked again
+    assert "约定的托管期已于" in texts(await desk_group.inbox())

@@ -104,6 +104,17 @@ async def test_custody_opened_read_patrolled_and_ended_on_the_page(
     assert "雨后外巡已派出：1 套" in await over.text()
     assert len([s for s in await guard.inbox() if "大雨后外巡" in s.text]) == 1
 
+    # A new end agreed with the owner, on the page: recorded, the owner told.
+    page = await (await client.get(f"/desk/custody/{held.id}")).text()
+    changed = await client.post(
+        f"/desk/custody/{held.id}/ends",
+        data={"csrf": csrf(page), "ends": "2027-03-31"},
+        allow_redirects=True,
+    )
+    assert "2027年3月31日" in await changed.text()
+    assert "2027年3月31日" in texts(await owner.inbox())
+    assert (await custody_row(demo_app)).history[-1]["event"] == "end_changed"
+
     # Ended on the page: the keys given back to the owner, recorded.
     page = await (await client.get(f"/desk/custody/{held.id}")).text()
     assert "P-" in page  # the patrols are listed

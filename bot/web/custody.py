@@ -10,6 +10,7 @@ leaves through the one way out, `dialogs.sending.send`.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import aiohttp_jinja2
@@ -36,6 +37,7 @@ def routes() -> list[web.RouteDef]:
         web.get(r"/custody/{id:\d+}", page),
         web.post(r"/custody/{id:\d+}/reading", reading),
         web.post(r"/custody/{id:\d+}/end", end),
+        web.post(r"/custody/{id:\d+}/ends", ends),
     ]
 
 
@@ -175,5 +177,22 @@ async def end(request: web.Request) -> web.StreamResponse:
             replies = [Reply(key) for key in problems.values()][:1]
         else:
             replies = await custody.end_custody(ctx, int(request.match_info["id"]), to, meters)
+        await _done(request, ctx, replies)
+    raise web.HTTPSeeOther(_here(request))
+
+
+async def ends(request: web.Request) -> web.StreamResponse:
+    """A new agreed end (empty: until ended), as chat's "change the end date" records it."""
+    app = desk.app_of(request)
+    posted = await request.post()
+    typed = str(posted.get("ends") or "").strip()[:10]
+    async with app.db.transaction() as session:
+        ctx = staff_context(request, session)
+        try:
+            day = date.fromisoformat(typed) if typed else None
+        except ValueError:
+            replies = [Reply("custody.error.day")]
+        else:
+            replies = await custody.change_end(ctx, int(request.match_info["id"]), day)
         await _done(request, ctx, replies)
     raise web.HTTPSeeOther(_here(request))
