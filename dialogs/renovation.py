@@ -262,12 +262,25 @@ APPLY = Flow(
 # ---- the reviewers' short flows ----------------------------------------------------------------
 
 
-def _starter(statuses: tuple[str, ...]) -> Any:
+# Who may start each short flow, checked again by its use-case: asked before typing, so
+# nobody writes reasons only to be refused.
+STAFF_OF = {
+    "renovation_changes": renovation.reviewer,
+    "renovation_refuse": renovation.desk_member,
+    "renovation_failed": renovation.reviewer,
+    "renovation_fee": renovation.desk_member,
+}
+
+
+def _starter(name: str, statuses: tuple[str, ...]) -> Any:
     async def start(ctx: Context, initial: str | None) -> dict[str, Any] | list[Reply]:
         ref = row_id(initial or "")
         found = await ctx.session.get(Renovation, ref) if ref else None
         if found is None or found.status not in statuses:
             return [Reply("dialog.stale")]
+        allowed = STAFF_OF.get(name)
+        if allowed is not None and allowed(ctx, found.community_id) is None:
+            return [Reply("reno.review.not_allowed")]
         return {"_renovation": found.id}
 
     return start
@@ -312,7 +325,7 @@ def _short(name: str, title: str, step: Step, statuses: tuple[str, ...], finish:
         summary="reno.short.summary",
         summarize=_summary,
         finish=finish,
-        start=_starter(statuses),
+        start=_starter(name, statuses),
         in_menu=False,
         confirm=False,
         in_groups=name != "renovation_authority",

@@ -141,6 +141,8 @@ async def test_approved_after_one_resubmission(demo_app):
     await repair.inbox()
     said = await repair.press("批准")
     assert "客服前台或主管" in texts(said), texts(said)
+    said = await repair.press("不予批准")
+    assert "客服前台或主管" in texts(said), texts(said)
     await desk.inbox()
     said = await desk.press("批准")
     renovation = await renovation_of(app)
