@@ -7,7 +7,9 @@ runs.
 The rest is in its own modules: `movein_record` (reading and recording a move-in),
 `movein_actions` (its buttons), `movein_papers` (the private papers), `movein_checklist`
 (forms, household, fees, keys), `movein_inspection` (the repair department's inspection,
-the base readings, the defects), `movein_reinspection` and `movein_page` (the desk's page).
+the base readings, the defects), `movein_reinspection`, `movein_invitation` (the owner's
+code, kept valid and printed in the pack while their chat is not bound), `movein_cancel`
+and `movein_page` (the desk's page).
 """
 
 from __future__ import annotations
