@@ -95,7 +95,8 @@ async def card(ctx: Context, move_in: MoveIn) -> Reply:
         "movein.card",
         {
             "unit": found.unit.label,
-            "owner": found.owner.name if found.owner else "",
+            # Known once the owner binds with the code or the household is registered.
+            "owner": found.owner.name if found.owner else Text("movein.card.no_owner"),
             "delegate": Text("movein.card.delegate", {"name": found.delegate.name})
             if found.delegate
             else "",
