@@ -706,7 +706,9 @@ class Engine:
     def _match_choice(
         self, ctx: Context, choices: Sequence[Choice], text: str, by_number: bool = True
     ) -> str | None:
-        """A typed number (`2`) or label (in either language) picks a choice."""
+        """A typed number (`2`) or label (in either language) picks a choice, as does a
+        word of its `<label key>.words` list where the catalogs have one (people answer
+        「是否拆改主体结构」 with 否 rather than with the label 都不涉及)."""
         text = text.strip()
         typed = number(text) if by_number else None
         if typed is not None and 1 <= typed <= len(choices):
@@ -716,6 +718,9 @@ class Engine:
             for locale in LOCALES:
                 if ctx.catalogs.label(locale, choice).strip().lower() == low:
                     return choice.value
+        for choice in choices:
+            if low in ctx.catalogs.words(f"{choice.key}.words"):
+                return choice.value
         return None
 
     async def _accept(
