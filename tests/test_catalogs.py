@@ -130,7 +130,7 @@ def test_text_speaks_of_choices_every_channel_has_not_buttons():
     physical = {"emergency.advice.trapped"}  # the alarm button in a lift car
     found = []
     for locale, pattern in (
-        ("zh_CN", r"按钮|点击|点「|点下面"),
+        ("zh_CN", r"按钮|点击|点[「“]|点下面"),
         ("en", r"(?i)\b(press|click)\b|\btap (on|the)\b|button"),
     ):
         for path in sorted((ROOT / "locales" / locale / "LC_MESSAGES").glob("*.po")):
