@@ -1,5 +1,6 @@
 """A resident's own tickets (`/my`): status, notes and photos, urging (催单), cancelling;
-below them, their move-in while it is open and their flat's custody while it lasts.
+below them, their move-in while it is open, their flat's custody while it lasts and their
+renovation until it ends.
 
 A release slip reads like a slip (handlers/slip.py): its state, day, items and code, and
 only what can be done with one: show the code again, or cancel it until it is used.
@@ -14,7 +15,7 @@ from typing import Any, ClassVar
 from sqlalchemy import ColumnElement
 from sqlmodel import col, or_, select
 
-from handlers import custody, movein
+from handlers import custody, movein, renovation_apply
 from handlers import slip as slips
 from handlers.cards import where
 from handlers.cardsync import refreshed_cards
@@ -105,9 +106,14 @@ async def own_ticket(ctx: Context, argument: int | str) -> Ticket | None:
 
 async def list_command(ctx: Context, argument: str | MyList = "") -> list[Reply]:
     """`/my`: the resident's recent tickets, each with a button to open it; then how their
-    move-in is going, while it is open, and their flat's custody, while it lasts."""
+    move-in is going, while it is open, their flat's custody, while it lasts, and their
+    renovation until it ends."""
     found = await own_tickets(ctx)
-    also = [*await movein.open_progress(ctx), *await custody.owner_custodies(ctx, active_only=True)]
+    also = [
+        *await movein.open_progress(ctx),
+        *await custody.owner_custodies(ctx, active_only=True),
+        *await renovation_apply.owner_renovations(ctx),
+    ]
     if not found:
         return also or [Reply("my.none")]
     listed_slips = await slips.slips_of(ctx, found)

@@ -86,6 +86,18 @@ async def applicant_units(ctx: Context) -> list[tuple[Unit, str]]:
     return [(unit, link.role) for unit, link in links if link.role in APPLICANT_ROLES]
 
 
+async def owner_renovations(ctx: Context) -> list[Reply]:
+    """An owner's or delegate's open renovations, each with its buttons (for `/my`)."""
+    if ctx.person is None or ctx.staff:
+        return []
+    shown = []
+    for unit, _ in await applicant_units(ctx):
+        found = await open_of(ctx.session, unit.id)
+        if found is not None:
+            shown.append(await owner_view(ctx, found, unit))
+    return shown
+
+
 async def one_open_refusal(ctx: Context, unit: Unit, but: int | None = None) -> Reply | None:
     """One open application per unit: the second is refused, pointing at the first."""
     found = await open_of(ctx.session, unit.id)

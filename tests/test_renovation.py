@@ -235,6 +235,8 @@ async def test_one_open_per_unit_and_who_may_apply(demo_app):
     await apply(owner, changes="否")
     said = await owner.say("/renovation")
     assert "待审核" in texts(said) and "撤销申请" in labels(said), texts(said)
+    said = await owner.say("/my")  # among their own things, with its buttons
+    assert "安居装饰" in texts(said) and "撤销申请" in labels(said), texts(said)
     # A second application for the same unit, filed at the counter, is refused too.
     first = await renovation_of(app)
     async with app.db.transaction() as s:
