@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from handlers import renovation_passes
 from handlers.core.actions import Action
 from handlers.core.context import Context
+from handlers.core.i18n import Catalogs
 from handlers.core.ids import row_id
 from handlers.core.messages import Choice, Reply, Text
 from handlers.directory import bound_units, department_chats, person_chats, unit_by_label
@@ -208,8 +209,9 @@ def _history(renovation: Renovation, ctx: Context, event: str, **data: Any) -> N
 # ---- neighbours' complaints -----------------------------------------------------------------
 
 
-def about_renovation(ctx: Context, text: str) -> bool:
-    words = ctx.catalogs.words("renowatch.words.complaint")
+def about_renovation(catalogs: Catalogs, text: str) -> bool:
+    """Whether a complaint's words speak of renovation work (装修, 电钻, …)."""
+    words = catalogs.words("renowatch.words.complaint")
     lowered = text.lower()
     return any(word and word.lower() in lowered for word in words)
 
@@ -217,7 +219,7 @@ def about_renovation(ctx: Context, text: str) -> bool:
 async def link_complaint(ctx: Context, ticket: Ticket) -> list[Reply]:
     """A complaint about renovation from a unit in a building with a renovation at work
     (not the complainant's own): linked to it, and its watchers told."""
-    if not about_renovation(ctx, ticket.description or ""):
+    if not about_renovation(ctx.catalogs, ticket.description or ""):
         return []
     unit = await ctx.session.get(Unit, ticket.unit_id) if ticket.unit_id else None
     if unit is None and ctx.person is not None:
