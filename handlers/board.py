@@ -230,7 +230,7 @@ class TicketView:
     answerable: bool  # the resident can be answered from the page
 
 
-async def _actor_names(session: AsyncSession, actors: set[str]) -> dict[str, str]:
+async def actor_names(session: AsyncSession, actors: set[str]) -> dict[str, str]:
     """`staff:12` → the staff member's name, `person:3` → the person's; others as they are."""
     names: dict[str, str] = {}
     staff_ids = [int(a[6:]) for a in actors if a.startswith("staff:") and a[6:].isdigit()]
@@ -263,7 +263,7 @@ async def ticket_view(
     unit = await session.get(Unit, ticket.unit_id) if ticket.unit_id else None
     assignee = await session.get(StaffMember, ticket.assignee_id) if ticket.assignee_id else None
     history = await tickets.history(session, ticket_id)
-    names = await _actor_names(session, {event.actor for event in history})
+    names = await actor_names(session, {event.actor for event in history})
     photos = await session.exec(
         select(Photo).where(Photo.ticket_id == ticket_id).order_by(col(Photo.id))
     )

@@ -6,12 +6,13 @@ fee and the checks during the work, and an application filed at the counter from
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from sqlmodel import col, select
 
 from handlers import renovation as reno
 from handlers import renovation_apply
+from handlers.board import actor_names
 from handlers.core.context import Context
 from handlers.core.messages import Reply, Text
 from handlers.directory import unit_by_label
@@ -87,6 +88,14 @@ async def listing(ctx: Context, show: str, unit_id: int | None = None) -> list[G
     return groups
 
 
+@dataclass(frozen=True)
+class Review:
+    at: datetime
+    by: str
+    decision: str
+    note: str
+
+
 @dataclass
 class Page:
     renovation: Renovation
@@ -100,6 +109,8 @@ class Page:
     workers: list[tuple[str, str]]
     hours: str
     authority_missing: bool
+    names: dict[str, str]  # who added a paper or decided, by name (`staff:3` → 李敏)
+    reviews: list[Review]
 
 
 async def page(ctx: Context, ref: int) -> Page | None:
@@ -112,6 +123,17 @@ async def page(ctx: Context, ref: int) -> Page | None:
     private = reno.sees_papers(ctx.staff, renovation.community_id)
     kept = await reno.papers(ctx.session, renovation)
     params = await reno.card_params(ctx, renovation)
+    actors = {p.added_by for p in kept} | {str(e.get("by", "")) for e in renovation.reviews}
+    names = await actor_names(ctx.session, actors)
+    reviews = [
+        Review(
+            at=datetime.fromisoformat(e["at"]),
+            by=names.get(str(e.get("by", "")), str(e.get("by", ""))),
+            decision=str(e.get("decision", "")),
+            note=str(e.get("note", "")),
+        )
+        for e in renovation.reviews
+    ]
     return Page(
         renovation=renovation,
         unit=unit,
@@ -125,6 +147,8 @@ async def page(ctx: Context, ref: int) -> Page | None:
         hours=str(params["hours"]),
         authority_missing=(renovation.structural or renovation.load_increase)
         and not any(p.kind == "authority" for p in kept),
+        names=names,
+        reviews=reviews,
     )
 
 

@@ -88,6 +88,9 @@ async def test_the_desk_files_reviews_and_lists_renovations(demo_app, client):
     )
     page = await approved.text()
     assert "XFL-ZX-2026-0001" in page, page
+    # The review is listed by who decided, by name, at the office's time.
+    reviews = page.split('id="reno-reviews"')[1].split("</ul>")[0]
+    assert "李敏" in reviews and "staff:" not in reviews and "2026-11-26 09:00" in reviews, reviews
     told = await owner.inbox()
     assert "XFL-ZX-2026-0001" in texts(told)
     async with demo_app.db.transaction() as s:
