@@ -506,7 +506,11 @@ async def test_120_messages_to_five_chats_stay_within_the_limits(demo_app):
     assert min(gaps) / scale >= 0.95
     group = times[GROUP]
     assert len(group) == 20 and (group[-1] - group[0]) / scale < 60  # all in the group's minute
-    assert 24 <= elapsed < 35
+    # Side by side: one after another would take at least 119 intervals. The margin above
+    # the ideal 25 is the delivery loop's own time per message, which at a fifth of the
+    # real intervals is a large share and grows on a busy two-core machine (36 measured
+    # once in CI); how fast delivery is lives in bench/, not here.
+    assert 24 <= elapsed < 60
 
 
 async def test_the_21st_group_message_waits_for_the_group_window(demo_app):
