@@ -668,11 +668,11 @@ async def end_custody(
         ]
         ctx.session.add(key)
     await custody_fees.reprice(ctx.session, unit, rules.month_of(custody.starts))
-    back = await unit_life.stage_before(ctx.session, unit.id or 0, UnitStage.custody)
-    await unit_life.move(
+    await unit_life.move_back(
         ctx.session,
         unit,
-        UnitStage(back) if back else UnitStage.handed_over,
+        UnitStage.custody,
+        otherwise=UnitStage.handed_over,
         actor=ctx.actor,
         now=ctx.now,
         note=f"custody:{custody.id} ended",

@@ -437,20 +437,16 @@ async def finish(ctx: Context, renovation: Renovation, ticket: Ticket, how: str)
     await audited(ctx, renovation, how, ticket=ticket.number)
     await renovation_passes.expire(ctx, renovation)
     unit = await ctx.session.get(Unit, renovation.unit_id)
-    assert unit is not None and unit.id is not None
-    if unit.stage == UnitStage.renovating:
-        before = await unit_life.stage_before(ctx.session, unit.id, UnitStage.renovating)
-        try:
-            await unit_life.move(
-                ctx.session,
-                unit,
-                UnitStage(before or UnitStage.occupied),
-                actor=ctx.actor,
-                now=ctx.now,
-                note=renovation.permit_number,
-            )
-        except (unit_life.StageRefused, ValueError):
-            pass
+    assert unit is not None
+    await unit_life.move_back(
+        ctx.session,
+        unit,
+        UnitStage.renovating,
+        otherwise=UnitStage.occupied,
+        actor=ctx.actor,
+        now=ctx.now,
+        note=renovation.permit_number,
+    )
     params = await card_params(ctx, renovation)
     groups = [
         Reply("reno.staff.finished", params, to=chat)

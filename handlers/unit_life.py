@@ -69,3 +69,24 @@ async def stage_before(session: AsyncSession, unit_id: int, stage: UnitStage) ->
     )
     last = rows.first()
     return last.from_stage if last else None
+
+
+async def move_back(
+    session: AsyncSession,
+    unit: Unit,
+    leaving: UnitStage,
+    *,
+    otherwise: UnitStage,
+    actor: str,
+    now: datetime,
+    note: str = "",
+) -> UnitEvent | None:
+    """End a custody or a renovation: a unit at `leaving` goes back to the stage it was at
+    before it (`otherwise` when no change was recorded, as for units older than the record);
+    a unit no longer at `leaving` stays where it is."""
+    if unit.stage != leaving:
+        return None
+    assert unit.id is not None
+    before = await stage_before(session, unit.id, leaving)
+    back = UnitStage(before) if before and before != leaving else otherwise
+    return await move(session, unit, back, actor=actor, now=now, note=note)

@@ -55,3 +55,33 @@ async def test_a_change_is_recorded_with_who_and_when(demo_app, clock) -> None:
     ]
     assert events[0].at == clock.now() and len(audits) == 1
     assert unit.stage == "handing_over"
+
+
+async def test_a_custody_ends_back_where_the_unit_was(demo_app, clock) -> None:
+    async with demo_app.db.transaction() as session:
+        unit = (await session.exec(select(Unit).where(Unit.stage == "occupied"))).first()
+        assert unit is not None and unit.id is not None
+        now = clock.now()
+        await unit_life.move(session, unit, UnitStage.custody, actor="staff:1", now=now)
+        await unit_life.move_back(
+            session,
+            unit,
+            UnitStage.custody,
+            otherwise=UnitStage.handed_over,
+            actor="staff:1",
+            now=now,
+        )
+        assert unit.stage == "occupied"  # as before the custody, not the fallback
+        # A unit no longer renovating is left where it is.
+        assert (
+            await unit_life.move_back(
+                session,
+                unit,
+                UnitStage.renovating,
+                otherwise=UnitStage.occupied,
+                actor="staff:1",
+                now=now,
+            )
+            is None
+        )
+        assert unit.stage == "occupied"
