@@ -16,6 +16,7 @@ it had. Every decision is in `reviews` (who, when, what) and in the audit log.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from decimal import Decimal
 from typing import Any
 
@@ -55,6 +56,7 @@ from storage.models import (
     Community,
     Department,
     Renovation,
+    StaffMember,
     Ticket,
     TicketStatus,
     Unit,
@@ -70,6 +72,25 @@ async def _found(ctx: Context, ref: int) -> tuple[Renovation, Ticket] | None:
         else None
     )
     return (renovation, ticket) if renovation and ticket else None
+
+
+async def _decidable(
+    ctx: Context,
+    ref: int,
+    who: Callable[[Context, int], StaffMember | None],
+    statuses: Collection[str],
+) -> tuple[Renovation, Ticket] | Reply:
+    """The renovation and its ticket when the sender (`who`: the desk, or a reviewer) may
+    decide it at its present status; else what to answer."""
+    found = await _found(ctx, ref)
+    if found is None:
+        return Reply("dialog.stale")
+    renovation, _ = found
+    if who(ctx, renovation.community_id) is None:
+        return Reply("reno.review.not_allowed")
+    if renovation.status not in statuses:
+        return _already(renovation)
+    return found
 
 
 def _already(renovation: Renovation) -> Reply:
@@ -139,14 +160,10 @@ async def permit_number(ctx: Context, renovation: Renovation) -> str:
 
 
 async def approve(ctx: Context, action: Approve) -> list[Reply]:
-    found = await _found(ctx, action.renovation)
-    if found is None:
-        return [Reply("dialog.stale")]
+    found = await _decidable(ctx, action.renovation, desk_member, (S.submitted,))
+    if isinstance(found, Reply):
+        return [found]
     renovation, ticket = found
-    if desk_member(ctx, renovation.community_id) is None:
-        return [Reply("reno.review.not_allowed")]
-    if renovation.status != S.submitted:
-        return [_already(renovation)]
     blocked = rules.approval_blocked(
         rules.Plan(
             renovation.structural,
@@ -214,14 +231,10 @@ def _watch_text(renovation: Renovation) -> Any:
 
 
 async def ask_changes(ctx: Context, ref: int, what: str) -> list[Reply]:
-    found = await _found(ctx, ref)
-    if found is None:
-        return [Reply("dialog.stale")]
+    found = await _decidable(ctx, ref, reviewer, (S.submitted,))
+    if isinstance(found, Reply):
+        return [found]
     renovation, ticket = found
-    if reviewer(ctx, renovation.community_id) is None:
-        return [Reply("reno.review.not_allowed")]
-    if renovation.status != S.submitted:
-        return [_already(renovation)]
     renovation.status = S.changes
     await _decided(ctx, renovation, ticket, "changes", None, what)
     params = {**await card_params(ctx, renovation), "what": what}
@@ -235,14 +248,10 @@ async def ask_changes(ctx: Context, ref: int, what: str) -> list[Reply]:
 
 
 async def refuse(ctx: Context, ref: int, reasons: str) -> list[Reply]:
-    found = await _found(ctx, ref)
-    if found is None:
-        return [Reply("dialog.stale")]
+    found = await _decidable(ctx, ref, desk_member, IN_REVIEW)
+    if isinstance(found, Reply):
+        return [found]
     renovation, ticket = found
-    if desk_member(ctx, renovation.community_id) is None:
-        return [Reply("reno.review.not_allowed")]
-    if renovation.status not in IN_REVIEW:
-        return [_already(renovation)]
     renovation.status = S.refused
     renovation.decided_at = ctx.now
     await _decided(ctx, renovation, ticket, "refused", TicketStatus.cannot_do, reasons)
@@ -387,27 +396,19 @@ async def completed(ctx: Context, action: Completed) -> list[Reply]:
 
 
 async def passed(ctx: Context, action: Passed) -> list[Reply]:
-    found = await _found(ctx, action.renovation)
-    if found is None:
-        return [Reply("dialog.stale")]
+    found = await _decidable(ctx, action.renovation, reviewer, (S.inspecting,))
+    if isinstance(found, Reply):
+        return [found]
     renovation, ticket = found
-    if reviewer(ctx, renovation.community_id) is None:
-        return [Reply("reno.review.not_allowed")]
-    if renovation.status != S.inspecting:
-        return [_already(renovation)]
     _review(ctx, renovation, "passed")
     return await finish(ctx, renovation, ticket, "passed")
 
 
 async def failed(ctx: Context, ref: int, what: str) -> list[Reply]:
-    found = await _found(ctx, ref)
-    if found is None:
-        return [Reply("dialog.stale")]
+    found = await _decidable(ctx, ref, reviewer, (S.inspecting,))
+    if isinstance(found, Reply):
+        return [found]
     renovation, ticket = found
-    if reviewer(ctx, renovation.community_id) is None:
-        return [Reply("reno.review.not_allowed")]
-    if renovation.status != S.inspecting:
-        return [_already(renovation)]
     renovation.status = S.failed
     await _decided(ctx, renovation, ticket, "failed", None, what)
     params = {**await card_params(ctx, renovation), "what": what}
