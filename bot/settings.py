@@ -117,6 +117,24 @@ class Settings(BaseSettings):
     renovation_hours: str = "08:00-12:00,14:00-18:00"
     renovation_waste_fee: Decimal = Field(Decimal("300"), ge=0)
     renovation_completion_check: bool = False
+    # Visitors (访客): whether a resident's pre-registration waits for the desk's approval;
+    # how many visits a unit may register a day; a visitor's car parks free this long;
+    # a walk-in's resident who has not answered in chat this long is phoned by the gate;
+    # a code opens the gate from this long before the expected arrival.
+    visitor_approval: bool = False
+    visitor_daily_limit: int = Field(5, ge=1)
+    visitor_free_parking_minutes: int = Field(120, ge=0)
+    visitor_confirm_minutes: int = Field(5, ge=1)
+    visitor_early_minutes: int = Field(120, ge=0)
+    # Parcels (快递) waiting at the desk: the recipient is reminded this many hours after
+    # it came, then every this many hours; after this many days the desk gets a task.
+    parcel_remind_hours: int = Field(24, ge=1)
+    parcel_remind_every_hours: int = Field(24, ge=1)
+    parcel_task_days: int = Field(5, ge=1)
+    # Keys lent (钥匙借用): due back after this many hours unless told otherwise; an overdue
+    # key reminds its borrower at once, and the supervisor this many hours later.
+    key_loan_hours: int = Field(8, ge=1)
+    key_escalate_hours: int = Field(24, ge=0)
     # A warning this many hours before a deadline; after a breach, the supervisor is told
     # this many hours later, then the director this many hours after that.
     deadline_warning_hours: float = Field(2, ge=0)

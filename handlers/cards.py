@@ -74,7 +74,7 @@ def flow_choice(flow: str, ticket_id: int | None, key: str) -> Choice:
 
 # Kinds worked with the task buttons (accept, start, done …); release slips, binding
 # requests and chats handed to a person have buttons of their own.
-TASK_KINDS = frozenset({"repair", "complaint", "fee", "question", "patrol"})
+TASK_KINDS = frozenset({"repair", "complaint", "fee", "question", "patrol", "task"})
 
 
 def by_kind(catalogs: Any, key: str, kind: str) -> str:

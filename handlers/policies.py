@@ -49,6 +49,16 @@ COMMUNITY_POLICY = (
     "renovation_hours",
     "renovation_waste_fee",
     "renovation_completion_check",
+    "visitor_approval",
+    "visitor_daily_limit",
+    "visitor_free_parking_minutes",
+    "visitor_confirm_minutes",
+    "visitor_early_minutes",
+    "parcel_remind_hours",
+    "parcel_remind_every_hours",
+    "parcel_task_days",
+    "key_loan_hours",
+    "key_escalate_hours",
 )
 
 

@@ -81,6 +81,7 @@ class TicketKind(StrEnum):
     inspection = "inspection"  # a move-in inspection with the repair department
     patrol = "patrol"  # an outside patrol of a flat in custody
     renovation = "renovation"  # a renovation application under review (装修申请)
+    task = "task"  # a follow-up for a department: call a resident, chase a parcel or a key
 
 
 class TicketStatus(StrEnum):
@@ -654,6 +655,10 @@ class OfficeKey(SQLModel, table=True):
     community_id: int = Field(foreign_key="community.id", index=True)
     unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
     label: str = Field(max_length=100)  # 大门钥匙, 信箱钥匙, …
+    # unit (a flat's, kept for its owner), common (a common room, the roof, a plant room),
+    # equipment (a cabinet, a barrier, a lift's machine room)
+    kind: str = Field(default="unit", max_length=16, sa_column_kwargs={"server_default": "unit"})
+    place: str = Field(default="", max_length=60, sa_column_kwargs={"server_default": ""})  # 柜A-12
     count: int = 1
     status: str = Field(default="held", max_length=16)  # held, lent, returned
     source: str = Field(default="", max_length=40)  # custody:7, movein:3, office
@@ -753,3 +758,118 @@ class RenovationCheck(SQLModel, table=True):
     note: str = Field(default="", max_length=2000)
     photos: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id")  # a complaint linked
+
+
+class VisitStatus(StrEnum):
+    pending = "pending"  # a resident's pre-registration waits for the desk's approval
+    expected = "expected"  # the code lets the visitor in within the visit's window
+    asking = "asking"  # a walk-in: the resident is asked whether to let them in
+    arrived = "arrived"
+    left = "left"
+    refused = "refused"  # the desk or the resident said no
+    cancelled = "cancelled"  # the resident called it off; the code is void
+    expired = "expired"  # the window passed and nobody came
+
+
+class Visit(SQLModel, table=True):
+    """A visitor (访客): pre-registered by a resident (a code and QR to forward, valid for
+    that visit), or a walk-in registered by the guard, whom the resident confirms.
+    `history` keeps each check, decision and passage with who and when."""
+
+    __table_args__ = (Index("ix_visit_community_expected", "community_id", "expected_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id")
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    host_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    source: str = Field(default="resident", max_length=16)  # resident, walk_in, desk
+    code: str = Field(max_length=12, unique=True)
+    name: str = Field(max_length=100)
+    phone: str = Field(default="", max_length=30)
+    plate: str = Field(default="", max_length=20)
+    purpose: str = Field(default="", max_length=200)
+    companions: int = 0
+    expected_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    leaves_by: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    status: str = Field(default=VisitStatus.expected, max_length=16)
+    registered_by: str = Field(max_length=100)
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    arrived_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    left_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id")  # the phone-call task
+    history: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+
+
+class ParcelStatus(StrEnum):
+    waiting = "waiting"  # at the desk, the recipient told
+    collected = "collected"
+    returned = "returned"  # sent back to the courier (refused, or never collected)
+
+
+class Parcel(SQLModel, table=True):
+    """A parcel (快递) received at the desk for a resident: registered with its waybill,
+    the recipient told with a pick-up code, reminded while it waits, and handed over
+    against the code or an identity checked and noted."""
+
+    __table_args__ = (
+        UniqueConstraint("community_id", "code"),
+        Index("ix_parcel_community_status", "community_id", "status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id")
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    recipient: str = Field(max_length=100)  # the name on the label
+    phone: str = Field(default="", max_length=30)
+    waybill: str = Field(default="", max_length=40)
+    courier: str = Field(default="", max_length=30)
+    note: str = Field(default="", max_length=500)
+    valuable: bool = False
+    damaged: bool = False  # damaged on arrival, noted before it was accepted
+    photo: str | None = Field(default=None, max_length=500)
+    code: str = Field(max_length=8)  # the pick-up code the recipient is sent
+    status: str = Field(default=ParcelStatus.waiting, max_length=16)
+    received_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    registered_by: str = Field(max_length=100)
+    reminders: int = 0
+    reminded_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id")  # the desk's task
+    collected_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    collected_by: str = Field(default="", max_length=100)  # who took it away
+    identity: str = Field(default="", max_length=200)  # the ID checked, when not the code
+    handed_by: str = Field(default="", max_length=100)
+
+
+class KeyLoan(SQLModel, table=True):
+    """A key of the register (`OfficeKey`) lent and given back (钥匙借用): who took it,
+    why, when it is due; a unit's key only with the owner's consent recorded."""
+
+    __tablename__ = "key_loan"
+    __table_args__ = (Index("ix_key_loan_open", "community_id", "returned_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id")
+    key_id: int = Field(foreign_key="office_key.id", index=True)
+    borrower: str = Field(max_length=100)
+    phone: str = Field(default="", max_length=30)
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    staff_id: int | None = Field(default=None, foreign_key="staffmember.id")
+    purpose: str = Field(default="", max_length=200)
+    consent: str = Field(default="", max_length=200)  # how the owner agreed, for a unit's key
+    lent_by: str = Field(max_length=100)
+    lent_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    due_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    returned_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    returned_to: str = Field(default="", max_length=100)
+    reminders: int = 0
+    escalated_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )

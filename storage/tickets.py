@@ -30,6 +30,7 @@ PREFIXES = {
     "inspection": "I",
     "patrol": "P",
     "renovation": "Z",  # 装修
+    "task": "T",  # 跟进事务
 }
 
 # Entering one of these statuses stamps the matching time column on the ticket.
