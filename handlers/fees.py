@@ -302,14 +302,29 @@ async def submit_request(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
     kind = str(answers.get("kind", ""))
     if unit is None or kind not in REQUESTS:
         return [Reply("fee.not_your_unit")]
-    statement = await unit_statement(ctx.session, unit, local_today(ctx))
     person = ctx.person
+    return await open_request(
+        ctx,
+        unit,
+        kind,
+        f"{answers[kind]}\n{answers['reason']}",
+        person.name if person else "",
+        (person.phone or "") if person else "",
+    )
+
+
+async def open_request(
+    ctx: Context, unit: Unit, kind: str, description: str, name: str, phone: str
+) -> list[Reply]:
+    """A fee ticket of `kind` (dispute, instalment) for `unit`, asked in chat by one of its
+    residents or registered by the desk for a caller (handlers/intake.py)."""
+    statement = await unit_statement(ctx.session, unit, local_today(ctx))
     ticket = await tickets.create_ticket(
         ctx.session,
         **_ticket_fields(ctx, unit),
-        contact_name=person.name if person else "",
-        contact_phone=(person.phone or "") if person else "",
-        description=f"{answers[kind]}\n{answers['reason']}"[:2000],
+        contact_name=name,
+        contact_phone=phone,
+        description=description[:2000],
         details=_details(kind, statement),
         due_at=rules.reply_due(ctx.now, ctx.settings.tz),
     )

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from handlers import complaint, question
+from handlers import complaint, fees, question
 from handlers.core.context import Context
 from handlers.core.messages import Incoming, Reply, Text
 from handlers.directory import OFFLINE, closest_units, person_chats, unit_by_label
@@ -26,7 +26,7 @@ from handlers.work_orders import create_work_order, urgency_of
 from storage.models import Binding, ChatIdentity, Community, Person, Ticket, Unit
 
 VIA = OFFLINE  # how the request came in: 来电, 来访, 来信
-KINDS = ("repair", "complaint", "question")
+KINDS = ("repair", "complaint", "fee", "question")  # fee: a bill disputed (物业费异议)
 DESCRIPTION_MAX = 2000
 
 
@@ -109,7 +109,7 @@ async def check(ctx: Context, form: Form) -> Checked:
                 "intake.problem.unit_near" if near else "intake.problem.unit",
                 {"near": "、".join(unit.label for unit in near)},
             )
-    elif form.kind == "repair" and checked.community is not None and not form.unit:
+    elif form.kind in ("repair", "fee") and checked.community is not None and not form.unit:
         problems["unit"] = Text("intake.problem.unit_missing")
     if checked.unit is not None and checked.phone:
         checked.caller = await _resident(ctx, checked.unit, checked.phone)
@@ -212,6 +212,11 @@ async def _by_flow(caller: Context, form: Form, checked: Checked) -> list[Reply]
             "photos": [],
         }
         return await complaint.submit(caller, answers)
+    if form.kind == "fee" and checked.unit is not None:
+        # A disputed bill: the arrears reminders wait while the desk looks into it.
+        return await fees.open_request(
+            caller, checked.unit, fees.DISPUTE, form.description, form.name, checked.phone
+        )
     return await question.submit(caller, {"question": form.description})
 
 

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient
 from sqlmodel import col, select
 
 from bot import web
-from storage.models import AuditLog, Outbox, StaffMember, Ticket, WebAccount
+from storage.models import AuditLog, FeeAgreement, Outbox, StaffMember, Ticket, WebAccount
 from tests.conversations import file_repair
 from tests.harness import Chat
 from tests.webdesk import (
@@ -246,6 +246,36 @@ async def test_a_question_by_phone_from_a_caller_the_store_does_not_know(
         sent = (await s.exec(select(Outbox).where(col(Outbox.channel).in_(["phone"])))).all()
     assert ticket is not None and ticket.kind == "question" and ticket.channel == "phone"
     assert ticket.person_id is None and sent == []  # nothing to a chat that does not exist
+
+
+async def test_a_disputed_bill_by_letter_pauses_the_reminders_and_tells_the_resident(
+    client: TestClient, desk_app: Any
+) -> None:
+    page = await (await sign_in(client, "desk")).text()
+    typed = {
+        "csrf": csrf(page),
+        "via": "letter",
+        "kind": "fee",
+        "unit": "",
+        "description": "10月物业费按120平米收取，实际面积98.5平米",
+        "name": "张伟",
+        "phone": "13800000001",
+    }
+    assert "物业费异议" in await (await client.get("/desk/intake")).text()
+    refused = await client.post("/desk/intake", data=typed)
+    assert refused.status == 400 and "实际面积98.5平米" in await refused.text()  # unit needed
+    resident = Chat(desk_app, "resident")
+    await resident.inbox()
+    answer = await client.post("/desk/intake", data={**typed, "unit": "3-2-1201"})
+    assert answer.status == 200
+    async with desk_app.db.transaction() as s:
+        ticket = (await s.exec(select(Ticket).order_by(col(Ticket.id).desc()))).first()
+        dispute = (await s.exec(select(FeeAgreement))).first()
+    assert ticket is not None and ticket.kind == "fee" and ticket.number.startswith("F-")
+    assert ticket.channel == "letter" and ticket.details["via"] == "letter"
+    assert ticket.person_id is not None and ticket.unit_id is not None
+    assert dispute is not None and dispute.ticket_id == ticket.id and dispute.kind == "dispute"
+    assert ticket.number in "\n".join(said.text for said in await resident.inbox())
 
 
 async def test_the_desk_answers_a_question_and_records_a_phone_revisit_on_the_page(
