@@ -32,6 +32,7 @@ from dialogs import (
     slip,
     supervisor,
     tasks,
+    visitors,
 )
 from dialogs.engine import (
     ActionHandler,
@@ -71,6 +72,7 @@ FEATURES: list[Feature] = [
     complaint.FEATURE,
     complaint_answer.FEATURE,
     question.FEATURE,
+    visitors.FEATURE,
     intent.FEATURE,
 ]
 
