@@ -21,6 +21,7 @@ from dialogs import (
     emergency,
     fees,
     intent,
+    keys,
     movein,
     my,
     people,
@@ -73,6 +74,7 @@ FEATURES: list[Feature] = [
     complaint_answer.FEATURE,
     question.FEATURE,
     visitors.FEATURE,
+    keys.FEATURE,
     intent.FEATURE,
 ]
 
