@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from handlers import complaint
+from handlers import complaint, parcels
 from handlers.core.context import Context
 from handlers.core.messages import Choice, Money, Recipient, Reply, Text
 from handlers.directory import (
@@ -71,6 +71,10 @@ async def faq(ctx: Context, topic: str) -> Reply:
     }
     if topic == "fees" and community is not None:
         return await _fees(ctx, community, params)
+    if topic == "parcels":
+        waiting = await parcels.resident_reply(ctx)  # their own parcels, with the codes
+        if waiting is not None:
+            return waiting
     return Reply(ANSWERS[topic], params)
 
 
