@@ -237,7 +237,7 @@ async def _phone_task(ctx: Context, visit: Visit, here: bool) -> list[Reply]:
     }
     key = "visitor.walkin.no_resident" if here else "visitor.walkin.no_answer"
     told = Reply(key, shown, choices=buttons(visit, rules.ASKING))
-    return [*_to_guard(ctx, visit, told, here), *cards]
+    return [*cards, *_to_guard(ctx, visit, told, here)]
 
 
 async def no_answer(ctx: Context, job: Job) -> list[Reply]:
