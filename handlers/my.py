@@ -24,6 +24,7 @@ from handlers.core.context import Context
 from handlers.core.ids import row_id
 from handlers.core.messages import Choice, Reply, Text
 from handlers.directory import department_chats
+from handlers.keys import owner_keys
 from handlers.rules import slip as slip_rules
 from handlers.rules.lifecycle import FINISHED, allowed, next_status
 from storage import tickets
@@ -113,6 +114,7 @@ async def list_command(ctx: Context, argument: str | MyList = "") -> list[Reply]
         *await movein.open_progress(ctx),
         *await custody.owner_custodies(ctx, active_only=True),
         *await renovation_apply.owner_renovations(ctx),
+        *await owner_keys(ctx),
     ]
     if not found:
         return also or [Reply("my.none")]

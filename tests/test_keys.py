@@ -279,6 +279,7 @@ async def test_who_may_see_and_lend_keys(demo_app):
     mine = texts(await resident.say("/mykeys"))
     assert "3栋2单元1201 备用钥匙×1：在物业保管" in mine and "1202" not in mine, mine
     assert "天台门钥匙" not in mine
+    assert "物业为您保管的钥匙" in texts(await resident.say("/my"))  # under their tickets
     assert "没有保管您家的钥匙" in texts(await tenant.say("/mykeys"))  # a tenant, not the owner
 
     guard = Chat(app, "zhao")
