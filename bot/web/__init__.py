@@ -30,6 +30,7 @@ from bot.web import (
     intake,
     movein,
     notices,
+    parcels,
     photos,
     renovation,
     ticket,
@@ -86,6 +87,7 @@ async def desk_app(app: App, prefix: str = PREFIX) -> web.Application:
             *custody.routes(),
             *renovation.routes(),
             *gate.routes(),
+            *parcels.routes(),
             *figures.routes(),
             web.static("/static", HERE / "static", append_version=True),
         ]
