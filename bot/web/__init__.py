@@ -35,6 +35,7 @@ from bot.web import (
     renovation,
     ticket,
     units,
+    visitors,
 )
 from handlers.core.messages import Money
 from handlers.rules.phone import mask_phone
@@ -87,6 +88,7 @@ async def desk_app(app: App, prefix: str = PREFIX) -> web.Application:
             *custody.routes(),
             *renovation.routes(),
             *gate.routes(),
+            *visitors.routes(),
             *parcels.routes(),
             *figures.routes(),
             web.static("/static", HERE / "static", append_version=True),

@@ -13,6 +13,8 @@ field, one big answer.
 A renovation worker's pass (`FDPASS:` or eight letters and digits) typed or scanned in the
 same field is chat's `/pass <code>`, and "let in" is chat's button (handlers/renovation_passes.py),
 each the guard's message to the engine as for slips; today's workers are listed under the slips.
+A visitor's code (`FDVISIT:` or seven letters and digits) is chat's `/visitor <code>`, shown
+on the visitors' page (bot/web/visitors.py) with its 进入 / 离开 buttons.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.web import desk
+from bot.web import desk, visitors
 from bot.web.acting import handled, staff_context
 from handlers import gate, renovation_passes, slip
 from handlers.core.context import Context
 from handlers.core.messages import Reply
+from handlers.rules.visitors import looks_like_visit
 
 MAX_CODE = 40  # a code as typed or scanned (`FDSLIP:K7QW2M`), with room for spaces
 
@@ -114,6 +117,8 @@ async def check(request: web.Request) -> web.StreamResponse:
     code = " ".join(str(form.get("code") or "").split())[:MAX_CODE]
     if not code:
         return await _render(request, problem=_words(request, "web.gate.error.empty"), status=400)
+    if looks_like_visit(code):  # a visitor's code: checked and shown as on the visitors page
+        return await visitors.checked_page(request, _once(form), code)
     if renovation_passes.looks_like_pass(code):
         return await _check_pass(request, _once(form), code)
     await handled(request, _once(form), text=f"/slip {code}")
