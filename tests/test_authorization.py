@@ -54,8 +54,8 @@ RESIDENT_ACTIONS = {
     "reno_done",
 }
 # Commands anyone may run.
-# custody and movein: the desk's, or an owner's own
-OPEN_COMMANDS = {"my", "whoami", "units", "custody", "movein"}
+# custody and movein: the desk's, or an owner's own; parcels: a resident's own, the desk's list
+OPEN_COMMANDS = {"my", "whoami", "units", "custody", "movein", "parcels"}
 # A plausible argument for each privileged command, so refusal is not just a parse error.
 ARGUMENTS = {
     "paid": "3栋2单元1201 100 R20261126",
@@ -390,6 +390,9 @@ async def test_every_privileged_action_is_in_the_audit_log(demo_app, clock):
         "reno_end_no": "same handler as reno_end_ok",
         "reno_ok": "tests/test_renovation.py (renovation_approved audited)",
         "reno_passed": "tests/test_renovation.py (renovation_passed audited)",
+        "pickup": "shows a parcel; handing it over is audited (tests/test_parcels.py)",
+        "parcel_hand": "tests/test_parcels.py (parcel_collect audited)",
+        "parcel_return": "tests/test_web_parcels.py (parcel_return audited)",
     }
     staff_actions = {c.name for c in all_actions()} - RESIDENT_ACTIONS
     privileged = {c.name for c in all_commands() if c.roles}
