@@ -490,14 +490,19 @@ async def register_line(ctx: Context, text: str) -> list[Reply]:
     if isinstance(unit, list):
         return [unit_not_found(line.unit, unit)]
     assert unit.id is not None
+    # A courier named in the line (`顺丰`) is taken over the waybill's guess.
+    named = [(n, courier_of(ctx, n)) for n in line.notes]
+    courier = next((key for _, key in named if key in rules.COURIER_KEYS), "")
+    notes = [n for n, key in named if key not in rules.COURIER_KEYS]
     _, replies = await register(
         ctx,
         Registration(
             unit_id=unit.id,
             recipient=line.recipient,
             waybill=line.waybill,
+            courier=courier,
             phone=line.phone,
-            note=line.note,
+            note=" ".join(notes),
             valuable=line.valuable,
             damaged=line.damaged,
         ),

@@ -337,3 +337,39 @@ async def test_another_communitys_code_is_unknown(demo_app):
     assert "没有找到取件码" in texts(await other.say(f"/pickup {parcel.code}"))
     # and 2-1-802 of XFL is no unit of theirs
     assert "吴敏" not in texts(await other.say("/pickup 2-1-802"))
+
+
+async def test_courier_named_in_the_line_and_my_parcels_asked_in_words(demo_app):
+    app = demo_app
+    desk = Chat(app, "li")
+    said, parcel = await register(desk, "3栋2单元1201 李娜 AB99887766 中通 大件")
+    assert parcel.courier == "zto" and parcel.note == "大件" and "中通" in said
+    resident = Chat(app, "resident")
+    await resident.inbox()
+    assert parcel.code in texts(await resident.say("我的快递"))
+
+
+async def test_reminded_once_on_both_stores_even_with_a_second_job(demo_both, clock):
+    """Two workers, or a job booked twice after a restart: the reminder of one slot is
+    counted on the parcel in the job's transaction, so it goes out once."""
+    from storage import jobs
+
+    app = demo_both
+    desk = Chat(app, "li")
+    resident = Chat(app, "resident")
+    _, parcel = await register(desk, "3-2-1201 张伟 SF1234567890")
+    await resident.inbox()
+    async with app.db.transaction() as s:
+        await jobs.schedule(
+            s,
+            kind="parcel_watch",
+            due_at=clock.now() + timedelta(hours=24),
+            payload={"parcel": parcel.id},
+            dedupe_key=f"parcel:{parcel.id}:again",
+        )
+    clock.advance(hours=24)
+    await app.engine.run_jobs(all_jobs())
+    await app.engine.run_jobs(all_jobs())
+    reminded = await resident.inbox()
+    assert len(reminded) == 1 and parcel.code in reminded[0].text
+    assert (await parcel_of(app)).reminders == 1
