@@ -108,7 +108,7 @@ def _details(ctx: Context, card: Any) -> list[tuple[str, str]]:
     locale = ctx.locale
     rows = [
         ("visitor.web.code", card["code"]),
-        ("visitor.web.visitor", f"{card['name']} {card['phone']}"),
+        ("visitor.web.visitor", f"{card['name']} {card['phone']}".removesuffix(" -")),
         ("visitor.web.unit", card["unit"]),
         ("visitor.web.host", card["host"]),
         ("visitor.web.purpose", card["purpose"]),
