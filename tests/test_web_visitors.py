@@ -174,10 +174,10 @@ async def test_visitors_at_the_gate_in_a_browser(served) -> None:
     await browser.press("进入")
     page = await browser.text()
     assert "访客在小区内" in page and "在小区内（1）" in page, page
+    await browser.shot("visitors")
     await browser.fill(
         {"unit": "2-1-802", "name": "李四", "purpose": "送东西", "plate": "浙B12345"}
     )
     await browser.press("登记并询问住户")
     page = await browser.text()
     assert "待住户确认" in page and "李四" in page, page
-    await browser.shot("visitors")
