@@ -51,7 +51,12 @@ async def borrower_choices(ctx: Context, answers: Answers) -> Sequence[Choice]:
         Choice(
             f"staff:{m.id}",
             "keys.lend.staff.option",
-            {"name": m.name, "department": Text(f"department.{m.department or 'service'}")},
+            {
+                "name": m.name,
+                "department": Text(f"department.{m.department}")
+                if m.department
+                else Text(f"people.role.{m.role}"),
+            },
         )
         for m in staff
         if m.channel != "web"

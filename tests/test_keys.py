@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from dialogs.registry import all_sweeps
 from handlers.rules import keys as rules
@@ -127,7 +127,7 @@ UNIT = "3栋2单元1201"  # 张伟's
 
 async def loans(app) -> list[KeyLoan]:
     async with app.db.transaction() as s:
-        return list((await s.exec(select(KeyLoan).order_by(KeyLoan.id))).all())
+        return list((await s.exec(select(KeyLoan).order_by(col(KeyLoan.id)))).all())
 
 
 async def test_a_flats_key_lent_only_with_its_owners_consent(demo_app):
@@ -151,6 +151,7 @@ async def test_a_flats_key_lent_only_with_its_owners_consent(demo_app):
     [loan] = await loans(app)
     assert loan.consent == "chat: 张伟" and loan.lent_by.startswith("staff:")  # the desk
     # Pressed again, the old question does nothing.
+    assert owner.keyboard is not None
     assert "已处理过" in texts(await owner.send(option=owner.keyboard.button("同意")))
 
     said = texts(await desk.say("/keyback 柜B-3"))
@@ -309,6 +310,7 @@ async def test_who_may_see_and_lend_keys(demo_app):
 
     # A loan's "given back" button, forged by another community's desk: refused.
     await desk.say("/lend 柜A-12 王师傅")
+    assert desk.keyboard is not None
     button = desk.keyboard.button("已归还")
     assert "已归还 #" not in texts(await other_desk.send(option=button))
     assert "已归还 #" not in texts(await guard.send(option=button))

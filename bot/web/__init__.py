@@ -28,6 +28,7 @@ from bot.web import (
     figures,
     gate,
     intake,
+    keys,
     movein,
     notices,
     parcels,
@@ -91,6 +92,7 @@ async def desk_app(app: App, prefix: str = PREFIX) -> web.Application:
             *visitors.routes(),
             *parcels.routes(),
             *figures.routes(),
+            *keys.routes(),
             web.static("/static", HERE / "static", append_version=True),
         ]
     )
