@@ -267,7 +267,7 @@ async def history_reply(ctx: Context, key: OfficeKey) -> Reply:
         Text(
             "keys.history.line",
             {
-                "at": _at(e.get("at")),
+                "at": when_of(e.get("at")),
                 "event": Text(f"keys.event.{e.get('event', 'added')}"),
                 "who": e.get("borrower") or e.get("to") or "",
             },
@@ -277,7 +277,8 @@ async def history_reply(ctx: Context, key: OfficeKey) -> Reply:
     return Reply("keys.card", {"line": line(entry), "moves": moves or Text("keys.history.none")})
 
 
-def _at(value: Any) -> Any:
+def when_of(value: Any) -> Any:
+    """A time kept in a history entry (ISO text) as a time to show."""
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
