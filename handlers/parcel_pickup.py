@@ -17,8 +17,9 @@ from handlers.core.actions import Action
 from handlers.core.context import Context
 from handlers.core.messages import Choice, Reply, Text
 from handlers.rules import parcels as rules
+from handlers.rules.lifecycle import OPEN
 from storage import audit
-from storage.models import Parcel, ParcelStatus, Unit
+from storage.models import Parcel, ParcelStatus, Ticket, Unit
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,16 @@ async def collect(
             "parcels.handed.proxy" if proxy else "parcels.handed",
             {**params, "identity": parcel.identity},
         ),
+        *await _task_open(ctx, parcel),
     ]
+
+
+async def _task_open(ctx: Context, parcel: Parcel) -> list[Reply]:
+    """The desk's follow-up for the parcel, if one is still open: theirs to finish."""
+    ticket = await ctx.session.get(Ticket, parcel.ticket_id) if parcel.ticket_id else None
+    if ticket is None or ticket.status not in OPEN:
+        return []
+    return [Reply("parcels.task.still_open", {"number": ticket.number})]
 
 
 async def hand(ctx: Context, action: Hand) -> list[Reply]:
@@ -184,4 +194,4 @@ async def send_back(ctx: Context, action: SendBack) -> list[Reply]:
         Reply("parcels.returned.notice", params, to=chat, dedupe_key=f"parcel:{parcel.id}:ret:{i}")
         for i, chat in enumerate(await parcels.told_of(ctx, parcel))
     ]
-    return [*told, Reply("parcels.returned", params)]
+    return [*told, Reply("parcels.returned", params), *await _task_open(ctx, parcel)]

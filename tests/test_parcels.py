@@ -201,7 +201,7 @@ async def test_registered_in_one_line_told_reminded_and_tasked(demo_app, clock):
     card = texts(await desk.say(f"/pickup {parcel.code}"))
     assert "张伟" in card and "待取" in card
     done = texts(await desk.press("交付"))
-    assert "已交付" in done
+    assert "已交付" in done and "跟进事务 T-" in done  # the desk's follow-up is theirs to finish
     assert "已于" in texts(await resident.inbox())
     clock.advance(days=1)
     await app.engine.run_jobs(all_jobs())
