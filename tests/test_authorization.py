@@ -54,8 +54,9 @@ RESIDENT_ACTIONS = {
     "reno_done",
 }
 # Commands anyone may run.
-# custody and movein: the desk's, or an owner's own; parcels: a resident's own, the desk's list
-OPEN_COMMANDS = {"my", "whoami", "units", "custody", "movein", "parcels"}
+# custody and movein: the desk's, or an owner's own; parcels: a resident's own, the desk's list;
+# visitors: a resident's own visitors
+OPEN_COMMANDS = {"my", "whoami", "units", "custody", "movein", "parcels", "visitors"}
 # A plausible argument for each privileged command, so refusal is not just a parse error.
 ARGUMENTS = {
     "paid": "3栋2单元1201 100 R20261126",
