@@ -84,7 +84,7 @@ async def _register_summary(ctx: Context, answers: Answers) -> dict[str, Any]:
         "waybill": found or "—",
         "courier": parcels.courier_text(rules.guess_courier(found) or "") if found else "—",
         "note": note or "—",
-        "marks": Text("parcels.marks", {"marks": marks}) if marks else "",
+        "marks": parcels.marks_text(marks),
         "photo": Text("parcels.photo.yes") if answers.get("photo") else "",
     }
 

@@ -171,6 +171,16 @@ def age_text(parcel: Parcel, now: datetime) -> Text:
     return Text("parcels.age.hours", {"hours": found.hours})
 
 
+def marks_text(marks: list[Any]) -> Any:
+    """`（贵重、到件时外包装破损）` on one line: the marks joined pairwise in the reader's words."""
+    if not marks:
+        return ""
+    joined = marks[0]
+    for mark in marks[1:]:
+        joined = Text("parcels.and", {"a": joined, "b": mark})
+    return Text("parcels.marks", {"marks": joined})
+
+
 def details(parcel: Parcel, unit_label: str, now: datetime) -> dict[str, Any]:
     """A parcel's particulars, as the desk's card and the lists show them."""
     marks = [Text(f"parcels.flag.{f}") for f in ("valuable", "damaged") if getattr(parcel, f)]
@@ -184,7 +194,7 @@ def details(parcel: Parcel, unit_label: str, now: datetime) -> dict[str, Any]:
         "waybill": parcel.waybill or "—",
         "received": parcel.received_at,
         "age": age_text(parcel, now),
-        "marks": Text("parcels.marks", {"marks": marks}) if marks else "",
+        "marks": marks_text(marks),
         "status": Text(f"parcels.status.{parcel.status}"),
     }
 

@@ -151,6 +151,7 @@ async def test_registered_in_one_line_told_reminded_and_tasked(demo_app, clock):
     resident = Chat(app, "resident")  # 张伟
     said, parcel = await register(desk, "3-2-1201 张伟 SF1234567890 易碎 破损")
     assert "顺丰" in said and "已在线上通知住户" in said
+    assert "（到件时外包装破损、备注：易碎）" in said  # the marks on one line
     assert (parcel.recipient, parcel.waybill, parcel.courier) == ("张伟", "SF1234567890", "sf")
     assert parcel.damaged and not parcel.valuable and parcel.note == "易碎"
     assert parcel.person_id is not None and parcel.registered_by == "李敏"
