@@ -135,6 +135,15 @@ class Settings(BaseSettings):
     # key reminds its borrower at once, and the supervisor this many hours later.
     key_loan_hours: int = Field(8, ge=1)
     key_escalate_hours: int = Field(24, ge=0)
+    # The office's own checks: a nonconformity slip (不合格单) from an inspection round is
+    # answered within this many hours; the notice board (宣传栏) is renewed every this many
+    # days; the annual survey stays open this many days, reminds owners who have not
+    # answered every this many days, and a rating at or below this (of 5) gets a follow-up.
+    inspection_slip_hours: int = Field(48, ge=1)
+    notice_board_days: int = Field(14, ge=1)
+    survey_days: int = Field(30, ge=1)
+    survey_remind_days: int = Field(7, ge=1)
+    survey_low_score: int = Field(2, ge=1, le=5)
     # A warning this many hours before a deadline; after a breach, the supervisor is told
     # this many hours later, then the director this many hours after that.
     deadline_warning_hours: float = Field(2, ge=0)

@@ -59,6 +59,11 @@ COMMUNITY_POLICY = (
     "parcel_task_days",
     "key_loan_hours",
     "key_escalate_hours",
+    "inspection_slip_hours",
+    "notice_board_days",
+    "survey_days",
+    "survey_remind_days",
+    "survey_low_score",
 )
 
 

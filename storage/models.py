@@ -82,6 +82,8 @@ class TicketKind(StrEnum):
     patrol = "patrol"  # an outside patrol of a flat in custody
     renovation = "renovation"  # a renovation application under review (装修申请)
     task = "task"  # a follow-up for a department: call a resident, chase a parcel or a key
+    nonconformity = "nonconformity"  # a failed inspection item for a department (不合格单)
+    visit = "visit"  # a planned revisit or visit of the supervisor's plan (走访)
 
 
 class TicketStatus(StrEnum):
@@ -871,5 +873,214 @@ class KeyLoan(SQLModel, table=True):
     returned_to: str = Field(default="", max_length=100)
     reminders: int = 0
     escalated_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+
+
+class Checklist(SQLModel, table=True):
+    """A community's own list the office works through, editable by its managers: the daily
+    inspection round's items by area (`name` "inspection"), the annual survey's questions
+    ("survey"). `items` is a list of `{"area": …, "item": …}` (or a survey's questions)."""
+
+    __table_args__ = (UniqueConstraint("community_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id")
+    name: str = Field(max_length=30)
+    items: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    updated_by: str = Field(max_length=100)
+    updated_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+
+
+class InspectionRound(SQLModel, table=True):
+    """A daily inspection round (日常巡查) of the desk or a supervisor: hygiene, facilities,
+    the notice board, the patrol logs. `items` is the checklist as it was when the round
+    began; `results` each item's outcome (passed, or failed with a note, photos and the
+    nonconformity slip it became)."""
+
+    __tablename__ = "inspection_round"
+    __table_args__ = (Index("ix_inspection_round_started", "community_id", "started_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id")
+    by: str = Field(max_length=100)  # the actor (`staff:7`)
+    by_name: str = Field(default="", max_length=100)
+    status: str = Field(default="open", max_length=16)  # open, finished
+    items: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    results: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    started_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    finished_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+
+
+class VisitPlan(SQLModel, table=True):
+    """The supervisor's plan of revisits and visits (走访计划): a title and topic; each
+    planned visit is a `visit` ticket (unit, topic, date, by phone or in person) whose
+    result (the owner's opinions, what was done, the outcome) is kept on the ticket."""
+
+    __tablename__ = "visit_plan"
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    title: str = Field(max_length=200)
+    topic: str = Field(default="", max_length=500)
+    made_by: str = Field(max_length=100)
+    made_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    status: str = Field(default="open", max_length=16)  # open, done
+
+
+class Survey(SQLModel, table=True):
+    """The annual owners' opinion survey (业主意见征询表) of a community: its questions
+    (ratings and free text per service area), sent to every bound owner, one answer per
+    unit, closed and analysed for the director."""
+
+    __table_args__ = (UniqueConstraint("community_id", "year"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id")
+    year: int
+    title: str = Field(max_length=200)
+    questions: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    status: str = Field(default="draft", max_length=16)  # draft, open, closed
+    made_by: str = Field(max_length=100)
+    made_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    opened_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    closes_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    closed_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+
+
+class SurveyInvite(SQLModel, table=True):
+    """A survey sent to one owner of one unit, and its reminders."""
+
+    __tablename__ = "survey_invite"
+    __table_args__ = (UniqueConstraint("survey_id", "unit_id", "person_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    survey_id: int = Field(foreign_key="survey.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    person_id: int = Field(foreign_key="person.id")
+    sent_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    reminders: int = 0
+    reminded_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+
+
+class SurveyResponse(SQLModel, table=True):
+    """A unit's answer to the survey (one per unit: the first owner to answer)."""
+
+    __tablename__ = "survey_response"
+    __table_args__ = (UniqueConstraint("survey_id", "unit_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    survey_id: int = Field(foreign_key="survey.id")
+    unit_id: int = Field(foreign_key="unit.id")
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    answers: dict[str, Any] = _json()
+    answered_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id")  # a low score's follow-up
+
+
+class MonthReview(SQLModel, table=True):
+    """The month-end analysis (月度回访小结与问题分析) of a community: the month's revisit
+    summary and the recurring problems found, made at the month's end for the supervisor,
+    who reviews and comments on it and forwards it to the director."""
+
+    __tablename__ = "month_review"
+    __table_args__ = (UniqueConstraint("community_id", "month"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id")
+    month: str = Field(max_length=7)  # 2026-11
+    findings: dict[str, Any] = _json()
+    status: str = Field(default="made", max_length=16)  # made, reviewed, forwarded
+    comment: str = Field(default="", max_length=4000)
+    made_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    reviewed_by: str = Field(default="", max_length=100)
+    reviewed_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    forwarded_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+
+
+class Activity(SQLModel, table=True):
+    """A community activity (社区文化活动) and its plan: theme, items, cost, place, time,
+    who and how many take part, schedule, departments, prizes; announced to residents, who
+    sign up in chat up to `capacity`; records and photos archived afterwards."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    theme: str = Field(max_length=200)
+    items: str = Field(default="", max_length=2000)
+    cost: Decimal = Field(default=Decimal("0"), sa_column=Column(Numeric(12, 2), nullable=False))
+    place: str = Field(default="", max_length=200)
+    starts_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    ends_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    audience: str = Field(default="", max_length=200)  # who takes part
+    capacity: int | None = None  # how many may sign up; None: no limit
+    schedule: str = Field(default="", max_length=2000)
+    departments: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    prizes: str = Field(default="", max_length=1000)
+    status: str = Field(default="planned", max_length=16)  # planned, announced, done, cancelled
+    made_by: str = Field(max_length=100)
+    made_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    announced_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    record: str = Field(default="", max_length=4000)  # what happened, written afterwards
+    photos: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class ActivitySignup(SQLModel, table=True):
+    """A resident signed up for an activity, with how many people come."""
+
+    __tablename__ = "activity_signup"
+    __table_args__ = (UniqueConstraint("activity_id", "person_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    activity_id: int = Field(foreign_key="activity.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    people: int = 1
+    at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    cancelled_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+
+
+class Incident(SQLModel, table=True):
+    """An emergency (突发事件) raised by staff: fire, flood, lift entrapment, gas, power,
+    security, injury. It reaches the duty supervisor and the director at once, whatever
+    the hour; `timeline` keeps who did what and when; it closes with a short report."""
+
+    __table_args__ = (UniqueConstraint("community_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id")
+    number: str = Field(max_length=20)  # E-261206-0001
+    kind: str = Field(max_length=16)  # fire, flood, lift, gas, power, security, injury
+    building_id: int | None = Field(default=None, foreign_key="building.id")
+    place: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=2000)
+    raised_by: str = Field(max_length=100)
+    raised_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    status: str = Field(default="open", max_length=16)  # open, closed
+    timeline: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    report: str = Field(default="", max_length=4000)
+    closed_by: str = Field(default="", max_length=100)
+    closed_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    residents_told_at: datetime | None = Field(
         default=None, sa_column=Column(UtcDateTime(), nullable=True)
     )

@@ -31,6 +31,9 @@ PREFIXES = {
     "patrol": "P",
     "renovation": "Z",  # 装修
     "task": "T",  # 跟进事务
+    "nonconformity": "N",  # 不合格单
+    "visit": "V",  # 走访
+    "incident": "E",  # 突发事件 (numbers only: an Incident is not a ticket)
 }
 
 # Entering one of these statuses stamps the matching time column on the ticket.
