@@ -120,6 +120,13 @@ async def desk_chats(ctx: Context, community_id: int) -> list[Recipient]:
 # ---- lending ---------------------------------------------------------------------------------
 
 
+async def locked_key(ctx: Context, key_id: int) -> OfficeKey | None:
+    """The key, locked until the transaction ends: two desks lending (or taking back) the
+    same key at once on PostgreSQL go one after the other, the second seeing the first's
+    loan (SQLite lets one writer in at a time anyway)."""
+    return await ctx.session.get(OfficeKey, key_id, with_for_update=True)
+
+
 def pending_ask(key: OfficeKey) -> dict[str, Any] | None:
     """The owner's consent asked in chat and not answered yet, if any."""
     answered = {e.get("ask") for e in key.history if e.get("event") in ("agreed", "refused")}
@@ -146,7 +153,7 @@ async def may_lend(ctx: Context, key: OfficeKey | None) -> OfficeKey | Reply:
 async def lend(ctx: Context, request: LendRequest) -> list[Reply]:
     """Lend a key now; a unit's key asks its owner first (`consent` "chat") or needs the
     way the owner agreed recorded with a note (phone, written). Refused otherwise."""
-    found = await may_lend(ctx, await ctx.session.get(OfficeKey, request.key_id))
+    found = await may_lend(ctx, await locked_key(ctx, request.key_id))
     if isinstance(found, Reply):
         return [found]
     key = found
@@ -292,7 +299,7 @@ async def ask_owner(ctx: Context, key: OfficeKey, request: LendRequest) -> list[
 
 
 async def _answer_of(ctx: Context, action: OnKey) -> tuple[OfficeKey, dict[str, Any]] | Reply:
-    key = await ctx.session.get(OfficeKey, action.key)
+    key = await locked_key(ctx, action.key)
     if key is None or ctx.person is None:
         return Reply("dialog.stale")
     if ctx.person.id not in {o.id for o in await owners_of(ctx.session, key.unit_id)}:
@@ -367,8 +374,9 @@ async def give_back(ctx: Context, loan_id: int, brought_by: str = "") -> list[Re
     member = keeper(ctx, loan.community_id) if loan is not None else None
     if loan is None or member is None:
         return [Reply("dialog.not_allowed")]
-    key = await ctx.session.get(OfficeKey, loan.key_id)
+    key = await locked_key(ctx, loan.key_id)
     assert key is not None
+    await ctx.session.refresh(loan)  # as it stands now that the key is ours
     if loan.returned_at is not None:
         return [Reply("keys.error.already_back", {"label": key.label, "at": loan.returned_at})]
     loan.returned_at, loan.returned_to = ctx.now, member.name[:100]

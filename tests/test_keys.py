@@ -213,8 +213,8 @@ async def test_without_a_way_to_ask_the_owner_the_desk_records_consent(demo_app)
 # ---- overdue -------------------------------------------------------------------------------
 
 
-async def test_an_overdue_key_reminds_the_borrower_then_the_supervisor_once_each(demo_app, clock):
-    app = demo_app
+async def test_an_overdue_key_reminds_the_borrower_then_the_supervisor_once_each(demo_both, clock):
+    app = demo_both  # on SQLite and PostgreSQL: the sweep locks the loans it chases there
     desk = Chat(app, "li")
     desk_group = Chat(app, "li", chat_id=SERVICE, kind="group")
     wang = Chat(app, "wang")
@@ -337,3 +337,28 @@ def test_every_key_built_from_a_value_is_in_both_catalogs() -> None:
     root = Path(__file__).resolve().parent.parent / "locales"
     for locale in LOCALES:
         assert not built - set(load_po_dir(root, locale)), locale
+
+
+async def test_custodys_keys_are_in_the_register_and_lent_like_any_flats_key(demo_app):
+    from tests.test_custody import open_custody
+
+    app = demo_app
+    desk = Chat(app, "li")
+    owner = Chat(app, "resident")
+    await open_custody(desk, UNIT, keys="大门钥匙2把，信箱钥匙1把")
+    await owner.inbox()
+    listing = texts(await desk.say("/keys"))
+    assert "#1 大门钥匙×2（房屋）3栋2单元1201 · 未定位置 · 在库" in listing, listing
+    assert "信箱钥匙×1" in listing
+    assert "3栋2单元1201 大门钥匙×2：在物业保管" in texts(await owner.say("/mykeys"))
+
+    # The technician going into the flat in custody: the owner agrees in chat.
+    said = texts(await desk.say("/lend #1 王师傅 明天上午"))
+    assert "已在聊天中询问" in said, said
+    await owner.inbox()
+    await owner.press("同意")
+    assert "已借出 #1 大门钥匙×2" in texts(await desk.inbox())
+    mine = texts(await owner.say("/mykeys"))
+    assert "大门钥匙×2：已借给 王师傅" in mine and "2026-11-27 12:00" in mine, mine
+    card = texts(await desk.say("/keys 1"))
+    assert "收到（托管）" in card and "业主同意 张伟" in card and "借出 王师傅" in card, card
