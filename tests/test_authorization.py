@@ -52,6 +52,11 @@ RESIDENT_ACTIONS = {
     "mi_signoff",
     "reno_cancel",  # the renovation's applicant or an owner of its unit, checked inside
     "reno_done",
+    "visit_mine",  # the resident's own visitors; cancel and code check the host inside
+    "visit_cancel",
+    "visit_code",
+    "visit_yes",  # a walk-in's answer: a resident of the visit's unit, checked inside
+    "visit_nope",
 }
 # Commands anyone may run.
 # custody and movein: the desk's, or an owner's own; parcels: a resident's own, the desk's list;
@@ -394,6 +399,12 @@ async def test_every_privileged_action_is_in_the_audit_log(demo_app, clock):
         "pickup": "shows a parcel; handing it over is audited (tests/test_parcels.py)",
         "parcel_hand": "tests/test_parcels.py (parcel_collect audited)",
         "parcel_return": "tests/test_web_parcels.py (parcel_return audited)",
+        "visitor": "tests/test_visitors.py (visit_checked audited)",
+        "visit_in": "tests/test_visitors.py (visit_arrived audited)",
+        "visit_out": "tests/test_visitors.py (visit_left audited)",
+        "visit_no": "tests/test_visitors.py (visit_turned_away audited)",
+        "visit_desk_ok": "tests/test_visitors.py (visit_desk_approved audited)",
+        "visit_desk_no": "same handler as visit_desk_ok (visit_desk_refused audited)",
     }
     staff_actions = {c.name for c in all_actions()} - RESIDENT_ACTIONS
     privileged = {c.name for c in all_commands() if c.roles}

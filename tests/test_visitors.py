@@ -262,7 +262,14 @@ async def test_a_pre_registered_visitor_comes_in_and_leaves(demo_app):
     ]
     assert visit.history[1]["verdict"] == "too_early" and visit.history[-1]["minutes_over"] == 90
     assert visit.history[3]["by"].startswith("staff:")
-    assert "visit_arrived" in await audited(demo_app, visit.code)
+    assert await audited(demo_app, visit.code) == [
+        "visit_registered",
+        "visit_checked",
+        "visit_checked",
+        "visit_arrived",
+        "visit_checked",
+        "visit_left",
+    ]
     # The code cannot be used again.
     said = await guard.say(f"/visitor {visit.code}")
     assert "访客已离开" in texts(said) and not said[-1].buttons
@@ -325,6 +332,7 @@ async def test_with_desk_approval_the_code_comes_once_approved(demo_app):
     assert f"通行码：{visit.code}" in texts(told)
     assert "有效，可以放行" in texts(await guard.say(f"/visitor {visit.code}"))
     assert "已处理过了" in texts(await desk.press("不同意"))  # decided once
+    assert "visit_desk_approved" in await audited(demo_app, visit.code)
 
 
 async def test_the_desk_refuses_a_visit(demo_app):
@@ -336,6 +344,7 @@ async def test_the_desk_refuses_a_visit(demo_app):
     await desk.press("不同意")
     assert "未通过物业服务中心审核" in texts(await resident.inbox())
     assert (await latest(demo_app)).status == "refused"
+    assert "visit_desk_refused" in await audited(demo_app, (await latest(demo_app)).code)
 
 
 async def test_a_resident_lists_and_cancels_a_visit(demo_app):
@@ -485,6 +494,7 @@ async def test_a_unit_without_a_resident_in_chat_goes_to_the_phone_at_once(demo_
     said = await guard.press("不放行")
     assert "未放行" in texts(said)
     assert (await latest(demo_app)).status == "refused"
+    assert "visit_turned_away" in await audited(demo_app, visit.code)
 
 
 # ---- who may do what ----------------------------------------------------------------------
