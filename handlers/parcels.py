@@ -472,14 +472,9 @@ async def desk_list(ctx: Context, scopes: list[int | None]) -> Reply:
         return Reply("parcels.desk.none")
     lines = [Text("parcels.desk.line", details(p, u.label, ctx.now)) for p, u in found]
     more = len(lines) - LIST_LIMIT
-    return Reply(
-        "parcels.desk.list",
-        {
-            "count": len(found),
-            "lines": lines[:LIST_LIMIT],
-            "more": Text("parcels.desk.more", {"count": more}) if more > 0 else "",
-        },
-    )
+    if more > 0:
+        lines = [*lines[:LIST_LIMIT], Text("parcels.desk.more", {"count": more})]
+    return Reply("parcels.desk.list", {"count": len(found), "lines": lines})
 
 
 # ---- one typed line ------------------------------------------------------------------

@@ -312,6 +312,10 @@ async def test_who_may(demo_app):
         assert "客服中心" in texts(await group.say("/parcel 2-1-802 吴敏 SF1234567892"))
     async with app.db.transaction() as s:
         assert len((await s.exec(select(Parcel))).all()) == 1
+    # the desk's waiting list in chat; a guard has none
+    listed = texts(await desk.say("/parcels"))
+    assert "待取快递共 1 件" in listed and parcel.code in listed
+    assert "客服中心" in texts(await Chat(app, "zhao").say("/parcels"))
     # the supervisor may
     boss = Chat(app, "zhou")
     assert "取件码" in texts(await boss.say("/parcel 3-2-1201 SF1234567893"))
