@@ -168,7 +168,8 @@ async def let_in(ctx: Context, action: VisitorIn) -> list[Reply]:
     visit.status, visit.arrived_at = rules.ARRIVED, ctx.now
     await remember(ctx, visit, "arrived", was=was)
     shown = await card(ctx, visit)
-    told = await to_host(ctx, visit, "visitor.arrived_notice", shown)
+    # The host expects their visitor: told at once, whatever the hour.
+    told = await to_host(ctx, visit, "visitor.arrived_notice", shown, urgent=True)
     return [Reply("visitor.let_in.done", shown, choices=buttons(visit, rules.INSIDE)), *told]
 
 

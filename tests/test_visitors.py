@@ -23,7 +23,7 @@ from handlers.core.i18n import LOCALES, load_po_dir
 from handlers.people import add_staff
 from handlers.rules import visitors as rules
 from handlers.rules.slip import Invalid
-from storage.models import AuditLog, Community, Ticket, Visit
+from storage.models import AuditLog, ChatIdentity, Community, Ticket, Visit
 from tests.conversations import chat_as
 from tests.harness import Chat, texts
 
@@ -539,3 +539,48 @@ async def test_who_may_see_and_check_visitors(demo_app):
     assert "没有权限" in texts(said)
     said = await guard.say("/fees")
     assert "¥" not in texts(said) and "欠费" not in texts(said)
+
+
+async def test_the_limit_reached_meanwhile_keeps_the_answers_at_submit(demo_app):
+    """Two residents of one unit fill in the form at once; the second to submit, over the
+    limit, is refused with what they entered repeated, so nothing is lost."""
+    await set_policy(demo_app, visitor_daily_limit=1)
+    zhang = Chat(demo_app, "resident")
+    lina = await chat_as(demo_app, "lina", "李娜")
+    await zhang.say("/visit")
+    for answer in ("王小明", "13912345678", "浙A12345", "探亲访友", "明天下午3点"):
+        await zhang.say(answer)
+    await zhang.press("跳过")
+    await zhang.press("无")
+    await register(lina, name="李雷", arrival="明天上午10点")
+    said = await zhang.press("确认提交")
+    assert "已登记满 1 位访客" in texts(said)
+    assert "王小明（13912345678）" in texts(said) and "浙A12345" in texts(said)
+    async with demo_app.db.transaction() as s:
+        assert [v.name for v in (await s.exec(select(Visit))).all()] == ["李雷"]
+
+
+async def test_a_visitor_registered_in_english(demo_app):
+    async with demo_app.db.transaction() as s:
+        identity = (
+            await s.exec(select(ChatIdentity).where(ChatIdentity.external_user_id == "resident"))
+        ).one()
+        identity.locale = "en"
+        s.add(identity)
+    resident = Chat(demo_app, "resident")
+    said = await resident.say("/visit")
+    assert "What is the visitor's name?" in texts(said)
+    await resident.say("Tom Smith")
+    await resident.say("13912345678")
+    await resident.press("Skip")
+    await resident.say("dinner")
+    said = await resident.say("tomorrow 7pm")
+    assert "When will they leave?" in texts(said)
+    await resident.say("3 hours")
+    said = await resident.press("None")
+    assert "Leaves by: 2026-11-27 22:00" in texts(said)
+    said = await resident.press("Submit")
+    visit = await latest(demo_app)
+    assert f"Gate code: {visit.code}" in texts(said) and "Hello Tom Smith" in texts(said)
+    said = await resident.say("/visitors")
+    assert "Your visitors (1)" in texts(said) and "expected" in texts(said)
