@@ -129,7 +129,8 @@ async def locked_key(ctx: Context, key_id: int) -> OfficeKey | None:
 
 def pending_ask(key: OfficeKey) -> dict[str, Any] | None:
     """The owner's consent asked in chat and not answered yet, if any."""
-    answered = {e.get("ask") for e in key.history if e.get("event") in ("agreed", "refused")}
+    answers = ("agreed", "refused", "withdrawn")
+    answered = {e.get("ask") for e in key.history if e.get("event") in answers}
     for entry in reversed(key.history):
         if entry.get("event") == "asked" and entry.get("ask") not in answered:
             return entry
@@ -145,8 +146,6 @@ async def may_lend(ctx: Context, key: OfficeKey | None) -> OfficeKey | Reply:
     loan = await open_loan(ctx.session, key.id)
     if loan is not None:
         return Reply("keys.error.key_out", {"label": key.label, "borrower": loan.borrower})
-    if pending_ask(key) is not None:
-        return Reply("keys.error.asking", {"label": key.label})
     return key
 
 
@@ -164,12 +163,17 @@ async def lend(ctx: Context, request: LendRequest) -> list[Reply]:
         return [Reply("keys.error.phone_needed", {"borrower": borrower.name})]
     consent = ""
     if rules.needs_consent(key.kind):
+        asked = pending_ask(key)
         if request.consent == rules.CONSENT_CHAT:
+            if asked is not None:  # the owner is asked once; the desk may record instead
+                return [Reply("keys.error.asking", {"label": key.label})]
             return await ask_owner(ctx, key, request)
         note = request.consent_note.strip()
         if request.consent not in rules.RECORDED_CONSENT or not note:
             return [Reply("keys.error.consent_needed", {"label": key.label})]
         consent = f"{request.consent}: {note}"[:200]
+        if asked is not None:  # consent got another way: the question in chat is void
+            record(key, ctx, "withdrawn", ask=asked.get("ask"))
     return await lend_now(ctx, key, request, consent, lent_by=ctx.actor)
 
 

@@ -143,7 +143,7 @@ async def test_a_flats_key_lent_only_with_its_owners_consent(demo_app):
     assert await loans(app) == []
     asked = await owner.inbox()
     assert "您是否同意" in texts(asked) and "王师傅" in texts(asked)
-    assert "正在等业主确认" in texts(await desk.say("/lend 柜B-3 王师傅"))  # asked once
+    assert "正在等答复" in texts(await desk.say("/lend 柜B-3 王师傅"))  # asked once
     said = texts(await owner.press("同意"))
     assert "已记录您同意" in said and "已借出" in said and "18:00" in said, said
     lent = texts(await desk.inbox())
@@ -325,6 +325,7 @@ def test_every_key_built_from_a_value_is_in_both_catalogs() -> None:
     from handlers.core.i18n import LOCALES, load_po_dir
 
     events = ("added", "received", "returned", "lent", "back", "asked", "agreed", "refused")
+    events += ("withdrawn",)
     built = {f"keys.kind.{k}" for k in rules.KINDS}
     built |= {f"keys.event.{e}" for e in events}
     built |= {f"keys.event.overdue_{s}" for s in (rules.REMIND, rules.SUPERVISOR)}
@@ -362,3 +363,26 @@ async def test_custodys_keys_are_in_the_register_and_lent_like_any_flats_key(dem
     assert "大门钥匙×2：已借给 王师傅" in mine and "2026-11-27 12:00" in mine, mine
     card = texts(await desk.say("/keys 1"))
     assert "收到（托管）" in card and "业主同意 张伟" in card and "借出 王师傅" in card, card
+
+
+async def test_an_owner_silent_in_chat_the_desk_records_consent_got_by_phone(demo_app):
+    desk = Chat(demo_app, "li")
+    owner = Chat(demo_app, "resident")
+    await desk.say("/keys add 3-2-1201 备用钥匙 柜B-3")
+    await desk.say("/lend 柜B-3 王师傅")
+    await owner.inbox()  # asked; no answer
+    assert "正在等答复" in texts(await desk.say("/lend 柜B-3 王师傅"))  # not asked twice
+    await desk.say("/lend")
+    await desk.press("登记借出")
+    await desk.say("柜B-3")
+    await desk.press("王师傅")
+    await desk.press("跳过")
+    await desk.press("默认")
+    await desk.press("书面")
+    await desk.say("业主签字的委托书，存档")
+    said = texts(await desk.press("确认提交"))
+    assert "书面同意：业主签字的委托书，存档" in said, said
+    assert "已借出" in texts(await owner.inbox())
+    assert "已处理过" in texts(await owner.press("同意"))  # the old question is void
+    [loan] = await loans(demo_app)
+    assert loan.consent.startswith("written:") and loan.borrower == "王师傅"

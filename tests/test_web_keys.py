@@ -119,7 +119,7 @@ async def test_the_register_on_the_page(client: TestClient, demo_app: Any) -> No
     page = await lend_on_page(
         client, spare.id, borrower="张三", phone="13900000009", consent="chat"
     )
-    assert "已在聊天中询问" in page and "正在等业主在聊天中确认" in page
+    assert "已在聊天中询问" in page and "正在等答复" in page
     await owner.inbox()
     await owner.press("同意")
     page = await (await client.get(f"/desk/keys/{spare.id}")).text()
