@@ -388,6 +388,8 @@ async def list_command(ctx: Context, argument: str = "") -> list[Reply]:
     buttons: list[Choice] = []
     for visit in visits:
         shown = await card(ctx, visit)
+        if visit.status not in (rules.EXPECTED, rules.ARRIVED):
+            shown["code"] = "—"  # no code to forward: pending, void or used up
         lines.append(Text("visitor.mine.line", shown))
         if rules.cancellable(visit.status):
             buttons.append(Cancel(visit.id or 0).choice("visitor.mine.cancel", name=visit.name))

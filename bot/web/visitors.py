@@ -27,6 +27,7 @@ from dialogs.sending import send
 from handlers import visitors_gate, visitors_walkin
 from handlers.core.context import Context
 from handlers.core.messages import Reply
+from handlers.directory import community_of
 from handlers.rules import slip as slip_rules
 from handlers.rules import visitors as rules
 from handlers.rules.phone import normalise_phone
@@ -201,6 +202,9 @@ async def walk_in(request: web.Request) -> web.StreamResponse:
         say = app.catalogs.text
         locale = ctx.locale
         community_id = visitors_walkin.gate_community(ctx)
+        if community_id is None:  # company-wide: the first community, as in chat
+            found = await community_of(ctx)
+            community_id = found.id if found else None
         if not visitors_gate.guards(ctx) or community_id is None:
             raise web.HTTPForbidden()
         unit = None
