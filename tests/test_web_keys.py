@@ -125,6 +125,13 @@ async def test_the_register_on_the_page(client: TestClient, demo_app: Any) -> No
     page = await (await client.get(f"/desk/keys/{spare.id}")).text()
     assert "借出中" in page and "业主同意" in page and "chat: 张伟" in page
 
+    # The same pages in English.
+    await client.get("/desk/lang/en")
+    listing = await (await client.get("/desk/keys?state=out")).text()
+    assert "Key register" in listing and "Out" in listing and "备用钥匙" in listing
+    page = await (await client.get(f"/desk/keys/{spare.id}")).text()
+    assert "Loans" in page and "owner agreed" in page and "out now" in page
+
 
 async def loans(app: Any) -> list[KeyLoan]:
     async with app.db.transaction() as s:
