@@ -19,10 +19,19 @@ from tests.test_telegram import emulator
 from tests.test_visitors import at, register
 from tests.test_web_browser import pytestmark as needs_chromium
 from tests.test_web_browser import served
-from tests.webdesk import add_other_desk, client, csrf, serving, sign_in
+from tests.webdesk import (
+    _pg_demo_template,
+    add_other_desk,
+    client,
+    csrf,
+    desk_app,
+    pg_demo_app,
+    serving,
+    sign_in,
+)
 
-__all__ = ["client", "emulator", "served"]  # fixtures: tests/webdesk.py, the browser test,
-# the Bot API emulator (tests/test_telegram.py)
+# fixtures: tests/webdesk.py, the browser test, the Bot API emulator (tests/test_telegram.py)
+__all__ = ["_pg_demo_template", "client", "desk_app", "emulator", "pg_demo_app", "served"]
 
 TODAY = date(2026, 11, 26)
 
@@ -52,7 +61,13 @@ async def check(client: Any, code: str, path: str = "/desk/visitors/check") -> A
     return await client.post(path, data={"csrf": csrf(page), "code": code})
 
 
-async def test_a_visitor_checked_let_in_and_out_on_the_page(demo_app, client):
+async def test_a_visitor_checked_let_in_and_out_on_the_page(desk_app):
+    """On SQLite and on PostgreSQL."""
+    async with serving(desk_app) as client:
+        await _in_and_out(desk_app, client)
+
+
+async def _in_and_out(demo_app: Any, client: Any) -> None:
     resident = Chat(demo_app, "resident")
     await register(resident, arrival="今天18:00", departure="3小时")
     visit = await latest(demo_app)
