@@ -204,7 +204,8 @@ def is_png(path: str) -> bool:
 # ---- a pre-registered visitor -------------------------------------------------------------
 
 
-async def test_a_pre_registered_visitor_comes_in_and_leaves(demo_app):
+async def test_a_pre_registered_visitor_comes_in_and_leaves(demo_both):
+    demo_app = demo_both  # on SQLite and on PostgreSQL
     resident = Chat(demo_app, "resident")
     said = await register(resident)
     visit = await latest(demo_app)
@@ -373,7 +374,8 @@ async def test_a_resident_lists_and_cancels_a_visit(demo_app):
     assert (await latest(demo_app)).code == visit
 
 
-async def test_visits_nobody_came_for_expire_and_the_gate_lists_today(demo_app):
+async def test_visits_nobody_came_for_expire_and_the_gate_lists_today(demo_both):
+    demo_app = demo_both  # on SQLite and on PostgreSQL
     resident = Chat(demo_app, "resident")
     await register(resident, arrival="今天10:00", departure="11:00")
     await register(resident, name="李雷", arrival="今天11:00", departure="12:00", plate=None)
@@ -459,7 +461,8 @@ async def test_the_first_answer_decides_a_walk_in(demo_app):
     assert "没有权限" in texts(await tenant.send(option=zhang.keyboard.button("放行")))
 
 
-async def test_an_unanswered_walk_in_becomes_a_phone_task(demo_app):
+async def test_an_unanswered_walk_in_becomes_a_phone_task(demo_both):
+    demo_app = demo_both  # on SQLite and on PostgreSQL
     await chat_as(demo_app, "wu", "吴敏")
     guard = Chat(demo_app, "zhao", chat_id=SECURITY, kind="group")
     await walk_in(guard, "2-1-802")
