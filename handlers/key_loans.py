@@ -25,6 +25,7 @@ from handlers.core.context import Context
 from handlers.core.messages import Choice, Recipient, Reply, Text
 from handlers.directory import department_chats, people_with_role, person_chats, private_chat
 from handlers.keys import (
+    KeyBack,
     NotFound,
     communities_where,
     community_staff,
@@ -80,14 +81,6 @@ class OwnerAgrees(OnKey):
 class OwnerRefuses(OnKey):
     name: ClassVar[str] = "key_owner_no"
     private: ClassVar[bool] = True
-
-
-@dataclass(frozen=True)
-class KeyBack(Action):
-    """The loan card's "given back" button."""
-
-    name: ClassVar[str] = "key_back"
-    loan: int
 
 
 # ---- who borrows ---------------------------------------------------------------------------

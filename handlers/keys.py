@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from handlers.core.actions import Action
 from handlers.core.context import Context
 from handlers.core.ids import row_id
 from handlers.core.messages import Reply, Text
@@ -40,6 +41,15 @@ from storage.models import (
 )
 
 STATES = ("held", "out", "overdue", "returned")
+LIST_BUTTONS = 8  # "given back" buttons under `/keys`, for the keys out longest
+
+
+@dataclass(frozen=True)
+class KeyBack(Action):
+    """A loan's "given back" button (on the loan card, and under `/keys`)."""
+
+    name: ClassVar[str] = "key_back"
+    loan: int
 
 
 # ---- who may ---------------------------------------------------------------------------
@@ -249,10 +259,16 @@ async def keys_command(ctx: Context, argument: str) -> list[Reply]:
             replies.append(Reply("keys.list.none", {"community": community.name}))
             continue
         counts = {s: len([e for e in listed if e.state == s]) for s in ("held", "out", "overdue")}
+        buttons = [
+            KeyBack(e.loan.id or 0).choice("keys.btn.back_one", id=e.key.id, label=e.key.label)
+            for e in listed
+            if e.loan is not None and keeper(ctx, community.id)
+        ]
         replies.append(
             Reply(
                 "keys.list",
                 {"community": community.name, **counts, "lines": [line(e) for e in listed]},
+                choices=tuple(buttons[:LIST_BUTTONS]),
             )
         )
     return replies
