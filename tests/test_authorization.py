@@ -57,11 +57,13 @@ RESIDENT_ACTIONS = {
     "visit_code",
     "visit_yes",  # a walk-in's answer: a resident of the visit's unit, checked inside
     "visit_nope",
+    "key_owner_ok",  # lending a flat's key: an owner of the key's unit, checked inside
+    "key_owner_no",
 }
 # Commands anyone may run.
 # custody and movein: the desk's, or an owner's own; parcels: a resident's own, the desk's list;
-# visitors: a resident's own visitors
-OPEN_COMMANDS = {"my", "whoami", "units", "custody", "movein", "parcels", "visitors"}
+# visitors: a resident's own visitors; mykeys: an owner's own unit's keys the office keeps
+OPEN_COMMANDS = {"my", "whoami", "units", "custody", "movein", "parcels", "visitors", "mykeys"}
 # A plausible argument for each privileged command, so refusal is not just a parse error.
 ARGUMENTS = {
     "paid": "3栋2单元1201 100 R20261126",
@@ -79,6 +81,9 @@ ARGUMENTS = {
     "duty": "",
     "plan": "F-261126-0001",
     "agreements": "",
+    "keys": "add 天台门钥匙 公共 柜A-12",
+    "lend": "#1 某人 13900000011",
+    "keyback": "#1",
 }
 DESCRIPTION, PHONE = "客厅插座没电", "13800000001"
 
@@ -405,6 +410,10 @@ async def test_every_privileged_action_is_in_the_audit_log(demo_app, clock):
         "visit_no": "tests/test_visitors.py (visit_turned_away audited)",
         "visit_desk_ok": "tests/test_visitors.py (visit_desk_approved audited)",
         "visit_desk_no": "same handler as visit_desk_ok (visit_desk_refused audited)",
+        "keys": "lists the register; /keys add is audited (tests/test_keys.py, key_added)",
+        "lend": "tests/test_keys.py (key_lent audited; an owner's refusal key_loan_refused)",
+        "keyback": "tests/test_keys.py (key_back audited)",
+        "key_back": "same handler as /keyback (key_back audited)",
     }
     staff_actions = {c.name for c in all_actions()} - RESIDENT_ACTIONS
     privileged = {c.name for c in all_commands() if c.roles}
