@@ -41,6 +41,9 @@ from storage.models import (
 )
 
 STATES = ("held", "out", "overdue", "returned")
+# `/keys 逾期`, `/keys out`: the register narrowed to one state.
+STATE_WORDS = {"逾期": "overdue", "overdue": "overdue", "借出": "out", "out": "out"}
+STATE_WORDS |= {"在库": "held", "held": "held"}
 LIST_BUTTONS = 8  # "given back" buttons under `/keys`, for the keys out longest
 
 
@@ -235,7 +238,8 @@ def line(entry: Entry) -> Text:
 
 async def keys_command(ctx: Context, argument: str) -> list[Reply]:
     """`/keys`: the register of the sender's communities (the desk, managers, security);
-    `/keys add …` adds a key (the desk, managers); an owner's own unit's keys; else refused."""
+    `/keys 逾期` (借出, 在库) those in one state; `/keys 柜A-12` one key's card; `/keys add …`
+    adds a key (the desk, managers). Anybody else is refused (an owner has `/mykeys`)."""
     words = argument.strip()
     head, _, rest = words.partition(" ")
     if head.lower() in ("add", "新增", "添加", "登记"):
@@ -245,7 +249,8 @@ async def keys_command(ctx: Context, argument: str) -> list[Reply]:
     shown = await communities_where(ctx, viewer)
     if not shown:
         return [Reply("dialog.not_allowed")]
-    if words:
+    state = STATE_WORDS.get(words.lower(), "")
+    if words and not state:
         try:
             key = await find_key(ctx, words, [c.id for c in shown if c.id is not None])
         except NotFound as missing:
@@ -254,7 +259,7 @@ async def keys_command(ctx: Context, argument: str) -> list[Reply]:
     replies = []
     for community in shown:
         assert community.id is not None
-        listed = await entries(ctx, community.id)
+        listed = await entries(ctx, community.id, state=state)
         if not listed:
             replies.append(Reply("keys.list.none", {"community": community.name}))
             continue

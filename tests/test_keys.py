@@ -259,6 +259,8 @@ async def test_an_overdue_key_reminds_the_borrower_then_the_supervisor_once_each
     listing = texts(await desk.say("/keys"))
     assert "在库 1，借出 0，逾期 2" in listing, listing
     assert listing.index("逾期未还：王师傅") < listing.index("消防通道钥匙")  # overdue first
+    overdue = texts(await desk.say("/keys 逾期"))
+    assert "水泵房钥匙" in overdue and "会所钥匙" in overdue and "消防通道钥匙" not in overdue
 
 
 # ---- who may -------------------------------------------------------------------------------
