@@ -20,6 +20,7 @@ from dialogs import (
     duty,
     emergency,
     fees,
+    inspections,
     intent,
     keys,
     movein,
@@ -77,6 +78,7 @@ FEATURES: list[Feature] = [
     parcels.FEATURE,
     visitors.FEATURE,
     keys.FEATURE,
+    inspections.FEATURE,
     intent.FEATURE,
 ]
 

@@ -196,6 +196,8 @@ async def _typed_verb(ctx: Context, line: task_verbs.TypedLine) -> str | list[Re
         return cards.Handover(ticket.id).value()  # no such name: the colleagues to choose
     if line.verb == "done" and ticket.kind == "patrol":
         return f"flow:patrol_check:{ticket.id}"  # a patrol is finished with its checklist
+    if line.verb == "done" and ticket.kind == "nonconformity":
+        return f"flow:nc_answer:{ticket.id}"  # a slip's answer, then its follow-up check
     if line.verb == "done":
         return await _done_typed(ctx, ticket, line.rest)
     if line.verb == "cannot":

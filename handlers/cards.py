@@ -74,7 +74,9 @@ def flow_choice(flow: str, ticket_id: int | None, key: str) -> Choice:
 
 # Kinds worked with the task buttons (accept, start, done …); release slips, binding
 # requests and chats handed to a person have buttons of their own.
-TASK_KINDS = frozenset({"repair", "complaint", "fee", "question", "patrol", "task"})
+TASK_KINDS = frozenset(
+    {"repair", "complaint", "fee", "question", "patrol", "task", "nonconformity"}
+)
 
 
 def by_kind(catalogs: Any, key: str, kind: str) -> str:

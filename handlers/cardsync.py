@@ -31,4 +31,8 @@ async def refreshed_cards(ctx: Context, ticket: Ticket) -> list[Reply]:
         from handlers import renovation
 
         return await renovation.ticket_cards(ctx, ticket)
+    if ticket.kind == TicketKind.nonconformity:
+        from handlers import inspections_slips
+
+        return await inspections_slips.slip_card(ctx, ticket)
     return await card_updates(ctx.session, ticket)

@@ -439,7 +439,10 @@ async def stats_command(ctx: Context, argument: str) -> list[Reply]:
                 "report.nothing", {"scope": found.name, "first": period.first, "last": period.last}
             )
         ]
-    return [stats_reply(found, period, numbers)]
+    from handlers.inspections_slips import slip_figures
+
+    slips = await slip_figures(ctx.session, found.scope, period.start, period.end, ctx.now)
+    return [stats_reply(found, period, numbers), *([slips] if slips else [])]
 
 
 async def overdue_command(ctx: Context, argument: str) -> list[Reply]:
