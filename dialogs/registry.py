@@ -20,9 +20,11 @@ from dialogs import (
     duty,
     emergency,
     fees,
+    incidents,
     inspections,
     intent,
     keys,
+    month_review,
     movein,
     my,
     parcels,
@@ -35,6 +37,7 @@ from dialogs import (
     slip,
     supervisor,
     tasks,
+    visit_plans,
     visitors,
 )
 from dialogs.engine import (
@@ -78,6 +81,9 @@ FEATURES: list[Feature] = [
     parcels.FEATURE,
     visitors.FEATURE,
     keys.FEATURE,
+    visit_plans.FEATURE,
+    month_review.FEATURE,
+    incidents.FEATURE,
     inspections.FEATURE,
     intent.FEATURE,
 ]
