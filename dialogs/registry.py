@@ -24,7 +24,6 @@ from dialogs import (
     inspections,
     intent,
     keys,
-    month_review,
     movein,
     my,
     parcels,
@@ -37,7 +36,6 @@ from dialogs import (
     slip,
     supervisor,
     tasks,
-    visit_plans,
     visitors,
 )
 from dialogs.engine import (
@@ -81,8 +79,6 @@ FEATURES: list[Feature] = [
     parcels.FEATURE,
     visitors.FEATURE,
     keys.FEATURE,
-    visit_plans.FEATURE,
-    month_review.FEATURE,
     incidents.FEATURE,
     inspections.FEATURE,
     intent.FEATURE,
