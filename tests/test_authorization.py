@@ -414,6 +414,12 @@ async def test_every_privileged_action_is_in_the_audit_log(demo_app, clock):
         "lend": "tests/test_keys.py (key_lent audited; an owner's refusal key_loan_refused)",
         "keyback": "tests/test_keys.py (key_back audited)",
         "key_back": "same handler as /keyback (key_back audited)",
+        "inspect": "tests/test_inspections.py (inspection_started audited)",
+        "checklist": "shows the checklist of the member's own community",
+        "insp_ok": "records an item of the sender's own round (its start audited)",
+        "insp_pause": "pauses the sender's own round",
+        "insp_end": "finishes the sender's own round (its start audited)",
+        "nc_ok": "tests/test_inspections.py (revisit_ok of the slip audited)",
     }
     staff_actions = {c.name for c in all_actions()} - RESIDENT_ACTIONS
     privileged = {c.name for c in all_commands() if c.roles}
