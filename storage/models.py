@@ -949,15 +949,9 @@ class Survey(SQLModel, table=True):
     status: str = Field(default="draft", max_length=16)  # draft, open, closed
     made_by: str = Field(max_length=100)
     made_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
-    opened_at: datetime | None = Field(
-        default=None, sa_column=Column(UtcDateTime(), nullable=True)
-    )
-    closes_at: datetime | None = Field(
-        default=None, sa_column=Column(UtcDateTime(), nullable=True)
-    )
-    closed_at: datetime | None = Field(
-        default=None, sa_column=Column(UtcDateTime(), nullable=True)
-    )
+    opened_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    closes_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
 
 
 class SurveyInvite(SQLModel, table=True):
@@ -1078,9 +1072,7 @@ class Incident(SQLModel, table=True):
     )
     report: str = Field(default="", max_length=4000)
     closed_by: str = Field(default="", max_length=100)
-    closed_at: datetime | None = Field(
-        default=None, sa_column=Column(UtcDateTime(), nullable=True)
-    )
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
     residents_told_at: datetime | None = Field(
         default=None, sa_column=Column(UtcDateTime(), nullable=True)
     )
