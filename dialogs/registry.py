@@ -24,6 +24,7 @@ from dialogs import (
     inspections,
     intent,
     keys,
+    month_review,
     movein,
     my,
     parcels,
@@ -36,6 +37,7 @@ from dialogs import (
     slip,
     supervisor,
     tasks,
+    visit_plans,
     visitors,
 )
 from dialogs.engine import (
@@ -79,6 +81,8 @@ FEATURES: list[Feature] = [
     parcels.FEATURE,
     visitors.FEATURE,
     keys.FEATURE,
+    visit_plans.FEATURE,
+    month_review.FEATURE,
     incidents.FEATURE,
     inspections.FEATURE,
     intent.FEATURE,

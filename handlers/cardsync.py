@@ -35,4 +35,8 @@ async def refreshed_cards(ctx: Context, ticket: Ticket) -> list[Reply]:
         from handlers import inspections_slips
 
         return await inspections_slips.slip_card(ctx, ticket)
+    if ticket.kind == TicketKind.visit:
+        from handlers import visit_plans
+
+        return await visit_plans.visit_card(ctx, ticket)
     return await card_updates(ctx.session, ticket)

@@ -1,0 +1,98 @@
+"""The month-end analysis as a workbook (XLSX): the revisit summary with the supervisor's
+comment, and the recurring problems with their requests.
+
+Written with the monthly report's write-only book (handlers/documents/workbook.py), so
+every cell from people's text (the comment, a unit's label) is stored as text that no
+spreadsheet reads as a formula. Writing is blocking: the caller runs it in a thread.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from handlers.documents.files import atomic
+from handlers.documents.month import Label
+from handlers.documents.workbook import _Book, _row
+from storage.models import MonthReview
+
+SUMMARY_ROWS = (
+    "revisits",
+    "on_time",
+    "satisfied",
+    "by_phone",
+    "by_resident",
+    "unanswered",
+    "visits",
+    "visits_done",
+    "visits_late",
+    "visits_satisfied",
+    "visits_follow_up",
+)
+
+
+def review_path(folder: Path, code: str, month: str) -> Path:
+    return folder / f"month-review-{code}-{month}.xlsx"
+
+
+def problem_cells(finding: dict[str, Any], label: Label) -> list[Any]:
+    """A recurring problem's row: its kind, where, what, how often, and the requests."""
+    kind, what = finding["kind"], finding["what"]
+    if kind in ("unit", "building"):
+        what = label(f"repair.category.{what}")
+    elif kind == "complaint_kind":
+        what = label(f"complaint.kind.{what}")
+    elif kind == "theme":
+        what = label(f"month_review.theme.{what}")
+    return [
+        label(f"month_review.kind.{kind}"),
+        finding["where"],
+        what,
+        finding["count"],
+        "、".join(finding["tickets"]),
+    ]
+
+
+def write_review(
+    review: MonthReview,
+    community: str,
+    reviewer: str,
+    label: Label,
+    tz: ZoneInfo,
+    path: Path,
+) -> None:
+    """Summary (with the comment) and the recurring problems, saved atomically at `path`."""
+    book = _Book(label)
+    found = review.findings
+    ws = book.book.create_sheet(label("month_review.sheet.summary")[:31])
+    ws.column_dimensions["A"].width = 30
+    ws.column_dimensions["B"].width = 60
+    title = label("month_review.file.title", community=community, month=review.month)
+    ws.append([book.cell(ws, title, book.big)])
+    ws.append([])
+    header = (label("month_review.col.item"), label("month_review.col.value"))
+    ws.append([book.cell(ws, name, book.bold) for name in header])
+    summary = found.get("summary", {})
+    for name in SUMMARY_ROWS:
+        ws.append(_row([label(f"month_review.figure.{name}"), summary.get(name, 0)]))
+    ws.append(_row([label("month_review.figure.repairs"), found.get("repairs", 0)]))
+    ws.append(_row([label("month_review.figure.complaints"), found.get("complaints", 0)]))
+    ws.append([])
+    ws.append(_row([label("month_review.col.comment"), review.comment or "—"]))
+    ws.append(_row([label("month_review.col.reviewer"), reviewer or "—"]))
+    reviewed = (
+        review.reviewed_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if review.reviewed_at else "—"
+    )
+    ws.append(_row([label("month_review.col.reviewed_at"), reviewed]))
+    columns = [
+        label("month_review.col.kind"),
+        label("month_review.col.where"),
+        label("month_review.col.what"),
+        label("month_review.col.count"),
+        label("month_review.col.tickets"),
+    ]
+    problems = book.sheet("month_review.sheet.problems", columns, [16, 18, 18, 8, 60])
+    for finding in found.get("problems", []):
+        problems.append(_row(problem_cells(finding, label)))
+    atomic(path, lambda target: book.book.save(target))
