@@ -31,6 +31,7 @@ from handlers.duty import on_duty
 from handlers.rules import incidents as rules
 from handlers.rules.quiet import release_time
 from handlers.staffauth import acting_member
+from handlers.web_accounts import CHANNEL as WEB
 from storage import audit, outbox, tickets
 from storage.models import Building, Community, Department, Incident, StaffMember
 
@@ -281,7 +282,8 @@ async def raise_incident(
         rules.RAISED,
         note=description[:2000],
         photos=list(photos),
-        chat=[ctx.msg.channel, ctx.msg.chat_id],
+        # The chat it was raised from sees the card too; a page shows it already.
+        chat=[ctx.msg.channel, ctx.msg.chat_id] if ctx.msg.channel != WEB else None,
     )
     await ctx.session.flush()
     await audit.record(

@@ -27,6 +27,7 @@ from bot.web import (
     desk,
     figures,
     gate,
+    incidents,
     intake,
     keys,
     movein,
@@ -93,6 +94,7 @@ async def desk_app(app: App, prefix: str = PREFIX) -> web.Application:
             *parcels.routes(),
             *figures.routes(),
             *keys.routes(),
+            *incidents.routes(),
             web.static("/static", HERE / "static", append_version=True),
         ]
     )
