@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from dialogs import (
+    activities,
     announce,
     arrears,
     binding,
@@ -85,6 +86,7 @@ FEATURES: list[Feature] = [
     month_review.FEATURE,
     incidents.FEATURE,
     inspections.FEATURE,
+    activities.FEATURE,
     intent.FEATURE,
 ]
 

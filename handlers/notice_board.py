@@ -1,0 +1,157 @@
+"""The notice board (宣传栏), renewed every two weeks (`notice_board_days`).
+
+Each community has one reminder job at a time. When it comes due, the service desk's
+groups get a follow-up task (`T-…`, handlers/followups.py) "renew the notice board",
+finished with the task buttons and a photo of the renewed board (the done flow keeps the
+photos on the ticket). While that task is open the job looks again each day; once it is
+done, the next reminder is booked `notice_board_days` after the day it was renewed. A task
+left undone escalates by its deadline like any ticket. Start-up books the first reminder of
+a community that has none (a restart or a second worker books no second one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
+
+from handlers import policies
+from handlers.core.context import Context
+from handlers.core.messages import Reply
+from handlers.followups import open_task
+from handlers.rules import activities as rules
+from handlers.rules.lifecycle import OPEN
+from storage import jobs
+from storage.models import Community, Department, Job, Photo, Ticket, TicketKind
+
+JOB = "notice_board"
+FOLLOWUP = "notice_board"  # `Ticket.details["followup"]` of the renewal tasks
+
+
+@dataclass(frozen=True)
+class BoardState:
+    """What the desk's page shows of a community's board."""
+
+    last: Ticket | None  # the last renewal task done
+    renewed_at: datetime | None
+    photos: list[Photo]
+    open_task: Ticket | None
+    next_due: datetime | None  # the next reminder booked
+
+
+def _tasks(community_id: int) -> SelectOfScalar[Ticket]:
+    return select(Ticket).where(
+        Ticket.community_id == community_id,
+        Ticket.kind == TicketKind.task,
+        col(Ticket.details)["followup"].as_string() == FOLLOWUP,
+    )
+
+
+async def open_renewal(session: AsyncSession, community_id: int) -> Ticket | None:
+    stmt = _tasks(community_id).where(col(Ticket.status).in_(list(OPEN)))
+    return (await session.exec(stmt.order_by(col(Ticket.id).desc()))).first()
+
+
+async def last_renewal(session: AsyncSession, community_id: int) -> Ticket | None:
+    stmt = _tasks(community_id).where(col(Ticket.done_at).is_not(None))
+    return (await session.exec(stmt.order_by(col(Ticket.done_at).desc()))).first()
+
+
+async def pending_job(session: AsyncSession, community_id: int) -> Job | None:
+    """The community's reminder still to come, if one is booked."""
+    found = await session.exec(
+        select(Job).where(Job.kind == JOB, col(Job.done_at).is_(None)).order_by(col(Job.due_at))
+    )
+    return next((j for j in found.all() if j.payload.get("community") == community_id), None)
+
+
+async def book(session: AsyncSession, community_id: int, due: datetime, since: datetime) -> None:
+    """The community's next look at its board, at `due`; `since` is when the count began
+    for a board never renewed here."""
+    await jobs.schedule(
+        session,
+        kind=JOB,
+        due_at=due,
+        payload={"community": community_id, "since": since.isoformat()},
+        dedupe_key=f"{JOB}:{community_id}:{due.isoformat(timespec='minutes')}",
+    )
+
+
+async def book_all(session: AsyncSession, now: datetime, tz: tzinfo) -> None:
+    """Start-up: a first reminder for each community without one or an open task."""
+    communities = (await session.exec(select(Community))).all()
+    for community in communities:
+        assert community.id is not None
+        if await pending_job(session, community.id) or await open_renewal(session, community.id):
+            continue
+        days = int(community.policy.get("notice_board_days", rules.NOTICE_BOARD_DAYS))
+        last = await last_renewal(session, community.id)
+        since = last.done_at if last is not None and last.done_at is not None else now
+        await book(session, community.id, max(rules.next_renewal(since, days), now), since)
+
+
+async def board_job(ctx: Context, job: Job) -> list[Reply]:
+    """The reminder come due: the desk's renewal task, unless one is open (looked at again
+    tomorrow) or the board was renewed since (the next reminder booked from that day)."""
+    community_id = int(job.payload.get("community", 0))
+    community = await ctx.session.get(Community, community_id)
+    if community is None:
+        return []
+    if await open_renewal(ctx.session, community_id) is not None:
+        await book(ctx.session, community_id, ctx.now + rules.CHECK_AGAIN, ctx.now)
+        return []
+    policy = await policies.for_community(ctx.session, ctx.settings, community_id)
+    last = await last_renewal(ctx.session, community_id)
+    since = (
+        last.done_at
+        if last is not None and last.done_at is not None
+        else datetime.fromisoformat(str(job.payload.get("since") or ctx.now.isoformat()))
+    )
+    due = rules.next_renewal(since, policy.notice_board_days)
+    if due > ctx.now + timedelta(minutes=1):
+        await book(ctx.session, community_id, due, since)
+        return []
+    words = ctx.catalogs.text(
+        ctx.catalogs.default_locale,
+        "notice_board.task",
+        {"days": policy.notice_board_days, "since": since},
+    )
+    _, pushes = await open_task(
+        ctx,
+        community_id=community_id,
+        department=Department.service,
+        description=words,
+        due_at=rules.renewal_due(ctx.now),
+        details={"followup": FOLLOWUP},
+    )
+    await book(ctx.session, community_id, ctx.now + rules.CHECK_AGAIN, since)
+    return pushes
+
+
+async def state(session: AsyncSession, community_id: int, days: int) -> BoardState:
+    """The board's last renewal (with its photos), the task open now, the next due."""
+    last = await last_renewal(session, community_id)
+    photos: list[Photo] = []
+    if last is not None:
+        photos = list(
+            (
+                await session.exec(
+                    select(Photo).where(Photo.ticket_id == last.id).order_by(col(Photo.id))
+                )
+            ).all()
+        )
+    renewed_at = last.done_at if last is not None else None
+    pending = await pending_job(session, community_id)
+    next_due = pending.due_at if pending is not None else None
+    if renewed_at is not None:
+        next_due = rules.next_renewal(renewed_at, days)
+    return BoardState(
+        last=last,
+        renewed_at=renewed_at,
+        photos=photos,
+        open_task=await open_renewal(session, community_id),
+        next_due=next_due,
+    )
