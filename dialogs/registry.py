@@ -37,6 +37,7 @@ from dialogs import (
     retention,
     slip,
     supervisor,
+    survey,
     tasks,
     visit_plans,
     visitors,
@@ -87,6 +88,7 @@ FEATURES: list[Feature] = [
     incidents.FEATURE,
     inspections.FEATURE,
     activities.FEATURE,
+    survey.FEATURE,
     intent.FEATURE,
 ]
 
