@@ -225,8 +225,8 @@ async def test_an_unanswered_slip_climbs_the_ladder(demo_app: Any, clock: Any) -
 
 async def test_who_may_inspect(demo_app: Any) -> None:
     for user in ("resident", "wang"):
-        said = await Chat(demo_app, user).say("/inspect")
-        assert [s.payload.get("key") for s in said] == ["dialog.not_allowed"], user
+        refused = await Chat(demo_app, user).say("/inspect")
+        assert [s.payload.get("key") for s in refused] == ["dialog.not_allowed"], user
     said = texts(await Chat(demo_app, "zhou").say("/inspect"))
     assert "第 1/10 项" in said
     # One open round per person: the supervisor's second /inspect resumes the first.
@@ -237,8 +237,8 @@ async def test_who_may_inspect(demo_app: Any) -> None:
     assert len(rounds) == 1
     # Someone else's round's buttons do nothing.
     other = Chat(demo_app, "li")
-    said = await other.send(option=f"act:insp_ok:{rounds[0].id}:1")
-    assert [s.payload.get("key") for s in said] == ["dialog.stale"]
+    stale = await other.send(option=f"act:insp_ok:{rounds[0].id}:1")
+    assert [s.payload.get("key") for s in stale] == ["dialog.stale"]
 
 
 async def test_the_managers_checklist_changes_the_next_round(demo_app: Any) -> None:

@@ -28,6 +28,7 @@ from bot.web import (
     figures,
     gate,
     incidents,
+    inspections,
     intake,
     keys,
     movein,
@@ -95,6 +96,7 @@ async def desk_app(app: App, prefix: str = PREFIX) -> web.Application:
             *figures.routes(),
             *keys.routes(),
             *incidents.routes(),
+            *inspections.routes(),
             web.static("/static", HERE / "static", append_version=True),
         ]
     )
