@@ -19,7 +19,7 @@ from sqlmodel import col, select
 
 from dialogs.registry import all_jobs
 from handlers.rules import activities as rules
-from storage.models import Activity, ActivitySignup, Photo, Ticket
+from storage.models import Activity, AuditLog, ActivitySignup, Photo, Ticket
 from tests.harness import Chat, texts
 
 
@@ -109,6 +109,12 @@ async def test_an_activity_from_plan_to_record(demo_app, clock) -> None:
     assert "元旦游园会" in texts(notice) and "剩余 3 个名额" in texts(notice)
     assert "我要报名" in [b["label"] for b in notice[-1].buttons]
     assert "元旦游园会" in texts(await tenant.inbox())
+    async with demo_app.db.transaction() as s:
+        logged = (
+            await s.exec(select(AuditLog).where(AuditLog.action == "activity_announce"))
+        ).all()
+    assert [a.target for a in logged] == [f"activity:{activity.id}"]
+    assert logged[0].actor.startswith("staff:")  # 周主管's staff record
     again = texts(await zhou.press("发布活动通知"))
     assert "已经发布过" in again and await resident.inbox() == []
 

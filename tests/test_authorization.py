@@ -59,6 +59,7 @@ RESIDENT_ACTIONS = {
     "visit_nope",
     "key_owner_ok",  # lending a flat's key: an owner of the key's unit, checked inside
     "key_owner_no",
+    "act_unsign",  # an activity's sign-up: the sender's own, checked inside
 }
 # Commands anyone may run.
 # custody and movein: the desk's, or an owner's own; parcels: a resident's own, the desk's list;
@@ -420,9 +421,7 @@ async def test_every_privileged_action_is_in_the_audit_log(demo_app, clock):
         "insp_pause": "pauses the sender's own round",
         "insp_end": "finishes the sender's own round (its start audited)",
         "nc_ok": "tests/test_inspections.py (revisit_ok of the slip audited)",
-        "visitplans": "lists the plans of the member's own communities only",
-        "reviews": "shows the month-end reviews of the communities the manager runs only",
-        "mr_fwd": "tests/test_month_review.py (month_review_forward audited)",
+        "act_announce": "tests/test_activities.py (activity_announce audited)",
     }
     staff_actions = {c.name for c in all_actions()} - RESIDENT_ACTIONS
     privileged = {c.name for c in all_commands() if c.roles}
