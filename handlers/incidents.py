@@ -106,6 +106,18 @@ def add_step(
     ctx.session.add(incident)
 
 
+async def record(ctx: Context, incident: Incident, step: str) -> None:
+    """Every step taken on an incident is in the audit log, as a ticket's actions are."""
+    await audit.record(
+        ctx.session,
+        actor=ctx.actor,
+        action=f"incident_{step}",
+        target=incident.number,
+        detail={"incident": incident.id},
+        now=ctx.now,
+    )
+
+
 def steps_of(incident: Incident, step: str) -> list[dict[str, Any]]:
     return [e for e in incident.timeline if e.get("step") == step]
 
@@ -333,6 +345,7 @@ async def _once_each(ctx: Context, incident_id: int, step: str) -> list[Reply]:
     if any(e.get("by_id") == member.id for e in steps_of(incident, step)):
         return [Reply(f"incident.again.{step}", {"number": incident.number})]
     add_step(ctx, incident, member, step)
+    await record(ctx, incident, step)
     answer = Reply(
         "incident.noted", {"number": incident.number, "step": line(incident.timeline[-1])}
     )
@@ -355,6 +368,7 @@ async def controlled(ctx: Context, action: Controlled) -> list[Reply]:
     if is_controlled(incident):
         return [Reply("incident.again.controlled", {"number": incident.number})]
     add_step(ctx, incident, member, rules.CONTROLLED)
+    await record(ctx, incident, rules.CONTROLLED)
     answer = Reply(
         "incident.noted", {"number": incident.number, "step": line(incident.timeline[-1])}
     )
@@ -369,6 +383,7 @@ async def add_progress(
         return found
     incident, member = found
     add_step(ctx, incident, member, rules.PROGRESS, note=note[:1000], photos=list(photos))
+    await record(ctx, incident, rules.PROGRESS)
     answer = Reply(
         "incident.noted", {"number": incident.number, "step": line(incident.timeline[-1])}
     )

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from dialogs.registry import all_sweeps
 from handlers.rules import incidents as rules
-from storage.models import Incident, Outbox
+from storage.models import AuditLog, Incident, Outbox
 from tests.conversations import chat_as
 from tests.harness import Chat, texts
 
@@ -98,6 +98,8 @@ async def test_a_lift_entrapment_at_night_from_raising_to_the_report(demo_app, c
     assert number in texts(await technician.inbox())
     assert number in texts(await guards.inbox())
     assert number not in texts(await desk_group.inbox())
+    said = await guards.press("我来处理")  # the guard in charge on site
+    assert "赵强 负责处理" in texts(said), texts(said)
 
     # The technician arrives, notes progress and marks it under control, in the group.
     clock.advance(minutes=12)
@@ -163,15 +165,27 @@ async def test_a_lift_entrapment_at_night_from_raising_to_the_report(demo_app, c
     steps = [(e["step"], e["by"]) for e in incident.timeline]
     assert steps == [
         ("raised", "赵强"),
+        ("taken", "赵强"),
         ("arrived", "王师傅"),
         ("progress", "王师傅"),
         ("controlled", "王师傅"),
         ("residents", "周主管"),
         ("closed", "周主管"),
     ]
-    assert incident.timeline[4]["residents"] == 1 and incident.timeline[2]["photos"]
+    assert incident.timeline[5]["residents"] == 1 and incident.timeline[3]["photos"]
     times = [datetime.fromisoformat(e["at"]) for e in incident.timeline]
     assert times == sorted(times) and times[-1] - times[0] == timedelta(minutes=47)
+    async with app.db.transaction() as s:
+        audited = (await s.exec(select(AuditLog.action).where(AuditLog.target == number))).all()
+    assert list(audited) == [
+        "incident_raised",
+        "incident_taken",
+        "incident_arrived",
+        "incident_progress",
+        "incident_controlled",
+        "incident_residents",
+        "incident_closed",
+    ]
     # Closed: a late press changes nothing.
     assert "已结案" in texts(await technician.press("到场"))
 
