@@ -217,6 +217,15 @@ async def inspect_command(ctx: Context, argument: str) -> list[Reply]:
     if community_id is None or member is None:
         return [Reply("dialog.not_allowed")]
     found = await open_round(ctx.session, ctx.actor)
+    earlier: list[Reply] = []
+    if found is not None and found.started_at < local_day_start(ctx):
+        # Left open on an earlier day: closed as it stood, and today's round begins.
+        earlier = [
+            Reply("inspect.earlier_closed", {"started": found.started_at}),
+            close_round(found, ctx.now),
+        ]
+        ctx.session.add(found)
+        found = None
     if found is not None:
         where = rules.standing(found.items, found.results)
         resumed = Reply(
@@ -247,7 +256,13 @@ async def inspect_command(ctx: Context, argument: str) -> list[Reply]:
         detail={"items": len(items)},
         now=ctx.now,
     )
-    return [Reply("inspect.started", {"count": len(items)}), *next_step(started, ctx.now)]
+    return [*earlier, Reply("inspect.started", {"count": len(items)}), *next_step(started, ctx.now)]
+
+
+def local_day_start(ctx: Context) -> datetime:
+    """Midnight of the office's today."""
+    local = ctx.now.astimezone(ctx.settings.tz)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def item_prompt(found: InspectionRound, index: int) -> Reply:

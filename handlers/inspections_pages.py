@@ -7,14 +7,14 @@ One round's page lists its items with their outcome and slip."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import col, select
 
 from handlers.core.context import Context
 from handlers.core.roles import MANAGERS
-from handlers.inspections import checklist_items, editor_text
+from handlers.inspections import checklist_items, editor_text, local_day_start
 from handlers.inspections_slips import KIND
 from handlers.rules import inspections as rules
 from handlers.rules.lifecycle import OPEN
@@ -102,11 +102,6 @@ def _manages(ctx: Context, community_id: int) -> bool:
     )
 
 
-def _local_day_start(ctx: Context) -> datetime:
-    local = ctx.now.astimezone(ctx.settings.tz)
-    return local.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
 async def _names(ctx: Context, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
@@ -129,7 +124,7 @@ def _slip_row(ctx: Context, ticket: Ticket, names: dict[int, str]) -> SlipRow:
 
 async def desk_page(ctx: Context) -> list[CommunityView]:
     shown: list[CommunityView] = []
-    today = _local_day_start(ctx)
+    today = local_day_start(ctx)
     for community in await _visible(ctx):
         assert community.id is not None
         view = CommunityView(community=community, may_edit=_manages(ctx, community.id))

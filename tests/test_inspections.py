@@ -282,3 +282,21 @@ async def test_stats_count_the_slips(demo_app: Any, clock: Any) -> None:
     clock.advance(hours=60)
     said = texts(await Chat(demo_app, "zhou").say("/stats"))
     assert "不合格单：新开 1 单，关闭 0 单，目前逾期未处理 1 单" in said, said
+
+
+async def test_a_round_left_open_yesterday_closes_when_todays_begins(
+    demo_app: Any, clock: Any
+) -> None:
+    desk = Chat(demo_app, "li")
+    await desk.say("/inspect")
+    await desk.press("合格")
+    await desk.press("暂停")
+    clock.advance(hours=3)
+    assert "继续" in texts(await desk.say("/inspect"))  # the same day: resumed
+    clock.advance(days=1)
+    said = texts(await desk.say("/inspect"))
+    assert "没有结束" in said and "合格：1 项" in said and "未检查：9 项" in said, said
+    assert "第 1/10 项" in said
+    async with demo_app.db.transaction() as s:
+        rounds = (await s.exec(select(InspectionRound).order_by(col(InspectionRound.id)))).all()
+    assert [r.status for r in rounds] == ["finished", "open"]
