@@ -421,6 +421,9 @@ async def test_every_privileged_action_is_in_the_audit_log(demo_app, clock):
         "insp_pause": "pauses the sender's own round",
         "insp_end": "finishes the sender's own round (its start audited)",
         "nc_ok": "tests/test_inspections.py (revisit_ok of the slip audited)",
+        "visitplans": "lists the plans of the member's own communities only",
+        "reviews": "shows the month-end reviews of the communities the manager runs only",
+        "mr_fwd": "tests/test_month_review.py (month_review_forward audited)",
         "act_announce": "tests/test_activities.py (activity_announce audited)",
     }
     staff_actions = {c.name for c in all_actions()} - RESIDENT_ACTIONS
