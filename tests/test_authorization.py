@@ -424,6 +424,9 @@ async def test_every_privileged_action_is_in_the_audit_log(demo_app, clock):
         "visitplans": "lists the plans of the member's own communities only",
         "reviews": "shows the month-end reviews of the communities the manager runs only",
         "mr_fwd": "tests/test_month_review.py (month_review_forward audited)",
+        "inc_take": "tests/test_incidents.py (incident_taken audited)",
+        "inc_here": "tests/test_incidents.py (incident_arrived audited)",
+        "inc_ctrl": "tests/test_incidents.py (incident_controlled audited)",
         "act_announce": "tests/test_activities.py (activity_announce audited)",
     }
     staff_actions = {c.name for c in all_actions()} - RESIDENT_ACTIONS
