@@ -180,6 +180,7 @@ FEATURE = Feature(
         inspections.Finish: inspections.finish,
         inspections_slips.Confirm: inspections_slips.confirm,
     },
+    jobs={inspections.REMIND_JOB: inspections.remind},
     for_staff=[
         StaffEntry(
             STAFF_ROLES,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from sqlmodel import col, select
@@ -24,13 +24,22 @@ from handlers.core.context import Context
 from handlers.core.i18n import LOCALES, Catalogs
 from handlers.core.messages import Choice, Reply, Text
 from handlers.core.roles import MANAGERS
+from handlers.directory import department_chats
 from handlers.rules import inspections as rules
 from handlers.staffauth import acting_member
-from storage import audit
-from storage.models import Checklist, Community, Department, InspectionRound, StaffMember
+from storage import audit, jobs
+from storage.models import (
+    Checklist,
+    Community,
+    Department,
+    InspectionRound,
+    Job,
+    StaffMember,
+)
 
 CHECKLIST = "inspection"
 FAIL_FLOW = "insp_fail"
+REMIND_JOB = "inspection_remind"
 
 # ---- the round's buttons ------------------------------------------------------------------
 
@@ -256,6 +265,7 @@ async def inspect_command(ctx: Context, argument: str) -> list[Reply]:
         detail={"items": len(items)},
         now=ctx.now,
     )
+    await book_reminder(ctx, community_id, ctx.now)
     return [*earlier, Reply("inspect.started", {"count": len(items)}), *next_step(started, ctx.now)]
 
 
@@ -422,3 +432,42 @@ def close_round(found: InspectionRound, now: datetime) -> Reply:
             "slips": slips or Text("inspect.summary.no_slips"),
         },
     )
+
+
+# ---- the desk reminded on a day without a round ------------------------------------------
+
+
+async def book_reminder(ctx: Context, community_id: int, after: datetime) -> None:
+    """The next reminder of the community's round (once a day, whoever books it): a
+    community is reminded only once it has begun doing rounds."""
+    due = rules.next_reminder(after, ctx.settings.tz)
+    day = due.astimezone(ctx.settings.tz).date().isoformat()
+    await jobs.schedule(
+        ctx.session,
+        kind=REMIND_JOB,
+        due_at=due,
+        payload={"community": community_id},
+        dedupe_key=f"{REMIND_JOB}:{community_id}:{day}",
+    )
+
+
+async def remind(ctx: Context, job: Job) -> list[Reply]:
+    """No round yet today: the service desk's groups are reminded; tomorrow's is booked."""
+    community_id = int(job.payload.get("community", 0))
+    if await ctx.session.get(Community, community_id) is None:
+        return []
+    await book_reminder(ctx, community_id, ctx.now + timedelta(minutes=1))
+    today = (
+        await ctx.session.exec(
+            select(InspectionRound.id).where(
+                InspectionRound.community_id == community_id,
+                col(InspectionRound.started_at) >= local_day_start(ctx),
+            )
+        )
+    ).first()
+    if today is not None:
+        return []
+    return [
+        Reply("inspect.remind", to=chat)
+        for chat in await department_chats(ctx.session, community_id, Department.service)
+    ]

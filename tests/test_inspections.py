@@ -300,3 +300,25 @@ async def test_a_round_left_open_yesterday_closes_when_todays_begins(
     async with demo_app.db.transaction() as s:
         rounds = (await s.exec(select(InspectionRound).order_by(col(InspectionRound.id)))).all()
     assert [r.status for r in rounds] == ["finished", "open"]
+
+
+async def test_the_desk_is_reminded_on_a_day_without_a_round(demo_app: Any, clock: Any) -> None:
+    from dialogs.registry import all_jobs
+
+    group = Chat(demo_app, "li", chat_id="group:XFL:service", kind="group")
+    desk = Chat(demo_app, "li")
+    await desk.say("/inspect")  # the community begins doing rounds (today, 09:00)
+    await desk.press("暂停")
+    await group.inbox()
+    clock.advance(hours=7)  # 16:00: today's round was done
+    await demo_app.engine.run_jobs(all_jobs())
+    assert not [s for s in await group.inbox() if "/inspect" in s.text]
+    clock.advance(days=1)  # the next day, 16:00: none yet
+    await demo_app.engine.run_jobs(all_jobs())
+    said = texts(await group.inbox())
+    assert "今天还没有做日常巡查" in said, said
+    clock.advance(hours=17)  # the day after, 09:00: a round before the reminder's hour
+    await desk.say("/inspect")
+    clock.advance(hours=7)
+    await demo_app.engine.run_jobs(all_jobs())
+    assert "今天还没有做日常巡查" not in texts(await group.inbox())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 
 # The seed's round (楼宇的日常巡查): hygiene, the common facilities, the notice board, the
@@ -39,6 +39,10 @@ DEFAULT = (
     ("patrol_logs", "inspect.default.logbook"),
     ("greening", "inspect.default.plants"),
 )
+
+# Once a community has begun doing rounds, the desk is reminded at this local time on a day
+# with none yet (the office's afternoon: a round still fits in the working day).
+REMIND_AT = time(15, 0)
 
 MOST_ITEMS = 60
 ITEM_LENGTH = 100
@@ -135,3 +139,10 @@ def standing(items: Sequence[Any], results: Sequence[Mapping[str, Any]]) -> Stan
 def slip_due(now: datetime, hours: int) -> datetime:
     """When a slip (or a reopened one) must be answered: `inspection_slip_hours` from now."""
     return now + timedelta(hours=hours)
+
+
+def next_reminder(now: datetime, tz: tzinfo) -> datetime:
+    """The next `REMIND_AT`, local time, after `now`."""
+    local = now.astimezone(tz)
+    due = local.replace(hour=REMIND_AT.hour, minute=REMIND_AT.minute, second=0, microsecond=0)
+    return due if due > local else due + timedelta(days=1)
