@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dialogs import parsers
-from dialogs.engine import StaffEntry
+from dialogs.engine import Command, StaffEntry
 from dialogs.feature import Feature
 from dialogs.flow import Answer, Answers, Flow, InputError, Step, bounded_text
 from handlers import announce, incidents
@@ -361,6 +361,7 @@ FEATURE = Feature(
         incidents.Arrive: incidents.arrive,
         incidents.Controlled: incidents.controlled,
     },
+    commands=[Command("incidents", incidents.incidents_command, roles=STAFF_ROLES)],
     sweeps=[incidents.uncontrolled_sweep],
     for_staff=[
         StaffEntry(

@@ -44,6 +44,7 @@ FLOW, NOTE_FLOW, NOTIFY_FLOW, CLOSE_FLOW = (
 OPEN, CLOSED = "open", "closed"
 WHOLE = "all"  # the residents of the whole community, not one building
 BATCH = 50  # incidents one sweep round looks at
+LISTED = 10  # open incidents `/incidents` shows
 
 
 @dataclass(frozen=True)
@@ -555,6 +556,30 @@ def report_text(report: dict[str, str]) -> list[Text]:
         )
         for name in rules.REPORT_PARTS
     ]
+
+
+# ---- what is open now ---------------------------------------------------------------------
+
+
+async def incidents_command(ctx: Context, argument: str) -> list[Reply]:
+    """`/incidents`: the open incidents of the sender's communities, each as its card
+    (oldest first), so whoever joins late can act on them; `/incident` raises one."""
+    communities = [c.id for c in await communities_for(ctx)]
+    found = (
+        await ctx.session.exec(
+            select(Incident)
+            .where(Incident.status == OPEN, col(Incident.community_id).in_(communities))
+            .order_by(col(Incident.raised_at))
+            .limit(LISTED)
+        )
+    ).all()
+    if not found:
+        return [Reply("incident.list.none")]
+    replies = [Reply("incident.list.head", {"count": len(found)})]
+    for incident in found:
+        params = await card_params(ctx, incident)
+        replies.append(Reply("incident.card", params, choices=card_choices(incident)))
+    return replies
 
 
 # ---- nobody marked it controlled ----------------------------------------------------------

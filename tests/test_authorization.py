@@ -427,6 +427,7 @@ async def test_every_privileged_action_is_in_the_audit_log(demo_app, clock):
         "inc_take": "tests/test_incidents.py (incident_taken audited)",
         "inc_here": "tests/test_incidents.py (incident_arrived audited)",
         "inc_ctrl": "tests/test_incidents.py (incident_controlled audited)",
+        "incidents": "shows the open emergencies of the member's own communities only",
         "act_announce": "tests/test_activities.py (activity_announce audited)",
     }
     staff_actions = {c.name for c in all_actions()} - RESIDENT_ACTIONS

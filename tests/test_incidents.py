@@ -190,10 +190,13 @@ async def test_a_lift_entrapment_at_night_from_raising_to_the_report(demo_app, c
     assert "已结案" in texts(await technician.press("到场"))
 
 
-async def test_only_staff_raise_one(demo_app):
+async def test_only_staff_raise_one_and_list_the_open_ones(demo_app):
     resident = Chat(demo_app, "resident")
     said = await resident.say("/incident")
     assert "仅限物业工作人员" in texts(said), texts(said)
+    assert [s.payload["key"] for s in await resident.say("/incidents")] == ["dialog.not_allowed"]
+    desk = Chat(demo_app, "li")
+    assert "没有处理中的突发事件" in texts(await desk.say("/incidents"))
     async with demo_app.db.transaction() as s:
         assert (await s.exec(select(Incident))).first() is None
 
@@ -238,6 +241,10 @@ async def test_an_incident_nobody_controls_reminds_the_supervisor_then_the_direc
         "supervisor",
         "director",
     ]
+    # Whoever joins late finds it open, with its card and buttons.
+    said = await Chat(app, "wang").say("/incidents")
+    assert "处理中的突发事件 1 起" in texts(said) and incident.number in texts(said)
+    assert "已再次提醒经理" in said[-1].text and "到场" in str(said[-1].buttons)
 
 
 async def test_one_marked_controlled_in_time_reminds_nobody(demo_app, clock):
