@@ -142,6 +142,9 @@ async def test_the_desk_raises_works_and_closes_an_incident_on_its_pages(demo_ap
         s for s in await director.inbox() if s.payload.get("key") == "incident.closed.director"
     ]
     assert report and "水管老化" in report[0].text and "李敏" in report[0].text
+    sheet = await (await client.get(f"{here}/print")).text()
+    assert "突发事件报告" in sheet and "原因：水管老化" in sheet and "经理签字" in sheet, sheet
+    assert "李敏 已到场" in sheet
     closed = await latest(app)
     assert [e["step"] for e in closed.timeline] == [
         "raised",
@@ -167,8 +170,10 @@ async def test_another_communitys_desk_sees_nothing(demo_app, client):
     await add_other_desk(demo_app)
     async with serving(demo_app) as other:
         await sign_in(other, "hyy-desk")
-        response = await other.get(f"/desk/incidents/{incident.id}")
-        assert response.status == 404
+        for path in (f"/desk/incidents/{incident.id}", f"/desk/incidents/{incident.id}/print"):
+            response = await other.get(path)
+            assert response.status == 404
+            assert "车库有浓烟" not in await response.text()
         assert incident.number not in await (await other.get("/desk/incidents")).text()
 
 

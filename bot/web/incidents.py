@@ -1,7 +1,7 @@
 """Emergencies (突发事件) on the desk's pages: the open ones first with their age and last
 step, a raise form; one incident's page with its timeline, the card's buttons (taken, on
 site, under control), a progress note, the residents told in one step and the close with
-its short report.
+its short report; the A4 sheet to print.
 
 The card's buttons are pressed on the page as chat's own (`bot.web.acting.handled`), so
 chat's handler runs with chat's checks; the forms call chat's own use-cases
@@ -35,6 +35,7 @@ def routes() -> list[web.RouteDef]:
         web.get("/incidents", listing),
         web.post("/incidents/raise", raise_it),
         web.get(r"/incidents/{id:\d+}", page),
+        web.get(r"/incidents/{id:\d+}/print", print_sheet),
         web.post(r"/incidents/{id:\d+}/press", press),
         web.post(r"/incidents/{id:\d+}/progress", progress),
         web.post(r"/incidents/{id:\d+}/residents", residents),
@@ -97,6 +98,15 @@ async def raise_it(request: web.Request) -> web.StreamResponse:
 
 
 async def page(request: web.Request) -> web.StreamResponse:
+    return await _page(request, "incidents_page.html")
+
+
+async def print_sheet(request: web.Request) -> web.StreamResponse:
+    """The incident on an A4 sheet: its timeline and report, with room for signatures."""
+    return await _page(request, "incidents_print.html")
+
+
+async def _page(request: web.Request, template: str) -> web.StreamResponse:
     app = desk.app_of(request)
     async with app.db.reading() as session:
         shown = await incidents_pages.page(
@@ -112,7 +122,7 @@ async def page(request: web.Request) -> web.StreamResponse:
             parts=rules.REPORT_PARTS,
             whole=incidents.WHOLE,
         )
-        return aiohttp_jinja2.render_template("incidents_page.html", request, context)
+        return aiohttp_jinja2.render_template(template, request, context)
 
 
 def _here(request: web.Request) -> str:
