@@ -22,6 +22,7 @@ from aiohttp_session import setup as setup_sessions
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from bot.web import (
+    activities,
     board,
     custody,
     desk,
@@ -97,6 +98,7 @@ async def desk_app(app: App, prefix: str = PREFIX) -> web.Application:
             *keys.routes(),
             *incidents.routes(),
             *inspections.routes(),
+            *activities.routes(),
             web.static("/static", HERE / "static", append_version=True),
         ]
     )
