@@ -259,3 +259,35 @@ async def test_one_marked_controlled_in_time_reminds_nobody(demo_app, clock):
     assert not [
         s for s in await supervisor.inbox() if "incident.remind" in str(s.payload.get("key"))
     ]
+
+
+async def test_a_power_cut_at_night_tells_the_residents_in_the_morning_by_default(demo_app, clock):
+    """Residents need not be woken for a power cut: the office's default is after the quiet
+    hours (the choice it may change), and the whole community is one step too."""
+    app = demo_app
+    clock.advance(hours=14)  # 23:00
+    guard = Chat(app, "zhao")
+    await guard.say("/incident")
+    await guard.press("停电")
+    await guard.say("小区配电房")
+    await guard.say("小区整体停电，供电公司线路故障")
+    await guard.press("跳过")
+    supervisor = Chat(app, "zhou")
+    await supervisor.inbox()
+    said = await supervisor.press("通知住户")
+    assert [b["label"] for b in said[-1].buttons][:1] == ["幸福里全体住户"], said[-1].buttons
+    await supervisor.press("幸福里全体住户")
+    said = await supervisor.say("供电公司线路故障，正在抢修，预计明早恢复。")
+    assert said[-1].buttons[0]["label"].startswith("避开休息时间"), said[-1].buttons
+    await supervisor.press("避开休息时间")
+    said = await supervisor.press("确认提交")
+    assert "将于 2026-11-27 07:00 发送" in texts(said), texts(said)
+    resident, tenant = Chat(app, "resident"), Chat(app, "tenant")
+    assert "正在抢修" not in texts(await resident.inbox())
+    clock.advance(hours=8)
+    assert "正在抢修" in texts(await resident.inbox())
+    assert "正在抢修" in texts(await tenant.inbox())
+    incident = await latest_incident(app)
+    told = [e for e in incident.timeline if e["step"] == "residents"]
+    assert told[0]["scope"] == "幸福里" and told[0]["urgent"] is False
+    assert told[0]["residents"] == 2  # 张伟 and 刘洋, the demo's two residents in chat
