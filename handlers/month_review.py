@@ -299,7 +299,10 @@ def summary_text(summary: dict[str, int]) -> Text:
 def review_params(review: MonthReview, community: Community) -> dict[str, Any]:
     found = review.findings
     problems = found.get("problems", [])
-    top = [problem_text(p) for p in problems[: rules.ReviewPolicy().top]]
+    top = [
+        Text("month_review.problem.line", {"text": problem_text(p)})
+        for p in problems[: rules.ReviewPolicy().top]
+    ]
     return {
         "community": community.name,
         "month": review.month,
@@ -327,7 +330,7 @@ async def _file(ctx: Context, review: MonthReview, community: Community) -> str:
     """The review's workbook, written (again) with what it holds now; its path."""
     path = review_path(Path(ctx.settings.data_dir) / "reports", community.code, review.month)
     locale = ctx.catalogs.default_locale
-    names = await _names(ctx, [review.reviewed_by])
+    names = await staff_names(ctx, [review.reviewed_by])
     await asyncio.to_thread(
         write_review,
         review,
@@ -340,7 +343,7 @@ async def _file(ctx: Context, review: MonthReview, community: Community) -> str:
     return str(path.absolute())
 
 
-async def _names(ctx: Context, actors: list[str]) -> dict[str, str]:
+async def staff_names(ctx: Context, actors: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for actor in actors:
         if actor.startswith("staff:") and actor[6:].isdigit():
@@ -351,6 +354,10 @@ async def _names(ctx: Context, actors: list[str]) -> dict[str, str]:
 
 
 # ---- who sees and acts ------------------------------------------------------------------
+
+
+def manages_any(ctx: Context) -> bool:
+    return any(m.active and m.role in MANAGERS for m in ctx.staff)
 
 
 def manages(ctx: Context, community_id: int) -> bool:
@@ -449,7 +456,7 @@ async def forward(ctx: Context, action: Forward) -> list[Reply]:
     if not directors:
         return [Reply("month_review.no_director")]
     document = await _file(ctx, review, community)
-    names = await _names(ctx, [review.reviewed_by])
+    names = await staff_names(ctx, [review.reviewed_by])
     params = {
         **review_params(review, community),
         "by": names.get(review.reviewed_by, "—"),

@@ -501,3 +501,121 @@ async def plans_command(ctx: Context, argument: str) -> list[Reply]:
         for plan, progress in shown
     ]
     return [Reply("visitplan.list", {"lines": lines})]
+
+
+# ---- the desk's pages -----------------------------------------------------------------------
+
+
+@dataclass
+class VisitRow:
+    ticket: Ticket
+    unit: str
+    visitor: str
+    late: bool
+    result: Any  # the result in words, or ""
+
+
+@dataclass
+class PlanView:
+    plan: VisitPlan
+    community: Community
+    progress: rules.Progress
+    made_by: str
+    visits: list[VisitRow]
+    records: bool  # the viewer may record results
+
+
+async def plan_view(ctx: Context, plan_id: int) -> PlanView | None:
+    """A plan and its visits, for those who see its community's plans; None otherwise."""
+    plan = await ctx.session.get(VisitPlan, plan_id)
+    ids = community_ids(ctx)
+    if plan is None or (ids is not None and plan.community_id not in ids):
+        return None
+    community = await ctx.session.get(Community, plan.community_id)
+    assert community is not None
+    visits = await plan_visits(ctx, plan.id)
+    staff = {
+        m.id: m.name
+        for m in (
+            await ctx.session.exec(
+                select(StaffMember).where(
+                    col(StaffMember.id).in_({t.assignee_id for t in visits if t.assignee_id})
+                )
+            )
+        ).all()
+    }
+    labels = {
+        u.id: u.label
+        for u in (
+            await ctx.session.exec(
+                select(Unit).where(col(Unit.id).in_({t.unit_id for t in visits if t.unit_id}))
+            )
+        ).all()
+    }
+    maker = await _staff_of(ctx, plan.made_by)
+    rows = [
+        VisitRow(
+            ticket=t,
+            unit=labels.get(t.unit_id or 0, ""),
+            visitor=staff.get(t.assignee_id or 0, ""),
+            late=t.status in OPEN and t.due_at is not None and ctx.now > t.due_at,
+            result=result_text(t.details["result"]) if t.details.get("result") else "",
+        )
+        for t in visits
+    ]
+    return PlanView(
+        plan=plan,
+        community=community,
+        progress=rules.progress(((t.status, t.due_at, t.done_at) for t in visits), ctx.now),
+        made_by=maker.name if maker else "",
+        visits=rows,
+        records=acting_member(ctx, plan.community_id, Department.service) is not None,
+    )
+
+
+async def plan_from_form(ctx: Context, form: dict[str, str]) -> tuple[dict[str, str], list[Reply]]:
+    """A plan made from the desk's form, read as chat's flow reads it: the problems by
+    field (nothing made), or what was said."""
+    community = await planning_community(ctx)
+    if community is None or community.id is None:
+        return {"title": "dialog.not_allowed"}, [Reply("dialog.not_allowed")]
+    problems: dict[str, str] = {}
+    title = form.get("title", "").strip()
+    if not title:
+        problems["title"] = "dialog.error.empty"
+    units: list[tuple[int, str]] = []
+    found = (
+        await resolve_units(ctx, community.id, form.get("units", ""))
+        if form.get("units", "").strip()
+        else []
+    )
+    if isinstance(found, Unknown):
+        problems["units"] = "visitplan.web.unknown_unit"
+    elif not found:
+        problems["units"] = "dialog.error.empty"
+    else:
+        units = found
+    today = ctx.now.astimezone(ctx.settings.tz).date()
+    try:
+        first, last = rules.read_window(form.get("days", ""), today)
+    except rules.WindowError as error:
+        problems["days"] = f"visitplan.error.days.{error.reason}"
+        first = last = today
+    how = form.get("how", "")
+    if how not in HOW:
+        problems["how"] = "dialog.error.choose"
+    who = form.get("who", "")
+    visitor = int(who) if who.isdigit() else None
+    if problems:
+        return problems, []
+    asked = PlanRequest(
+        community_id=community.id,
+        title=title[:200],
+        topic=form.get("topic", "").strip()[:500],
+        units=units,
+        first=first,
+        last=last,
+        how=how,
+        visitor=visitor,
+    )
+    return {}, await make_plan(ctx, asked)
