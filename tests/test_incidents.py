@@ -202,9 +202,9 @@ async def test_only_staff_raise_one_and_list_the_open_ones(demo_app):
 
 
 async def test_an_incident_nobody_controls_reminds_the_supervisor_then_the_director(
-    demo_app, clock
+    demo_both, clock
 ):
-    app = demo_app
+    app = demo_both  # the sweep locks what it reminds of on PostgreSQL: run on both
     supervisor = Chat(app, "zhou")
     director = Chat(app, "chen")
     desk = Chat(app, "li")
