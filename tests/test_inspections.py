@@ -97,11 +97,11 @@ def test_checklist_rules() -> None:
 
 
 async def test_a_failed_item_through_slip_answer_reopen_and_confirmation(
-    demo_app: Any, clock: Any
+    demo_both: Any, clock: Any
 ) -> None:
-    await add_cleaner(demo_app)
-    desk = Chat(demo_app, "li")
-    cleaners = Chat(demo_app, "qian", chat_id=CLEANING, kind="group")
+    await add_cleaner(demo_both)
+    desk = Chat(demo_both, "li")
+    cleaners = Chat(demo_both, "qian", chat_id=CLEANING, kind="group")
     await cleaners.inbox()
 
     said = texts(await desk.say("/inspect"))
@@ -112,7 +112,7 @@ async def test_a_failed_item_through_slip_answer_reopen_and_confirmation(
     await desk.say("3栋大堂地面有烟头和纸屑")
     await desk.photo("lobby-photo-1")
     said = texts(await desk.press("完成"))
-    [slip] = await slips(demo_app)
+    [slip] = await slips(demo_both)
     assert slip.number.startswith("N-") and slip.department == "cleaning"
     assert slip.number in said and "第 2/10 项" in said, said
     assert slip.due_at == clock.now() + timedelta(hours=48)
@@ -131,7 +131,7 @@ async def test_a_failed_item_through_slip_answer_reopen_and_confirmation(
         await desk.press("合格")
     said = texts(await desk.press("合格"))
     assert "合格：9 项" in said and "不合格：1 项" in said and slip.number in said, said
-    finished = await the_round(demo_app)
+    finished = await the_round(demo_both)
     assert finished.status == "finished" and finished.finished_at == clock.now()
     assert [r["result"] for r in finished.results].count("failed") == 1
 
@@ -146,7 +146,7 @@ async def test_a_failed_item_through_slip_answer_reopen_and_confirmation(
     assert "跟进检查" in said, said
     check = texts(await desk.inbox())
     assert "跟进检查" in check and "已清扫干净" in check and slip.number in check, check
-    supervisor = Chat(demo_app, "zhou")
+    supervisor = Chat(demo_both, "zhou")
     assert "跟进检查" in texts(await supervisor.inbox())  # the supervisors too
 
     # Still not right: back to the department with the reason and a new deadline.
@@ -156,7 +156,7 @@ async def test_a_failed_item_through_slip_answer_reopen_and_confirmation(
     assert "退回" in said, said
     group = texts(await cleaners.inbox())
     assert "楼梯口仍有垃圾" in group and "退回" in group, group
-    async with demo_app.db.transaction() as s:
+    async with demo_both.db.transaction() as s:
         back = await s.get(Ticket, slip.id)
     assert back is not None and back.status == "accepted" and back.reopen_count == 1
     assert back.due_at == clock.now() + timedelta(hours=48)
@@ -170,7 +170,7 @@ async def test_a_failed_item_through_slip_answer_reopen_and_confirmation(
     assert "楼梯口也已清理" in texts(await supervisor.inbox())
     said = texts(await supervisor.press("确认合格"))
     assert "已关闭" in said, said
-    async with demo_app.db.transaction() as s:
+    async with demo_both.db.transaction() as s:
         closed = await s.get(Ticket, slip.id)
         events = (
             await s.exec(select(TicketEvent.action).where(TicketEvent.ticket_id == slip.id))
@@ -186,8 +186,8 @@ async def test_a_failed_item_through_slip_answer_reopen_and_confirmation(
     assert "现在不需要跟进检查" in said, said
 
 
-async def test_an_unanswered_slip_climbs_the_ladder(demo_app: Any, clock: Any) -> None:
-    desk = Chat(demo_app, "li")
+async def test_an_unanswered_slip_climbs_the_ladder(demo_both: Any, clock: Any) -> None:
+    desk = Chat(demo_both, "li")
     await desk.say("/inspect")
     await desk.press("合格")
     await desk.press("合格")
@@ -195,17 +195,17 @@ async def test_an_unanswered_slip_climbs_the_ladder(demo_app: Any, clock: Any) -
     await desk.press("不合格")  # the lifts: repair's
     await desk.press("跳过")
     await desk.press("跳过")
-    [slip] = await slips(demo_app)
+    [slip] = await slips(demo_both)
     assert slip.department == "repair"
     await desk.press("结束巡查")
-    finished = await the_round(demo_app)
+    finished = await the_round(demo_both)
     assert finished.status == "finished"
     assert rules.standing(finished.items, finished.results).unchecked == 6
 
     async def sweep() -> set[tuple[str, Any]]:
         for check in all_sweeps():
-            await demo_app.engine.sweep(check)
-        async with demo_app.db.transaction() as s:
+            await demo_both.engine.sweep(check)
+        async with demo_both.db.transaction() as s:
             rows = (await s.exec(select(Outbox))).all()
         return {
             (row.chat_id, row.payload.get("key"))

@@ -18,9 +18,17 @@ from tests.harness import Chat, texts
 from tests.test_telegram import emulator
 from tests.test_web_browser import pytestmark as needs_chromium
 from tests.test_web_browser import served
-from tests.webdesk import add_web_staff, client, csrf, serving, sign_in
+from tests.webdesk import (
+    _pg_demo_template,
+    add_web_staff,
+    csrf,
+    desk_app,
+    pg_demo_app,
+    serving,
+    sign_in,
+)
 
-__all__ = ["client", "emulator", "served"]  # fixtures
+__all__ = ["_pg_demo_template", "desk_app", "emulator", "pg_demo_app", "served"]
 
 REPAIR = "group:XFL:repair"
 
@@ -58,7 +66,12 @@ async def answered_by_repair(app: Any) -> None:
     await group.press("确认提交")
 
 
-async def test_rounds_slips_and_the_follow_up_check_on_the_page(demo_app, client) -> None:
+async def test_rounds_slips_and_the_follow_up_check_on_the_page(desk_app) -> None:
+    async with serving(desk_app) as client:
+        await the_follow_up_check_on_the_page(desk_app, client)
+
+
+async def the_follow_up_check_on_the_page(demo_app: Any, client: TestClient) -> None:
     slip = await a_round_with_a_slip(demo_app)
     await sign_in(client, "desk")
     page = await (await client.get("/desk/inspections")).text()
