@@ -322,9 +322,12 @@ def page_choices(ticket: Ticket) -> tuple[Choice, ...]:
         choices = complaint.card_buttons(ticket)
     elif ticket.kind in TASK_KINDS:
         choices = card_choices(ticket)
+    elif ticket.kind == TicketKind.visit and ticket.status in OPEN_STATUSES:
+        choices = (Choice(f"flow:visit_result:{ticket.id}", "visitplan.btn.record"),)
     else:
         choices = ()
-    if ticket.status in REVISITABLE and "revisit" not in ticket.details:
+    revisited = ticket.kind in (TicketKind.repair, TicketKind.complaint)
+    if revisited and ticket.status in REVISITABLE and "revisit" not in ticket.details:
         ref = ticket.id or 0
         choices += (
             TakePhoneRevisit(ref).choice("revisit.take"),

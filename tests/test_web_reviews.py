@@ -93,6 +93,12 @@ async def test_a_plan_made_and_worked_on_the_pages(demo_app, clock):
         )
         page = await recorded.text()
         assert "已生成跟进单 T-" in page and "窗户漏风" in page and "1/2" in page, page
+        # A visit's own page offers its result while open, and no revisit once done.
+        open_page = await (await desk.get(f"/desk/tickets/{visits[1].id}")).text()
+        assert f"flow:visit_result:{visits[1].id}" in open_page, open_page
+        done_page = await (await desk.get(f"/desk/tickets/{visits[0].id}")).text()
+        assert "rv_take" not in done_page and "flow:visit_result" not in done_page
+        assert "窗户漏风" in done_page  # the result, in the ticket's history
         # The clerk sees no month-end analysis.
         reviews = await (await desk.get("/desk/reviews")).text()
         assert "由主管和管理处主任查看" in reviews
