@@ -237,3 +237,40 @@ async def test_a_month_with_nothing_recurring_says_so(demo_app, clock):
     assert codes == {"XFL", "HYY"}  # one per community
     assert await asyncio.to_thread(Path("data/reports/month-review-XFL-2026-11.xlsx").is_file)
     assert "月度" not in texts(await Chat(app, "li").inbox())  # for managers only
+
+
+async def test_made_once_on_both_stores_even_with_a_second_job(demo_both, clock):
+    """A restart books the run again, or two workers take two runs: the review of a
+    community and month is one row, pushed once; a visit plan's progress reads the same
+    on PostgreSQL as on SQLite."""
+    app = demo_both
+    supervisor = Chat(app, "zhou")
+    await supervisor.say("/visitplan")
+    await supervisor.say("门窗保温回访")
+    await supervisor.press("跳过")
+    await supervisor.say("2-1-802 3栋2单元1201")
+    await supervisor.press("明天")
+    await supervisor.press("电话访问")
+    await supervisor.press("我本人")
+    await supervisor.press("确认提交")
+    await supervisor.inbox()
+    async with app.db.transaction() as s:
+        await jobs.schedule(
+            s,
+            kind=month_review.JOB,
+            due_at=datetime(2026, 12, 1, 8, 0, tzinfo=TZ),
+            payload={},
+            dedupe_key="month_review:again",
+        )
+    clock.advance(days=5, hours=-1)  # 1 December, 08:00
+    await app.engine.run_jobs(all_jobs())
+    said = [s for s in await supervisor.inbox() if s.payload.get("key") == "month_review.made"]
+    assert len(said) == 1, [s.text for s in said]
+    assert "计划走访 2 户：已完成 0，逾期 2" in said[0].text, said[0].text
+    async with app.db.transaction() as s:
+        made = (await s.exec(select(MonthReview))).all()
+        done = (await s.exec(select(Job).where(Job.kind == month_review.JOB))).all()
+    assert len(made) == 2  # 幸福里 and 和悦园, once each
+    assert sorted(j.done_at is not None for j in done) == [False, True, True]  # January's waits
+    progress = await supervisor.say("/visitplans")
+    assert "已完成 0/2" in texts(progress) and "逾期 2" in texts(progress), texts(progress)
