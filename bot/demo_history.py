@@ -47,9 +47,11 @@ from storage.models import (
     Job,
     KeyValue,
     Outbox,
+    Parcel,
     ReleaseSlip,
     Ticket,
     Unit,
+    Visit,
 )
 
 if TYPE_CHECKING:
@@ -87,6 +89,25 @@ RESIDENTS = {
     "hujun": "胡军",
     "guofang": "郭芳",
 }
+
+
+# The office's key register, as `/keys add` takes it: label, kind, where it hangs, count.
+OFFICE_KEYS = (
+    "会所大门钥匙 公共 柜A-01 2把",
+    "天台门钥匙 公共 柜A-02 2把",
+    "配电房钥匙 设备 柜A-03",
+    "水泵房钥匙 设备 柜A-04",
+    "消防控制室钥匙 设备 柜A-05",
+)
+# Who parcels come for (console user, unit as the desk types it) and the courier's prefix.
+PARCEL_FOR = (
+    ("resident", "3-2-1201", "SF"),
+    ("chenjing", "1栋1单元101", "JD"),
+    ("wumin", "2号楼1单元802", "YT"),
+    ("huangqiang", "1-2-1502", "SF"),
+    ("guofang", "3栋1单元2301", "JT"),
+)
+VISITORS = (("王建国", "13912340001"), ("李秀英", "13912340002"), ("陈晓东", "13912340003"))
 
 
 def _phones() -> dict[str, str]:
@@ -672,6 +693,7 @@ class Stories:
                 stories.append(self.slip(self._moment(day)))
             day += timedelta(days=1)
         stories += self.fees()
+        stories += self.registers()
         # For a newcomer to find: 张伟's repair, finished just now and confirmed by him
         # (its revisit is asked the next morning: `/clock +2d`); and from the last office
         # hours, a lift repair accepted but not started and long overdue, a job in
@@ -879,6 +901,95 @@ class Stories:
         said = await desk.guard.send(text=f"/slip {slip.code}")
         if said:
             await desk.press(desk.guard, "act:slip_use", slip.id)
+
+    # ---- the desk's registers: keys, parcels, visitors
+
+    def registers(self) -> list[Story]:
+        """The office's keys registered on the first day and lent now and then; parcels of
+        the last week (those of the last day still waiting); visitors of the last week.
+        Drawn from their own `Random`, so the tickets' stories stay as they were."""
+        pick = random.Random(SEED + 19)
+        stories: list[Story] = [self.keys(self.start + hours(1), pick.random())]
+        day = (self.end - timedelta(days=7)).astimezone(self.tz).date()
+        last = self.end.astimezone(self.tz).date()
+        while day <= last:
+            for _ in range(pick.choice((0, 1, 1, 2))):
+                at = datetime.combine(day, time(pick.randint(9, 17), 15), tzinfo=self.tz)
+                if at < self.end:
+                    stories.append(self.parcel(at, pick.random()))
+            if pick.random() < 0.4:
+                at = datetime.combine(day, time(9, 30), tzinfo=self.tz)
+                if at < self.end - hours(6):
+                    stories.append(self.visitor(at, pick.random()))
+            day += timedelta(days=1)
+        return stories
+
+    async def keys(self, at: datetime, seed: float) -> Story:
+        """李敏 registers the office's keys, then 王师傅 borrows the pump room's key for the
+        monthly check and brings it back in the afternoon."""
+        pick = random.Random(seed)
+        yield at
+        for line in OFFICE_KEYS:
+            await self.desk.li.send(text=f"/keys add {line}")
+        day = at
+        while day + timedelta(days=30) < self.end - RECENT:
+            day += timedelta(days=30)
+            yield day
+            await self.desk.li.send(text="/lend 柜A-04 王师傅 3小时")
+            yield hours(pick.uniform(1.5, 2.5))
+            await self.desk.li.send(text="/keyback 柜A-04")
+
+    async def parcel(self, at: datetime, seed: float) -> Story:
+        """A courier leaves a parcel for a resident; they collect it with the code within a
+        day or two, except what came in the last day."""
+        pick = random.Random(seed)
+        user, unit, courier = pick.choice(PARCEL_FOR)
+        yield at
+        waybill = f"{courier}{pick.randint(10**9, 10**10 - 1)}"
+        await self.desk.li.send(text=f"/parcel {unit} {RESIDENTS[user]} {waybill}")
+        async with self.desk.app.db.transaction() as session:
+            parcel = (await session.exec(select(Parcel).where(Parcel.waybill == waybill))).first()
+        later = hours(pick.uniform(2, 40))
+        if parcel is None or at + later > self.end - hours(20):
+            return
+        yield later
+        said = await self.desk.li.send(text=f"/pickup {parcel.code}")
+        if said:
+            await self.desk.press(self.desk.li, "act:parcel_hand", parcel.id or 0)
+
+    async def visitor(self, at: datetime, seed: float) -> Story:
+        """张伟 registers a friend's visit for the afternoon; the guard lets them in with the
+        code and records when they leave."""
+        pick = random.Random(seed)
+        name, phone = pick.choice(VISITORS)
+        answers: dict[str, Answer] = {
+            "visitor.unit.prompt": Press("unit:"),
+            "visitor.name.prompt": Say(name),
+            "visitor.phone.prompt": Say(phone),
+            "visitor.plate.prompt": Say("浙A" + str(pick.randint(10000, 99999))),
+            "visitor.purpose.prompt": Say(pick.choice(("探亲", "朋友聚会", "送东西"))),
+            "visitor.arrival.prompt": Say("今天下午3点"),
+            "visitor.departure.prompt": Say("3小时"),
+            "visitor.companions.prompt": Say("无"),
+        }
+        yield at
+        who = self.desk.residents["resident"]
+        await self.desk.bound(who)
+        said = await who.send(text="/visit")
+        await who.fill(said, answers, "好的")
+        async with self.desk.app.db.transaction() as session:
+            visit = (
+                await session.exec(
+                    select(Visit).where(Visit.name == name).order_by(col(Visit.id).desc())
+                )
+            ).first()
+        if visit is None or visit.id is None:
+            return
+        yield max(at.replace(hour=15, minute=5) - at, minutes(1))
+        await self.desk.guard.send(text=f"/visitor {visit.code}")
+        await self.desk.press(self.desk.guard, "act:visit_in", visit.id)
+        yield hours(pick.uniform(1, 4))
+        await self.desk.guard.send(text=f"/visitor 离开 {visit.code}")
 
     def fees(self) -> list[Story]:
         """A dispute, instalments and a collection visit that ends in a payment."""

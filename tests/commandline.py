@@ -111,7 +111,7 @@ def frontdesk_process(
         encoding="utf-8",
         cwd=workdir,
         env=environ,
-        timeout=120,
+        timeout=300,  # a guard against a hang: seeding the history takes a minute or two
     )
 
 
