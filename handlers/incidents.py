@@ -134,7 +134,7 @@ def status_of(incident: Incident) -> str:
 
 
 def line(entry: dict[str, Any]) -> Text:
-    """A timeline entry in words: `03:20 王师傅 到场`."""
+    """A timeline entry in words: `2026-11-27 03:12 王师傅 已到场`."""
     step = str(entry.get("step"))
     params: dict[str, Any] = {
         "at": datetime.fromisoformat(str(entry["at"])),
