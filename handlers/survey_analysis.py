@@ -72,6 +72,17 @@ async def gather(session: AsyncSession, found: Survey, policy: rules.SurveyPolic
     return SurveyData(title=found.title, analysis=analysis, responses=responses)
 
 
+async def follow_ups(session: AsyncSession, survey_id: int) -> list[Ticket]:
+    """The follow-up tasks low scores opened, oldest first."""
+    rows = await session.exec(
+        select(Ticket)
+        .join(SurveyResponse, col(SurveyResponse.ticket_id) == col(Ticket.id))
+        .where(SurveyResponse.survey_id == survey_id)
+        .order_by(col(Ticket.id))
+    )
+    return list(rows.all())
+
+
 def paths(out_dir: Path, code: str, year: int, locale: str) -> SurveyFiles:
     stem = f"survey-{code}-{year}-{locale}"
     return SurveyFiles(out_dir / f"{stem}.png", out_dir / f"{stem}.xlsx")

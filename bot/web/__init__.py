@@ -37,6 +37,7 @@ from bot.web import (
     parcels,
     photos,
     renovation,
+    survey,
     reviews,
     ticket,
     units,
@@ -101,6 +102,7 @@ async def desk_app(app: App, prefix: str = PREFIX) -> web.Application:
             *incidents.routes(),
             *inspections.routes(),
             *activities.routes(),
+            *survey.routes(),
             web.static("/static", HERE / "static", append_version=True),
         ]
     )
