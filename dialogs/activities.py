@@ -306,6 +306,7 @@ FEATURE = Feature(
     actions={
         activities.AnnounceActivity: activities.announce_activity,
         activities.CancelSignup: activities.cancel_signup,
+        activities.JoinWaitlist: activities.join_waitlist,
     },
     jobs={
         activities.REMINDER_JOB: activities.reminder_job,

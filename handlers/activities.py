@@ -13,6 +13,7 @@ photos, archived on the activity.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -74,6 +75,16 @@ class CancelSignup(Action):
     name: ClassVar[str] = "act_unsign"
     private: ClassVar[bool] = True
     activity: int
+
+
+@dataclass(frozen=True)
+class JoinWaitlist(Action):
+    """A resident refused for want of places waits for some to free up."""
+
+    name: ClassVar[str] = "act_wait"
+    private: ClassVar[bool] = True
+    activity: int
+    people: int
 
 
 class FieldError(ValueError):
@@ -445,9 +456,14 @@ async def signup_begin(ctx: Context, initial: str | None) -> dict[str, Any] | li
                 choices=(CancelSignup(activity.id).choice("activities.btn.cancel"),),
             )
         ]
-    left = rules.places_left(activity.capacity, await taken(ctx.session, activity.id))
-    if left == 0:
-        return [Reply("activities.signup.full", {"theme": activity.theme, "left": 0})]
+    if any(w["person"] == ctx.person.id for w in await waiting(ctx.session, activity.id)):
+        return [
+            Reply(
+                "activities.wait.already",
+                {"theme": activity.theme},
+                choices=(CancelSignup(activity.id).choice("activities.btn.cancel"),),
+            )
+        ]
     return {
         "_activity": activity.id,
         "_theme": activity.theme,
@@ -462,20 +478,29 @@ async def sign_up(ctx: Context, activity_id: int, people: int) -> list[Reply]:
         return found
     activity, unit = found
     assert ctx.person is not None and ctx.person.id is not None and activity.id is not None
-    # The activity's row locked (PostgreSQL), so two sign-ups for the last places queue.
-    await ctx.session.exec(select(Activity).where(Activity.id == activity.id).with_for_update())
+    await _lock(ctx.session, activity.id)  # two sign-ups for the last places queue
     mine = await _own(ctx.session, activity.id, ctx.person.id)
     if mine is not None and mine.cancelled_at is None:
         return [
             Reply("activities.signup.already", {"theme": activity.theme, "people": mine.people})
         ]
-    refused = await _refusal(ctx.session, activity, unit, people)
-    if refused is not None:
-        return [refused]
-    if mine is None:
-        mine = ActivitySignup(activity_id=activity.id, person_id=ctx.person.id, at=ctx.now)
-    mine.unit_id, mine.people, mine.at, mine.cancelled_at = unit.id, people, ctx.now, None
-    ctx.session.add(mine)
+    problem, left, limit = await _problem(ctx.session, activity, unit, people)
+    if problem == rules.HOUSEHOLD:
+        return [Reply("activities.signup.household", {"limit": limit})]
+    if problem == rules.FULL:
+        offered = [JoinWaitlist(activity.id, people).choice("activities.btn.wait", people=people)]
+        if left:
+            offered.append(
+                Choice(f"flow:{SIGNUP_FLOW}:{activity.id}", "activities.btn.fewer", {"left": left})
+            )
+        return [
+            Reply(
+                "activities.signup.full",
+                {"theme": activity.theme, "left": left},
+                choices=tuple(offered),
+            )
+        ]
+    _signed_up(ctx, activity, mine, ctx.person.id, unit.id, people)
     return [
         Reply(
             "activities.signup.ok",
@@ -490,35 +515,156 @@ async def sign_up(ctx: Context, activity_id: int, people: int) -> list[Reply]:
     ]
 
 
-async def _refusal(
+def _signed_up(
+    ctx: Context,
+    activity: Activity,
+    mine: ActivitySignup | None,
+    person_id: int,
+    unit_id: int | None,
+    people: int,
+) -> ActivitySignup:
+    """The sign-up row written (a cancelled one of the same person taken up again)."""
+    assert activity.id is not None
+    if mine is None:
+        mine = ActivitySignup(activity_id=activity.id, person_id=person_id, at=ctx.now)
+    mine.unit_id, mine.people, mine.at, mine.cancelled_at = unit_id, people, ctx.now, None
+    ctx.session.add(mine)
+    return mine
+
+
+async def _problem(
     session: AsyncSession, activity: Activity, unit: Unit, people: int
-) -> Reply | None:
-    """Why `people` more cannot come (the places left, the household's limit), or None."""
+) -> tuple[str | None, int | None, int | None]:
+    """Why `people` more cannot come (`rules.FULL`, `rules.HOUSEHOLD`) or None; with the
+    places left and the household's limit."""
     assert activity.id is not None
     others = await _active(session, activity.id)
     limit = await household_limit(session, activity.id)
+    taken_now = sum(s.people for s in others)
     problem = rules.signup_problem(
         activity.capacity,
-        sum(s.people for s in others),
+        taken_now,
         people,
         limit,
         sum(s.people for s in others if s.unit_id == unit.id),
     )
-    if problem == rules.FULL:
-        left = rules.places_left(activity.capacity, sum(s.people for s in others))
-        return Reply("activities.signup.full", {"theme": activity.theme, "left": left})
+    return problem, rules.places_left(activity.capacity, taken_now), limit
+
+
+async def people_refused(ctx: Context, activity_id: int, people: int) -> Reply | None:
+    """The sign-up step's check of the number typed: more than the household may bring is
+    asked again (too few places left is answered at the end, with the waiting list)."""
+    found = await _open_for_signup(ctx, activity_id)
+    if isinstance(found, list):
+        return found[0]
+    activity, unit = found
+    problem, _, limit = await _problem(ctx.session, activity, unit, people)
     if problem == rules.HOUSEHOLD:
         return Reply("activities.signup.household", {"limit": limit})
     return None
 
 
-async def people_refused(ctx: Context, activity_id: int, people: int) -> Reply | None:
-    """The sign-up step's check of the number typed: asked again when it does not fit."""
-    found = await _open_for_signup(ctx, activity_id)
+# ---- the waiting list -----------------------------------------------------------------------
+
+
+def _waiting_key(activity_id: int) -> str:
+    return f"activity_waiting:{activity_id}"
+
+
+async def waiting(session: AsyncSession, activity_id: int) -> list[dict[str, Any]]:
+    """Who waits for places, first come first: `{"person", "unit", "people", "at"}`."""
+    kept = await keyvalue.read(session, _waiting_key(activity_id))
+    return list(json.loads(kept)) if kept else []
+
+
+async def _keep_waiting(
+    session: AsyncSession, activity_id: int, entries: list[dict[str, Any]]
+) -> None:
+    await keyvalue.write(session, _waiting_key(activity_id), json.dumps(entries))
+
+
+async def _lock(session: AsyncSession, activity_id: int) -> None:
+    """The activity's row locked (PostgreSQL; SQLite has one writer), so sign-ups,
+    cancellations and the waiting list of one activity go one after the other."""
+    await session.exec(select(Activity).where(Activity.id == activity_id).with_for_update())
+
+
+async def join_waitlist(ctx: Context, action: JoinWaitlist) -> list[Reply]:
+    """On the waiting list with `people`; signed up at once if places have freed since."""
+    found = await _open_for_signup(ctx, action.activity)
     if isinstance(found, list):
-        return found[0]
+        return found
     activity, unit = found
-    return await _refusal(ctx.session, activity, unit, people)
+    assert ctx.person is not None and ctx.person.id is not None and activity.id is not None
+    if not 1 <= action.people <= rules.MOST_PEOPLE:
+        return [Reply("dialog.stale")]
+    await _lock(ctx.session, activity.id)
+    mine = await _own(ctx.session, activity.id, ctx.person.id)
+    if mine is not None and mine.cancelled_at is None:
+        return [
+            Reply("activities.signup.already", {"theme": activity.theme, "people": mine.people})
+        ]
+    entries = await waiting(ctx.session, activity.id)
+    if any(w["person"] == ctx.person.id for w in entries):
+        return [Reply("activities.wait.already", {"theme": activity.theme})]
+    problem, _, _ = await _problem(ctx.session, activity, unit, action.people)
+    if problem is None:
+        return await sign_up(ctx, activity.id, action.people)
+    entries.append(
+        {
+            "person": ctx.person.id,
+            "unit": unit.id,
+            "people": action.people,
+            "at": ctx.now.isoformat(),
+        }
+    )
+    await _keep_waiting(ctx.session, activity.id, entries)
+    return [
+        Reply(
+            "activities.wait.ok",
+            {"theme": activity.theme, "people": action.people, "position": len(entries)},
+            choices=(CancelSignup(activity.id).choice("activities.btn.cancel"),),
+        )
+    ]
+
+
+async def _promote(ctx: Context, activity: Activity) -> list[Reply]:
+    """Places freed: those waiting are signed up in turn while the first in line fits,
+    and told so in their chats."""
+    assert activity.id is not None
+    entries = await waiting(ctx.session, activity.id)
+    told: list[Reply] = []
+    while entries:
+        first = entries[0]
+        unit = await ctx.session.get(Unit, first["unit"])
+        if unit is None:
+            entries.pop(0)
+            continue
+        problem, _, _ = await _problem(ctx.session, activity, unit, int(first["people"]))
+        if problem is not None:
+            break
+        entries.pop(0)
+        person_id = int(first["person"])
+        mine = await _own(ctx.session, activity.id, person_id)
+        _signed_up(ctx, activity, mine, person_id, unit.id, int(first["people"]))
+        await ctx.session.flush()
+        params = {
+            "theme": activity.theme,
+            "people": first["people"],
+            "place": activity.place,
+            "starts": activity.starts_at,
+        }
+        told += [
+            Reply(
+                "activities.wait.promoted",
+                params,
+                to=chat,
+                choices=(CancelSignup(activity.id).choice("activities.btn.cancel"),),
+            )
+            for chat in await person_chats(ctx.session, person_id)
+        ]
+    await _keep_waiting(ctx.session, activity.id, entries)
+    return told
 
 
 async def cancel_signup(ctx: Context, action: CancelSignup) -> list[Reply]:
@@ -526,14 +672,23 @@ async def cancel_signup(ctx: Context, action: CancelSignup) -> list[Reply]:
     activity = await ctx.session.get(Activity, action.activity)
     if activity is None or ctx.person is None or ctx.person.id is None:
         return [Reply("dialog.stale")]
+    if activity.starts_at <= ctx.now:
+        return [Reply("activities.signup.started", {"theme": activity.theme})]
+    assert activity.id is not None
+    await _lock(ctx.session, activity.id)
+    entries = await waiting(ctx.session, activity.id)
+    still = [w for w in entries if w["person"] != ctx.person.id]
+    if len(still) < len(entries):
+        await _keep_waiting(ctx.session, activity.id, still)
+        return [Reply("activities.wait.left", {"theme": activity.theme})]
     mine = await _own(ctx.session, action.activity, ctx.person.id)
     if mine is None or mine.cancelled_at is not None:
         return [Reply("activities.cancel.none", {"theme": activity.theme})]
-    if activity.starts_at <= ctx.now:
-        return [Reply("activities.signup.started", {"theme": activity.theme})]
     mine.cancelled_at = ctx.now
     ctx.session.add(mine)
-    return [Reply("activities.cancel.ok", {"theme": activity.theme, "people": mine.people})]
+    await ctx.session.flush()
+    said = Reply("activities.cancel.ok", {"theme": activity.theme, "people": mine.people})
+    return [said, *await _promote(ctx, activity)]
 
 
 async def reminder_job(ctx: Context, job: Job) -> list[Reply]:
@@ -634,6 +789,13 @@ class Signed:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    person: Person | None
+    unit: Unit | None
+    people: int
+
+
+@dataclass(frozen=True)
 class Shown:
     """An activity as the desk's page shows it."""
 
@@ -641,6 +803,7 @@ class Shown:
     signed: list[Signed]
     taken: int
     household: int | None
+    waiting: list[Waiting] = field(default_factory=list)
 
 
 async def shown(session: AsyncSession, activity: Activity) -> Shown:
@@ -658,6 +821,14 @@ async def shown(session: AsyncSession, activity: Activity) -> Shown:
         signed,
         sum(s.signup.people for s in signed),
         await household_limit(session, activity.id),
+        [
+            Waiting(
+                await session.get(Person, w["person"]),
+                await session.get(Unit, w["unit"]),
+                int(w["people"]),
+            )
+            for w in await waiting(session, activity.id)
+        ],
     )
 
 
@@ -676,6 +847,8 @@ async def activities_command(ctx: Context, argument: str) -> list[Reply]:
     communities = await communities_for(ctx)
     if communities:
         return await _staff_list(ctx, communities)
+    if ctx.person is None and ctx.staff:
+        return [Reply("dialog.not_allowed")]
     return await _resident_list(ctx)
 
 

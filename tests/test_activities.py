@@ -19,7 +19,7 @@ from sqlmodel import col, select
 
 from dialogs.registry import all_jobs
 from handlers.rules import activities as rules
-from storage.models import Activity, AuditLog, ActivitySignup, Photo, Ticket
+from storage.models import Activity, ActivitySignup, AuditLog, Photo, Ticket
 from tests.harness import Chat, texts
 
 
@@ -118,26 +118,34 @@ async def test_an_activity_from_plan_to_record(demo_app, clock) -> None:
     again = texts(await zhou.press("发布活动通知"))
     assert "已经发布过" in again and await resident.inbox() == []
 
-    # 张伟 signs up two; 刘洋 asks for two more than the one place left and is refused.
+    # 张伟 signs up two; 刘洋 asks for two more than the one place left: politely refused,
+    # offered the waiting list or fewer; he waits.
     await resident.press("我要报名")
     ok = texts(await resident.say("2"))
     assert "报名成功" in ok and "2 人" in ok
     asked = texts(await tenant.press("我要报名"))
     assert "剩余 1 个名额" in asked
     full = texts(await tenant.say("2"))
-    assert "名额已满" in full and "报名成功" not in full
-    await tenant.press("取消")  # 刘洋 gives up for now
+    assert "名额不足" in full and "报名成功" not in full
+    offer = tenant.keyboard
+    assert offer is not None and "改为 1 人以内报名" in [b["label"] for b in offer.buttons]
+    waits = texts(await tenant.press("登记候补"))
+    assert "排第 1 位" in waits
     assert sorted((await signed(demo_app)).values()) == [2]
+    tenant.keyboard = offer
+    assert "候补名单" in texts(await tenant.press("登记候补"))  # once is enough
 
-    # 张伟 cancels: the places are free, and 刘洋 signs up two.
+    # 张伟 cancels: his places free up and 刘洋, first in line, is signed up and told.
     assert "已为您取消" in texts(await resident.press("取消报名"))
-    await tenant.say("/activities")
-    await tenant.press("报名：元旦游园会")
-    assert "报名成功" in texts(await tenant.say("2"))
+    promoted = texts(await tenant.inbox())
+    assert "好消息" in promoted and "2 人" in promoted
+    assert sorted((await signed(demo_app)).values()) == [2]
+    # 张伟 asks again for two: one place is left; he takes it with "fewer".
     await resident.say("/activities")
     await resident.press("报名：元旦游园会")
-    assert "名额已满" in texts(await resident.say("2"))
-    assert "报名成功" in texts(await resident.say("1"))  # asked again: one fits
+    assert "名额不足" in texts(await resident.say("2"))
+    await resident.press("改为 1 人以内报名")
+    assert "报名成功" in texts(await resident.say("1"))
     assert sorted((await signed(demo_app)).values()) == [1, 2]
     resident.keyboard = notice[-1]  # the notice's button pressed again
     assert "已报名" in texts(await resident.press("我要报名"))

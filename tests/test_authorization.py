@@ -60,6 +60,7 @@ RESIDENT_ACTIONS = {
     "key_owner_ok",  # lending a flat's key: an owner of the key's unit, checked inside
     "key_owner_no",
     "act_unsign",  # an activity's sign-up: the sender's own, checked inside
+    "act_wait",  # an activity's waiting list: the sender joins it, checked inside
 }
 # Commands anyone may run.
 # custody and movein: the desk's, or an owner's own; parcels: a resident's own, the desk's list;

@@ -167,6 +167,22 @@ async def test_the_other_desk_cannot_announce(demo_app, client) -> None:
     assert (await latest(demo_app)).status == "planned"
 
 
+async def test_the_page_lists_those_waiting(demo_app, client) -> None:
+    await sign_in(client, "desk")
+    xfl = await community_id(client)
+    await post(client, "/desk/activities/plan", community=xfl, **{**PLAN, "capacity": "2"})
+    activity = await latest(demo_app)
+    await post(client, f"/desk/activities/{activity.id}/announce", once="a1")
+    resident, tenant = Chat(demo_app, "resident"), Chat(demo_app, "tenant")
+    for chat, people in ((resident, "2"), (tenant, "1")):
+        await chat.inbox()
+        await chat.press("我要报名")
+        await chat.say(people)
+    await tenant.press("登记候补")
+    page = await (await client.get("/desk/activities")).text()
+    assert "张伟 · 3栋2单元1201 · 2 人" in page and "刘洋 · 3栋2单元1202 · 1 人（候补）" in page
+
+
 # ---- in a real browser ---------------------------------------------------------------------
 
 
