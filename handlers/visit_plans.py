@@ -282,7 +282,9 @@ async def visit_card(ctx: Context, ticket: Ticket) -> list[Reply]:
         "how": Text(f"visitplan.how.{d.get('how', 'visit')}"),
         "due": ticket.due_at,
         "visitor": visitor.name if visitor else Text("card.nobody"),
-        "status": Text(f"status.{ticket.status}"),
+        "status": Text("visitplan.status.open")
+        if ticket.status in OPEN
+        else Text(f"status.{ticket.status}"),
         "result": result_text(result) if result else "",
     }
     choices: tuple[Choice, ...] = ()

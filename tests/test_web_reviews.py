@@ -160,8 +160,8 @@ async def test_the_review_read_commented_forwarded_and_downloaded(demo_app, cloc
 
 @needs_chromium
 async def test_the_month_review_in_a_browser(served) -> None:
-    """The supervisor opens the month's review, comments and forwards it; in headless
-    Chromium (skipped without it)."""
+    """The supervisor makes a visit plan and records a visit's result, then opens the
+    month's review, comments and forwards it; in headless Chromium (skipped without it)."""
     app, _emulator, browser = served
     await seed_november(app)
     async with app.db.transaction() as session:
@@ -169,6 +169,25 @@ async def test_the_month_review_in_a_browser(served) -> None:
         community = (await session.exec(select(Community).where(Community.code == "XFL"))).one()
         await month_review.make_review(ctx, community, "2026-11")
     await browser.sign_in("zhou")
+    await browser.open("/desk/visitplans")
+    await browser.fill(
+        {
+            "title": "冬季门窗保温回访",
+            "topic": "了解门窗保温和供暖情况",
+            "units": "2-1-802，3栋2单元1201，1-1-101",
+            "days": "12月1日至12月3日",
+            "how": "visit",
+        }
+    )
+    await browser.press("制定走访计划")
+    page = await browser.text()
+    assert "已制定：共 3 户" in page and "0/3" in page, page
+    await browser.run(lambda: browser.driver.find_element("link text", "冬季门窗保温回访").click())
+    await browser.fill({"opinions": "希望楼道加装感应灯", "handling": "已转告维修部"})
+    await browser.press("记录结果")
+    page = await browser.text()
+    assert "已记录" in page and "希望楼道加装感应灯" in page and "1/3" in page, page
+    await browser.shot("visit-plan")
     await browser.open("/desk/visitplans")
     await browser.run(lambda: browser.driver.find_element("id", "to-reviews").click())
     await browser.run(lambda: browser.driver.find_element("link text", "2026-11").click())
