@@ -200,3 +200,18 @@ async def test_a_count_that_is_no_count_is_asked_again(demo_app, typed) -> None:
     await resident.press("我要报名")
     assert "请输入人数" in texts(await resident.say(typed))
     assert await signed(demo_app) == {}
+
+
+async def test_signing_up_and_waiting_on_sqlite_and_postgresql(demo_both) -> None:
+    app = demo_both
+    zhou, resident, tenant = Chat(app, "zhou"), Chat(app, "resident"), Chat(app, "tenant")
+    await plan(zhou, capacity="2")
+    await zhou.press("发布活动通知")
+    for chat, people in ((resident, "2"), (tenant, "1")):
+        await chat.inbox()
+        await chat.press("我要报名")
+        await chat.say(people)
+    assert "排第 1 位" in texts(await tenant.press("登记候补"))
+    await resident.press("取消报名")
+    assert "好消息" in texts(await tenant.inbox())
+    assert sorted((await signed(app)).values()) == [1]

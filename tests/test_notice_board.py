@@ -126,3 +126,21 @@ async def test_a_renewal_left_undone_escalates(demo_app, clock) -> None:
     }
     assert (SERVICE, "escalation.overdue") in steps
     assert ("zhou", "escalation.supervisor") in steps
+
+
+async def test_the_reminder_on_sqlite_and_postgresql(demo_both, clock) -> None:
+    """Booked at start (here after the demo is seeded), once, and the task found again by
+    its JSON marker on either store."""
+    app = demo_both
+    async with app.db.transaction() as s:
+        await notice_board.book_all(s, clock.now(), app.settings.tz)
+        await notice_board.book_all(s, clock.now(), app.settings.tz)  # a second worker
+    assert len(await pending(app, "XFL")) == 1
+    await at(app, clock, clock.now() + timedelta(days=14, minutes=1))
+    [task] = await board_tasks(app)
+    async with app.db.transaction() as s:
+        community = (await s.exec(select(Community).where(Community.code == "XFL"))).one()
+        state = await notice_board.state(s, community.id or 0, 14)
+        await notice_board.book_all(s, clock.now(), app.settings.tz)  # a restart meanwhile
+    assert state.open_task is not None and state.open_task.id == task.id
+    assert [j.due_at for j in await pending(app, "XFL")] == [clock.now() + rules.CHECK_AGAIN]
