@@ -99,11 +99,26 @@ async def test_a_plan_made_and_worked_on_the_pages(demo_app, clock):
         done_page = await (await desk.get(f"/desk/tickets/{visits[0].id}")).text()
         assert "rv_take" not in done_page and "flow:visit_result" not in done_page
         assert "窗户漏风" in done_page  # the result, in the ticket's history
+        # The clerk records results but makes no plans.
+        page = await (await desk.get("/desk/visitplans")).text()
+        assert 'id="plan-make"' not in page and "门窗保温回访" in page
+        refused = await post(
+            desk,
+            "/desk/visitplans",
+            "/desk/visitplans",
+            title="前台自拟计划",
+            units="2-1-802",
+            days="明天",
+            how="visit",
+            who="",
+        )
+        assert refused.status == 400
         # The clerk sees no month-end analysis.
         reviews = await (await desk.get("/desk/reviews")).text()
         assert "由主管和管理处主任查看" in reviews
     async with app.db.transaction() as s:
         [task] = (await s.exec(select(Ticket).where(Ticket.kind == "task"))).all()
+        assert len((await s.exec(select(VisitPlan))).all()) == 1
     assert task.department == "repair" and task.details == {"visit": visits[0].id}
 
 
