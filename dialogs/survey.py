@@ -2,8 +2,8 @@
 
 Owners answer it in chat: the flow below asks, for the unit chosen, a score and an
 optional comment for each area the survey asks about (the steps of the areas it leaves
-out do not apply), then shows the answers to confirm. Managers run it with `/survey`
-(staff see its state; owners typing `/survey` get the flow). The jobs send reminders,
+out do not apply), then shows the answers to confirm; it starts from the invitation's
+button. Managers run it with `/survey` (the service desk sees its state). The jobs send reminders,
 close it at its end and make the analysis. See handlers/survey*.py.
 """
 

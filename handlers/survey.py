@@ -31,7 +31,7 @@ from storage.models import Community, Department, Survey, SurveyInvite, SurveyRe
 if TYPE_CHECKING:
     from bot.settings import Settings
 
-FLOW = "survey"  # the owners' answering flow; `/survey` for staff is the office's command
+FLOW = "survey_answer"  # the owners' flow, from the invitation's button; `/survey` is staff's
 CHECKLIST = "survey"  # a community's own questions (`Checklist.name`)
 DRAFT, OPEN, CLOSED = "draft", "open", "closed"
 REMIND_JOB = "survey_remind"

@@ -1,8 +1,9 @@
 """An owner answers the survey in chat: for one unit at a time, a score of 1 to 5 (很不满意 …
 非常满意) and an optional comment for each area asked about, then a summary to confirm.
 
-The invitation's button names the invitation (`flow:survey:<invite id>`); `/survey` alone
-takes the owner's unit still waiting (or asks which, for owners of several). A unit
+The invitation's (and each reminder's) button names the invitation
+(`flow:survey_answer:<invite id>`); the flow started without one takes the owner's unit
+still waiting (or asks which, for owners of several). A unit
 answers once: the first of its owners to confirm; a second owner is thanked and told it
 was already answered, never by whom. An owner who scores an area at or below the
 community's low score gets a follow-up task for the service desk (`handlers.followups`),
@@ -80,7 +81,7 @@ def _chosen(one: Waiting) -> dict[str, Any]:
 
 
 async def begin(ctx: Context, initial: str | None) -> dict[str, Any] | list[Reply]:
-    """From the invitation's button (its id), or `/survey`: the unit to answer for."""
+    """From the invitation's button (its id); without one, the owner's unit waiting."""
     pending = await waiting(ctx)
     if initial:
         return await _from_invitation(ctx, initial, pending)

@@ -240,6 +240,13 @@ async def send_analysis(ctx: Context, action: SendAnalysis) -> list[Reply]:
         return [Reply("dialog.not_allowed")]
     asked = Recipient(ctx.msg.channel, ctx.msg.chat_id, ctx.locale)
     await survey_analysis.schedule(ctx, found, asked)
+    await audit.record(
+        ctx.session,
+        actor=ctx.actor,
+        action="survey_analysis_asked",
+        target=f"survey:{found.id}",
+        now=ctx.now,
+    )
     return [Reply("opinion.analysis.coming", {"title": found.title})]
 
 

@@ -430,6 +430,11 @@ async def test_every_privileged_action_is_in_the_audit_log(demo_app, clock):
         "inc_ctrl": "tests/test_incidents.py (incident_controlled audited)",
         "incidents": "shows the open emergencies of the member's own communities only",
         "act_announce": "tests/test_activities.py (activity_announce audited)",
+        "survey": "shows this year's survey of the member's own communities only",
+        "sv_new": "tests/test_survey.py (survey_create audited)",
+        "sv_open": "tests/test_survey.py (survey_open audited)",
+        "sv_close": "tests/test_survey.py (survey_close audited)",
+        "sv_report": "tests/test_survey.py (survey_analysis_asked audited)",
     }
     staff_actions = {c.name for c in all_actions()} - RESIDENT_ACTIONS
     privileged = {c.name for c in all_commands() if c.roles}

@@ -21,6 +21,7 @@ from dialogs.registry import all_jobs
 from handlers.rules import survey as rules
 from handlers.survey_office import OpenSurvey
 from storage.models import (
+    AuditLog,
     Binding,
     Checklist,
     Job,
@@ -153,7 +154,7 @@ async def test_a_survey_sent_answered_reminded_closed_and_analysed(demo_app, clo
 
     # A resident cannot start the office's survey, nor open one with a forged button.
     said = await zhang.say("/survey")
-    assert "没有需要您填写" in texts(said), texts(said)
+    assert [x.payload["key"] for x in said] == ["dialog.not_allowed"], texts(said)
 
     # The supervisor sees this year's state and creates it.
     said = await zhou.say("/survey")
@@ -296,6 +297,7 @@ async def test_a_survey_sent_answered_reminded_closed_and_analysed(demo_app, clo
 
     # One follow-up task, for the low scorer, with the areas and the comment.
     async with app.db.transaction() as s:
+        actions = [a.action for a in (await s.exec(select(AuditLog))).all()]
         tasks = (await s.exec(select(Ticket).where(Ticket.kind == "task"))).all()
         responses = (await s.exec(select(SurveyResponse))).all()
         analysis_jobs = (await s.exec(select(Job).where(Job.kind == "survey_analysis"))).all()
@@ -303,6 +305,9 @@ async def test_a_survey_sent_answered_reminded_closed_and_analysed(demo_app, clo
     assert "收费服务 2分" in tasks[0].description and "物业费有点贵" in tasks[0].description
     assert [r.ticket_id for r in responses if r.ticket_id] == [tasks[0].id]
     assert all(j.done_at is not None and j.error is None for j in analysis_jobs)
+    for action in ("survey_create", "survey_open", "survey_close"):
+        assert actions.count(action) == 1, (action, actions)
+    assert actions.count("survey_answer") == 4
 
     # Closed: 徐丽 is thanked, not asked; nothing more is reminded.
     said = await xuli.press("填写意见征询表")
@@ -352,3 +357,13 @@ async def test_the_close_job_ends_it_and_the_questions_are_the_communitys(demo_a
     assert found.status == "closed"
     text = texts(await chen.inbox())
     assert "回收 1 套" in text and "前台服务：4.00" in text and "收费服务：5.00" in text, text
+
+    # The supervisor has the analysis sent to himself again, in his chat.
+    said = await zhou.say("/survey")
+    assert "已于 2026-12-26 09:00 结束" in texts(said), texts(said)
+    await zhou.inbox()
+    said = await zhou.press("发送分析报告")
+    assert "正在生成" in texts(said)
+    await run_jobs(app)
+    got = await zhou.inbox()
+    assert "回收率 100.0%" in texts(got) and any(s.payload.get("document") for s in got)
