@@ -215,3 +215,15 @@ async def test_signing_up_and_waiting_on_sqlite_and_postgresql(demo_both) -> Non
     await resident.press("取消报名")
     assert "好消息" in texts(await tenant.inbox())
     assert sorted((await signed(app)).values()) == [1]
+
+
+async def test_an_announcement_at_night_waits_for_the_morning(demo_app, clock) -> None:
+    zhou, resident = Chat(demo_app, "zhou"), Chat(demo_app, "resident")
+    await resident.inbox()
+    clock.set(datetime(2026, 11, 26, 22, 30, tzinfo=demo_app.settings.tz))
+    await plan(zhou)
+    said = texts(await zhou.press("发布活动通知"))
+    assert "免打扰" in said and "2026-11-27 07:00" in said, said
+    assert await resident.inbox() == []
+    clock.set(datetime(2026, 11, 27, 7, 1, tzinfo=demo_app.settings.tz))
+    assert "元旦游园会" in texts(await resident.inbox())
