@@ -17,6 +17,7 @@ from dialogs.feature import Feature
 from dialogs.flow import Answer, Answers, Flow, InputError, Step, bounded_text
 from handlers import survey, survey_analysis, survey_answer, survey_office, survey_send
 from handlers.core.context import Context
+from handlers.core.messages import Choice
 from handlers.core.roles import MANAGERS, STAFF_ROLES
 from handlers.rules import survey as rules
 
@@ -106,6 +107,8 @@ FEATURE = Feature(
         survey.ANALYSIS_JOB: ReadFirst(survey_analysis.read_job, survey_analysis.send_job),
     },
     for_staff=[
-        StaffEntry(MANAGERS, "opinion.help.managers"),
+        StaffEntry(
+            MANAGERS, help="opinion.help.managers", menu=Choice("cmd:survey", "opinion.menu")
+        ),
     ],
 )
