@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dialogs.engine import Command, StaffEntry
+from dialogs.engine import Command, ReadFirst, StaffEntry
 from dialogs.feature import Feature
 from dialogs.flow import Answer, Answers, Flow, Step, bounded_text
 from handlers import month_review
@@ -57,7 +57,8 @@ FEATURE = Feature(
     flows=[COMMENT],
     commands=[Command("reviews", month_review.reviews_command, roles=MANAGERS)],
     actions={month_review.Forward: month_review.forward},
-    jobs={month_review.JOB: month_review.review_job},
+    # Drawn on a read-only snapshot first, then stored and pushed in a short transaction.
+    jobs={month_review.JOB: ReadFirst(month_review.read_month, month_review.send_month)},
     startup=[month_review.schedule_monthly],
     for_staff=[StaffEntry(MANAGERS, "month_review.help")],
 )

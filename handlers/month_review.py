@@ -4,10 +4,11 @@
 On the 1st of each month at 08:00 (community time) a job makes, for each community, a
 `MonthReview` of the month just ended: the revisit summary (revisits done, on time,
 satisfied, by phone, windows that closed unanswered; the plan's visits) and the recurring
-problems (handlers/rules/month_review.py). It is made once per community and month (a
-unique row: a restart or a second worker makes no second one), pushed to the supervisors
-in chat with the workbook (handlers/month_review_files.py) and the buttons "write a
-comment" and "forward to the director", and shown on the desk's pages. The supervisor's
+problems (handlers/rules/month_review.py). The month is gathered and its workbook and
+chart drawn (handlers/month_review_files.py) on a read-only snapshot first; the review is
+then stored once per community and month (a unique row: a restart or a second worker
+makes no second one) and pushed to the supervisors in chat with its files and the buttons
+"write a comment" and "forward to the director", and shown on the desk's pages. The supervisor's
 comment is kept; forwarding sends the summary, the comment and the file to the directors.
 `/report` is untouched: it still draws any month's figures on demand.
 """
@@ -29,7 +30,7 @@ from handlers.core.context import Context
 from handlers.core.messages import Choice, Reply, Text
 from handlers.core.roles import MANAGERS
 from handlers.directory import people_with_role
-from handlers.month_review_files import review_path, write_review
+from handlers.month_review_files import chart_path, draw_review_chart, review_path, write_review
 from handlers.rules import month_review as rules
 from handlers.rules.lifecycle import OPEN, REOPENING
 from handlers.rules.visit_plans import DONE
@@ -76,27 +77,80 @@ async def schedule_monthly(session: AsyncSession, now: datetime, tz: tzinfo) -> 
     )
 
 
-async def review_job(ctx: Context, job: Job) -> list[Reply]:
-    """The month just ended, reviewed for every community; the next month's run booked."""
-    await schedule_monthly(ctx.session, ctx.now + timedelta(minutes=1), ctx.settings.tz)
+@dataclass(frozen=True)
+class Drawn:
+    """A community's month, gathered and drawn before it is stored."""
+
+    community_id: int
+    month: str
+    findings: dict[str, Any]
+    workbook: str
+    chart: str
+
+
+async def read_month(ctx: Context, job: Job) -> list[Drawn]:
+    """The month just ended, gathered and drawn for every community not reviewed yet (on a
+    read-only snapshot, outside the write path: drawing takes a moment)."""
     month = rules.previous_month(job.due_at, ctx.settings.tz)
-    replies: list[Reply] = []
+    done = set(
+        (
+            await ctx.session.exec(
+                select(MonthReview.community_id).where(MonthReview.month == month)
+            )
+        ).all()
+    )
+    drawn: list[Drawn] = []
     for community in (await ctx.session.exec(select(Community).order_by(col(Community.id)))).all():
-        replies += await make_review(ctx, community, month)
+        if community.id is not None and community.id not in done:
+            drawn.append(await draw(ctx, community, month))
+    return drawn
+
+
+async def send_month(ctx: Context, job: Job, drawn: list[Drawn]) -> list[Reply]:
+    """Each review stored (once per community and month) and pushed; the next run booked."""
+    await schedule_monthly(ctx.session, ctx.now + timedelta(minutes=1), ctx.settings.tz)
+    replies: list[Reply] = []
+    for found in drawn:
+        replies += await store(ctx, found)
     return replies
 
 
-async def make_review(ctx: Context, community: Community, month: str) -> list[Reply]:
-    """The community's review of `month`, made and pushed to its supervisors; nothing when
-    it was made already."""
+async def draw(ctx: Context, community: Community, month: str) -> Drawn:
+    """The community's month gathered, its workbook and chart drawn."""
     assert community.id is not None
     findings = await gather(ctx, community.id, month)
+    folder = Path(ctx.settings.data_dir) / "reports"
+    locale = ctx.catalogs.default_locale
+
+    def label(key: str, **params: Any) -> str:
+        return ctx.catalogs.text(locale, key, params)
+
+    draft = MonthReview(community_id=community.id, month=month, findings=findings, made_at=ctx.now)
+    workbook = review_path(folder, community.code, month)
+    chart = chart_path(folder, community.code, month)
+    title = label("month_review.file.title", community=community.name, month=month)
+    await asyncio.to_thread(
+        write_review, draft, community.name, "", label, ctx.settings.tz, workbook
+    )
+    await asyncio.to_thread(draw_review_chart, findings, title, label, chart)
+    return Drawn(community.id, month, findings, str(workbook.absolute()), str(chart.absolute()))
+
+
+async def make_review(ctx: Context, community: Community, month: str) -> list[Reply]:
+    """The community's review of `month` made at once (gathered, drawn and stored in one
+    go) and pushed; nothing when it was made already."""
+    return await store(ctx, await draw(ctx, community, month))
+
+
+async def store(ctx: Context, drawn: Drawn) -> list[Reply]:
+    """The review kept and pushed to the community's supervisors with its files; nothing
+    when it was made already (a second run, another worker)."""
     stmt = (
         insert(ctx.session, MonthReview)
         .values(
-            community_id=community.id,
-            month=month,
-            findings=findings,
+            community_id=drawn.community_id,
+            month=drawn.month,
+            findings=drawn.findings,
             status="made",
             comment="",
             made_at=ctx.now,
@@ -109,16 +163,17 @@ async def make_review(ctx: Context, community: Community, month: str) -> list[Re
     if made is None:
         return []
     review = await ctx.session.get(MonthReview, made)
-    assert review is not None
+    community = await ctx.session.get(Community, drawn.community_id)
+    assert review is not None and community is not None
     await audit.record(
         ctx.session,
         actor="system",
         action="month_review",
         target=f"month_review:{review.id}",
-        detail={"community": community.code, "month": month},
+        detail={"community": community.code, "month": drawn.month},
         now=ctx.now,
     )
-    document = await _file(ctx, review, community)
+    month = {"month": drawn.month}
     return [
         reply
         for chat in await people_with_role(ctx.session, community.id, "supervisor")
@@ -129,7 +184,8 @@ async def make_review(ctx: Context, community: Community, month: str) -> list[Re
                 to=chat,
                 choices=review_choices(review),
             ),
-            Reply("month_review.file", {"month": month}, to=chat, document=document),
+            Reply("month_review.chart", month, to=chat, photo=drawn.chart),
+            Reply("month_review.file", month, to=chat, document=drawn.workbook),
         )
     ]
 

@@ -1,9 +1,12 @@
-"""The month-end analysis as a workbook (XLSX): the revisit summary with the supervisor's
-comment, and the recurring problems with their requests.
+"""The month-end analysis as files: a workbook (XLSX) with the revisit summary, the
+supervisor's comment and the recurring problems with their requests, and a chart (PNG) of
+the month's revisits and recurring problems.
 
-Written with the monthly report's write-only book (handlers/documents/workbook.py), so
-every cell from people's text (the comment, a unit's label) is stored as text that no
-spreadsheet reads as a formula. Writing is blocking: the caller runs it in a thread.
+The workbook is written with the monthly report's write-only book
+(handlers/documents/workbook.py), so every cell from people's text (the comment, a unit's
+label) is stored as text that no spreadsheet reads as a formula; the chart is drawn in the
+Chinese font the `/report` chart uses (handlers/documents/chart.py). Both are blocking:
+the caller runs them in a thread.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from handlers.documents.chart import cjk_font
 from handlers.documents.files import atomic
 from handlers.documents.month import Label
 from handlers.documents.workbook import _Book, _row
@@ -32,8 +36,61 @@ SUMMARY_ROWS = (
 )
 
 
+CHART_ROWS = ("revisits", "on_time", "satisfied", "by_phone", "unanswered", "visits_done")
+
+
 def review_path(folder: Path, code: str, month: str) -> Path:
     return folder / f"month-review-{code}-{month}.xlsx"
+
+
+def chart_path(folder: Path, code: str, month: str) -> Path:
+    return folder / f"month-review-{code}-{month}.png"
+
+
+def problem_label(finding: dict[str, Any], label: Label) -> str:
+    """A recurring problem's bar: where and what, in a few words."""
+    where, what, *_ = problem_cells(finding, label)[1:]
+    if finding["kind"] == "reopened":
+        return f"{label('month_review.kind.reopened')} {finding['tickets'][0]}"
+    return " ".join(str(part) for part in (where, what) if part)
+
+
+def draw_review_chart(findings: dict[str, Any], title: str, label: Label, path: Path) -> None:
+    """The month's revisits and planned visits, and the recurring problems by how often
+    they came, saved at `path`."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    font = cjk_font()
+    families = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
+    with matplotlib.rc_context({"font.family": families}):
+        figure = Figure(figsize=(12, 6), dpi=100, layout="constrained")
+        FigureCanvasAgg(figure)
+        figure.suptitle(title, fontsize=15)
+        left, right = figure.subplots(1, 2, width_ratios=(1, 1.4))
+        summary = findings.get("summary", {})
+        names = [label(f"month_review.figure.{name}") for name in CHART_ROWS]
+        left.bar(names, [summary.get(name, 0) for name in CHART_ROWS], color="#4c78a8")
+        left.set_title(label("month_review.sheet.summary"))
+        left.tick_params(axis="x", labelrotation=30, labelsize=9)
+        left.yaxis.get_major_locator().set_params(integer=True)
+        problems = findings.get("problems", [])[:12][::-1]  # the most repeated at the top
+        right.set_title(label("month_review.sheet.problems"))
+        if problems:
+            right.barh(
+                [problem_label(p, label) for p in problems],
+                [p["count"] for p in problems],
+                color="#e45756",
+            )
+            right.xaxis.get_major_locator().set_params(integer=True)
+        else:
+            right.axis("off")
+            right.text(
+                0.5, 0.5, label("month_review.problems.none"),
+                fontsize=14, ha="center", va="center", color="#555555",
+            )  # fmt: skip
+        atomic(path, lambda target: figure.savefig(target, format="png"))
 
 
 def problem_cells(finding: dict[str, Any], label: Label) -> list[Any]:

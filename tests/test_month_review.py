@@ -159,6 +159,9 @@ async def test_the_month_end_review_reaches_the_supervisor_then_the_director(dem
     assert "噪音扰民" in text and numbers["noise2"] in text, text
     assert "回访 1 次" in text and "电话回访 1" in text, text
     assert numbers["october"] not in text  # not a recurring problem
+    [chart] = [s for s in said if s.payload.get("photo")]
+    png = await asyncio.to_thread(Path(chart.payload["photo"]).read_bytes)
+    assert png.startswith(b"\x89PNG") and "图表" in chart.text
     [file] = [s for s in said if s.payload.get("document")]
     workbook = load_workbook(file.payload["document"])
     problems = [[c.value for c in row] for row in workbook.worksheets[1].iter_rows(min_row=2)]
