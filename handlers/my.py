@@ -1,6 +1,7 @@
 """A resident's own tickets (`/my`): status, notes and photos, urging (催单), cancelling;
-below them, their move-in while it is open, their flat's custody while it lasts and their
-renovation until it ends.
+below them, their move-in while it is open, their flat's custody while it lasts, their
+renovation until it ends, the keys the office keeps for them, their parcels waiting at the
+desk and their visitors still to come.
 
 A release slip reads like a slip (handlers/slip.py): its state, day, items and code, and
 only what can be done with one: show the code again, or cancel it until it is used.
@@ -15,7 +16,7 @@ from typing import Any, ClassVar
 from sqlalchemy import ColumnElement
 from sqlmodel import col, or_, select
 
-from handlers import custody, movein, renovation_apply
+from handlers import custody, movein, parcels, renovation_apply, visitors
 from handlers import slip as slips
 from handlers.cards import where
 from handlers.cardsync import refreshed_cards
@@ -107,14 +108,17 @@ async def own_ticket(ctx: Context, argument: int | str) -> Ticket | None:
 
 async def list_command(ctx: Context, argument: str | MyList = "") -> list[Reply]:
     """`/my`: the resident's recent tickets, each with a button to open it; then how their
-    move-in is going, while it is open, their flat's custody, while it lasts, and their
-    renovation until it ends."""
+    move-in is going, while it is open, their flat's custody, while it lasts, their
+    renovation until it ends, the keys the office keeps for them, the parcels waiting for
+    them at the desk and their visitors still to come or inside."""
     found = await own_tickets(ctx)
     also = [
         *await movein.open_progress(ctx),
         *await custody.owner_custodies(ctx, active_only=True),
         *await renovation_apply.owner_renovations(ctx),
         *await owner_keys(ctx),
+        *await parcels.waiting_reply(ctx),
+        *await visitors.upcoming_reply(ctx),
     ]
     if not found:
         return also or [Reply("my.none")]

@@ -441,6 +441,12 @@ async def resident_reply(ctx: Context) -> Reply | None:
     return Reply("parcels.mine", {"count": len(found), "lines": resident_lines(ctx, found)})
 
 
+async def waiting_reply(ctx: Context) -> list[Reply]:
+    """`/my`'s share: the resident's waiting parcels, if any."""
+    found = await resident_reply(ctx)
+    return [found] if found is not None else []
+
+
 async def parcels_command(ctx: Context, argument: str) -> list[Reply]:
     """`/parcels`: a resident's waiting parcels; the desk's waiting list by unit, oldest
     first; other staff are refused."""

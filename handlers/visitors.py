@@ -400,6 +400,14 @@ async def list_command(ctx: Context, argument: str = "") -> list[Reply]:
     return [Reply("visitor.mine", {"visits": listed, "count": len(visits)}, choices=tuple(buttons))]
 
 
+async def upcoming_reply(ctx: Context) -> list[Reply]:
+    """`/my`'s share: the resident's visitors list, while one is still to come or inside."""
+    visits = await mine(ctx)
+    if not any(v.status in (*rules.WAITING, rules.ARRIVED) for v in visits):
+        return []
+    return await list_command(ctx)
+
+
 async def list_action(ctx: Context, action: MyVisits) -> list[Reply]:
     return await list_command(ctx)
 

@@ -186,3 +186,18 @@ async def test_a_slip_waiting_for_the_owner_has_no_code_yet(demo_app):
         said = await owner.send(option=f"act:{action}:{slip.ticket_id}")
         assert "失效" in texts(said), action
     assert (await the_slip(demo_app)).status == "owner_pending"
+
+
+async def test_my_shows_the_parcels_waiting_and_the_visitors_to_come(demo_app) -> None:
+    resident = Chat(demo_app, "resident")
+    assert "没有工单记录" in texts(await resident.say("/my"))
+    desk = Chat(demo_app, "li")
+    await desk.say("/parcel 3-2-1201 张伟 SF1234567890")
+    await resident.say("/visit")
+    for answer in ("王建国", "13912340001", "跳过", "探亲", "明天下午3点", "跳过", "无"):
+        await resident.say(answer)
+    await resident.press("确认提交")
+    said = texts(await resident.say("/my"))
+    assert "没有工单记录" not in said
+    assert "SF1234567890" in said and "取件码" in said
+    assert "王建国" in said and "待到访" in said

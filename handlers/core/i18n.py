@@ -137,7 +137,8 @@ class Catalogs:
     def render(self, reply: Reply, locale: str) -> dict[str, Any]:
         """The outbox payload of a reply: final text and button labels in one locale."""
         payload: dict[str, Any] = {
-            "text": self.text(locale, reply.key, reply.params),
+            # An optional last line left empty (no note, no warning) leaves no blank line.
+            "text": self.text(locale, reply.key, reply.params).rstrip(),
             "key": reply.key,
             "locale": locale,
         }
