@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from openpyxl import load_workbook
 from sqlmodel import col, select
 
@@ -36,6 +35,13 @@ from storage.models import (
 )
 from tests.conversations import chat_as
 from tests.harness import Chat, texts
+from tests.webdesk import _pg_demo_template, desk_app, pg_demo_app
+
+__all__ = [
+    "_pg_demo_template",
+    "desk_app",
+    "pg_demo_app",
+]  # fixtures: the demo on SQLite and on PostgreSQL
 
 SERVICE = "group:XFL:service"
 INJECTED = '=HYPERLINK("http://x","楼道灯坏了一个月")'
@@ -121,11 +127,6 @@ async def survey_rows(app) -> list[Outbox]:
     return [r for r in rows if (r.dedupe_key or "").startswith("survey:")]
 
 
-@pytest.fixture(autouse=True)
-def _data_dir(demo_app, tmp_path):
-    demo_app.settings.data_dir = tmp_path / "data"
-
-
 async def make_co_owner(app, name: str, unit: str) -> None:
     async with app.db.transaction() as s:
         person = (await s.exec(select(Person).where(Person.name == name))).one()
@@ -139,8 +140,10 @@ async def make_co_owner(app, name: str, unit: str) -> None:
         s.add(binding)
 
 
-async def test_a_survey_sent_answered_reminded_closed_and_analysed(demo_app, clock, tmp_path):
-    app = demo_app
+async def test_a_survey_sent_answered_reminded_closed_and_analysed(desk_app, clock, tmp_path):
+    """On SQLite and on PostgreSQL."""
+    app = desk_app
+    app.settings.data_dir = tmp_path / "data"
     zhou, chen = Chat(app, "zhou"), Chat(app, "chen")
     desk_group = Chat(app, "li", chat_id=SERVICE, kind="group")
     zhang, tenant = Chat(app, "resident"), Chat(app, "tenant")
@@ -317,8 +320,11 @@ async def test_a_survey_sent_answered_reminded_closed_and_analysed(demo_app, clo
     assert len([r for r in await survey_rows(app) if ":remind:" in (r.dedupe_key or "")]) == 2
 
 
-async def test_the_close_job_ends_it_and_the_questions_are_the_communitys(demo_app, clock):
+async def test_the_close_job_ends_it_and_the_questions_are_the_communitys(
+    demo_app, clock, tmp_path
+):
     app = demo_app
+    app.settings.data_dir = tmp_path / "data"
     zhou, chen = Chat(app, "zhou"), Chat(app, "chen")
     async with app.db.transaction() as s:
         community_id = (
