@@ -373,3 +373,25 @@ async def test_the_close_job_ends_it_and_the_questions_are_the_communitys(
     await run_jobs(app)
     got = await zhou.inbox()
     assert "回收率 100.0%" in texts(got) and any(s.payload.get("document") for s in got)
+
+
+async def test_sent_at_night_the_invitations_wait_for_the_morning_in_each_owners_language(
+    demo_app, clock
+):
+    app = demo_app
+    zhou, zhang = Chat(app, "zhou"), Chat(app, "resident")
+    english = await chat_as(app, "wangfang", "王芳", locale="en")
+    await zhou.say("/survey")
+    await zhou.press("发起")
+    clock.advance(hours=13, minutes=30)  # 22:30, in the quiet hours
+    said = await zhou.press("发给业主")
+    assert "已发出" in texts(said)  # the supervisor is answered at once
+    morning = datetime(2026, 11, 27, 7, 0, tzinfo=clock.now().tzinfo)
+    assert {r.not_before for r in await survey_rows(app)} == {morning}
+    assert texts(await zhang.inbox()) == "" and texts(await english.inbox()) == ""
+    clock.advance(hours=8, minutes=30)
+    assert "业主意见征询表" in texts(await zhang.inbox())
+    said = await english.inbox()
+    assert "Dear owner" in texts(said) and "3栋2单元1202" in texts(said), texts(said)
+    said = await english.press("Answer the survey")
+    assert "(1/6) How satisfied are you with Repairs" in texts(said), texts(said)
