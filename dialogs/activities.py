@@ -15,7 +15,7 @@ from dialogs import parsers
 from dialogs.engine import Command, StaffEntry
 from dialogs.feature import Feature
 from dialogs.flow import Answer, Answers, Flow, InputError, Step, bounded_text
-from handlers import activities, notice_board
+from handlers import activities, notice_board, tasks
 from handlers.core.context import Context
 from handlers.core.ids import row_id
 from handlers.core.messages import Choice, Reply, Text
@@ -299,9 +299,52 @@ RECORD = Flow(
     in_groups=True,
 )
 
+# ---- the notice board renewed ---------------------------------------------------------
+
+
+async def _board_start(ctx: Context, initial: str | None) -> dict[str, Any] | list[Reply]:
+    """The renewal card's "done" (`<ticket id>`): the photo is asked first."""
+    ticket_id = row_id(initial or "")
+    found = await tasks.may_finish(ctx, ticket_id) if ticket_id else [Reply("dialog.stale")]
+    if isinstance(found, list):
+        return found
+    if not notice_board.is_renewal(found[0]):
+        return [Reply("dialog.stale")]
+    return {"_ticket": found[0].id, "_number": found[0].number}
+
+
+async def _board_summary(ctx: Context, answers: Answers) -> dict[str, Any]:
+    return {
+        "number": answers["_number"],
+        "photos": len(answers.get("photos") or []),
+        "note": answers.get("note") or Text("notice_board.renewed"),
+    }
+
+
+async def _board_finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
+    return await notice_board.finish_renewal(
+        ctx, int(answers["_ticket"]), list(answers.get("photos") or []), answers.get("note")
+    )
+
+
+BOARD_DONE = Flow(
+    name=notice_board.DONE_FLOW,
+    title="notice_board.done.title",
+    steps=(
+        Step("photos", "notice_board.prompt.photos", parse=parsers.photo, many=True),
+        Step("note", "notice_board.prompt.note", parse=parsers.description, optional=True),
+    ),
+    summary="notice_board.done.summary",
+    summarize=_board_summary,
+    finish=_board_finish,
+    start=_board_start,
+    in_menu=False,
+    in_groups=True,
+)
+
 FEATURE = Feature(
     name="activities",
-    flows=[PLAN, SIGNUP, RECORD],
+    flows=[PLAN, SIGNUP, RECORD, BOARD_DONE],
     commands=[Command("activities", activities.activities_command)],
     actions={
         activities.AnnounceActivity: activities.announce_activity,

@@ -27,6 +27,10 @@ async def refreshed_cards(ctx: Context, ticket: Ticket) -> list[Reply]:
         from handlers import custody_patrols
 
         return await custody_patrols.patrol_card(ctx, ticket)
+    if ticket.kind == TicketKind.task and ticket.details.get("followup") == "notice_board":
+        from handlers import notice_board
+
+        return await notice_board.board_card(ctx, ticket)
     if ticket.kind == TicketKind.renovation:
         from handlers import renovation
 

@@ -11,6 +11,7 @@ a community that has none (a restart or a second worker books no second one).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
@@ -19,8 +20,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from handlers import policies
+from handlers.cards import DONE_FLOW as TASK_DONE
+from handlers.cards import card_updates
 from handlers.core.context import Context
-from handlers.core.messages import Reply
+from handlers.core.messages import Choice, Reply
 from handlers.followups import open_task
 from handlers.rules import activities as rules
 from handlers.rules.lifecycle import OPEN
@@ -29,6 +32,7 @@ from storage.models import Community, Department, Job, Photo, Ticket, TicketKind
 
 JOB = "notice_board"
 FOLLOWUP = "notice_board"  # `Ticket.details["followup"]` of the renewal tasks
+DONE_FLOW = "notice_board_done"  # the card's "done": the photo of the renewed board first
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,45 @@ async def board_job(ctx: Context, job: Job) -> list[Reply]:
     )
     await book(ctx.session, community_id, ctx.now + rules.CHECK_AGAIN, since)
     return pushes
+
+
+def is_renewal(ticket: Ticket) -> bool:
+    return ticket.kind == TicketKind.task and ticket.details.get("followup") == FOLLOWUP
+
+
+async def board_card(ctx: Context, ticket: Ticket) -> list[Reply]:
+    """A renewal task's card: the task's own, whose "done" asks for the board's photo."""
+    plain = f"flow:{TASK_DONE}:{ticket.id}"
+    return [
+        dataclasses.replace(
+            card,
+            choices=tuple(
+                Choice(f"flow:{DONE_FLOW}:{ticket.id}", c.key, c.params) if c.value == plain else c
+                for c in card.choices
+            ),
+        )
+        for card in await card_updates(ctx.session, ticket)
+    ]
+
+
+async def finish_renewal(
+    ctx: Context, ticket_id: int, photos: list[str], note: str | None
+) -> list[Reply]:
+    """Renewed: the task done with the photos (kept on the ticket, shown on the desk's
+    page); the next reminder comes `notice_board_days` after today."""
+    from handlers import tasks
+
+    ticket = await ctx.session.get(Ticket, ticket_id)
+    if ticket is None or not is_renewal(ticket):
+        return [Reply("dialog.stale")]
+    words = note or ctx.catalogs.text(ctx.catalogs.default_locale, "notice_board.renewed")
+    replies = await tasks.finish(ctx, ticket_id, words, photos, None)
+    if ticket.status != "done":
+        return replies  # refused (not theirs, not started): nothing booked
+    policy = await policies.for_community(ctx.session, ctx.settings, ticket.community_id)
+    due = rules.next_renewal(ctx.now, policy.notice_board_days)
+    await book(ctx.session, ticket.community_id, due, ctx.now)
+    return [*replies, Reply("notice_board.next", {"at": due})]
 
 
 async def state(session: AsyncSession, community_id: int, days: int) -> BoardState:

@@ -84,12 +84,14 @@ async def test_the_board_is_renewed_every_two_weeks_with_a_photo(demo_app, clock
     assert len(await board_tasks(demo_app)) == 1  # still open: looked at again, no new task
     await desk.press("接单")
     await desk.press("开始处理")
-    await desk.press("完成")
-    await desk.say("已更换本期宣传栏：冬季防火、物业服务公示")
+    asked = texts(await desk.press("完成"))
+    assert "照片" in asked  # the photo of the renewed board comes first
+    assert "照片" in texts(await desk.say("已经换好了"))  # words alone will not do
     await desk.photo("board-photo-1")
     await desk.press("完成")
+    await desk.say("冬季防火、物业服务公示")
     said = texts(await desk.press("确认提交"))
-    assert task.number in said
+    assert task.number in said and "下次更换宣传栏" in said, said
     renewed = clock.now()
     async with demo_app.db.transaction() as s:
         done = await s.get(Ticket, task.id)

@@ -105,9 +105,9 @@ async def test_the_desk_plans_announces_and_sees_the_board(demo_app, client, clo
     await desk_group.press("接单")
     await desk_group.press("开始处理")
     await desk_group.press("完成")
-    await desk_group.say("已更换本期宣传栏")
     await desk_group.photo("board-photo-1")
     await desk_group.press("完成")
+    await desk_group.press("跳过")
     await desk_group.press("确认提交")
     async with demo_app.db.transaction() as s:
         [board] = (await s.exec(select(Photo).where(Photo.file_ref == "board-photo-1"))).all()
