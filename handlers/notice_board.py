@@ -2,10 +2,11 @@
 
 Each community has one reminder job at a time. When it comes due, the service desk's
 groups get a follow-up task (`T-…`, handlers/followups.py) "renew the notice board",
-finished with the task buttons and a photo of the renewed board (the done flow keeps the
-photos on the ticket). While that task is open the job looks again each day; once it is
-done, the next reminder is booked `notice_board_days` after the day it was renewed. A task
-left undone escalates by its deadline like any ticket. Start-up books the first reminder of
+worked with the task buttons; its card's "done" asks first for a photo of the renewed
+board (kept on the ticket, shown on the desk's page). Once it is done, the next reminder is
+booked `notice_board_days` after the day it was renewed; while it is open the job looks
+again each day (so a task finished some other way, a typed `完成 T-…`, is noticed too). A
+task left undone escalates by its deadline like any ticket. Start-up books the first reminder of
 a community that has none (a restart or a second worker books no second one).
 """
 
