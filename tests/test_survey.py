@@ -200,7 +200,7 @@ async def test_a_survey_sent_answered_reminded_closed_and_analysed(desk_app, clo
     said = await zhang.inbox()
     assert "3栋2单元1201" in texts(said) and "2026年度业主意见征询表" in texts(said)
     said = await zhang.press("填写意见征询表")
-    assert "（1/6）" in texts(said) and "维修服务" in texts(said), texts(said)
+    assert "（3栋2单元1201 · 1/6）" in texts(said) and "维修服务" in texts(said), texts(said)
     said = await answer(zhang, [5, 4, 4, 5, 4, 3], {0: "维修师傅很准时"})
     assert "已收到房屋 3栋2单元1201 的意见" in texts(said), texts(said)
 
@@ -348,7 +348,7 @@ async def test_the_close_job_ends_it_and_the_questions_are_the_communitys(
     zhang = Chat(app, "resident")
     zhang.keyboard = said[-1]
     said = await zhang.press("填写")
-    assert "（1/2）前台接待热情吗？" in texts(said), texts(said)
+    assert "（3栋2单元1201 · 1/2）前台接待热情吗？" in texts(said), texts(said)
     await zhang.send(option="score:4")
     await zhang.press("跳过")
     await zhang.say("5")
@@ -394,4 +394,33 @@ async def test_sent_at_night_the_invitations_wait_for_the_morning_in_each_owners
     said = await english.inbox()
     assert "Dear owner" in texts(said) and "3栋2单元1202" in texts(said), texts(said)
     said = await english.press("Answer the survey")
-    assert "(1/6) How satisfied are you with Repairs" in texts(said), texts(said)
+    assert "(3栋2单元1202, 1/6) How satisfied are you with Repairs" in texts(said), texts(said)
+
+
+async def test_an_owner_of_two_flats_answers_for_each_in_turn(demo_app, clock):
+    app = demo_app
+    zhou, zhang = Chat(app, "zhou"), Chat(app, "resident")
+    async with app.db.transaction() as s:
+        person = (await s.exec(select(Person).where(Person.name == "张伟"))).one()
+        other = (await s.exec(select(Unit).where(Unit.label == "3栋2单元1202"))).one()
+        s.add(Binding(person_id=person.id or 0, unit_id=other.id or 0, created_at=clock.now()))
+    await zhou.say("/survey")
+    await zhou.press("发起")
+    await zhou.press("发给业主")
+    invitations = await zhang.inbox()
+    assert [s.text.count("3栋2单元120") for s in invitations] == [1, 1]  # one per flat
+    zhang.keyboard = invitations[0]
+    await zhang.press("填写")
+    said = await answer(zhang, [4, 4, 4, 4, 4, 4])
+    assert "还有1套房屋未填写，下一套是 3栋2单元1202" in texts(said), texts(said)
+    # He stops for a day; starting again asks nothing he has answered for.
+    await zhang.press("填写")
+    clock.advance(days=1)
+    said = await zhang.say("5")
+    assert "接着填写" in texts(said), texts(said)
+    said = await zhang.press("重新开始")
+    assert "（3栋2单元1202 · 1/6）" in texts(said), texts(said)  # the flat left to answer
+    said = await answer(zhang, [5, 5, 5, 5, 5, 4])
+    assert "已收到房屋 3栋2单元1202" in texts(said) and "还有" not in texts(said), texts(said)
+    async with app.db.transaction() as s:
+        assert len((await s.exec(select(SurveyResponse))).all()) == 2
