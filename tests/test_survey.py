@@ -396,6 +396,14 @@ async def test_sent_at_night_the_invitations_wait_for_the_morning_in_each_owners
     said = await english.press("Answer the survey")
     assert "(3栋2单元1202, 1/6) How satisfied are you with Repairs" in texts(said), texts(said)
 
+    # An owner who binds a chat account while it is open is invited with the next reminders.
+    late = await chat_as(app, "chenjing", "陈静")
+    clock.advance(days=7)
+    await run_jobs(app)
+    said = await late.inbox()
+    assert "诚邀您填写" in texts(said) and "1栋1单元101" in texts(said), texts(said)
+    assert "温馨提醒" in texts(await zhang.inbox())
+
 
 async def test_an_owner_of_two_flats_answers_for_each_in_turn(demo_app, clock):
     app = demo_app
