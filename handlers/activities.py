@@ -14,6 +14,7 @@ photos, archived on the activity.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -738,8 +739,16 @@ def _may_record(ctx: Context, activity: Activity) -> list[Reply]:
     return []
 
 
-async def record(ctx: Context, activity_id: int, text: str, photos: list[str]) -> list[Reply]:
-    """What happened and its photos, archived on the activity; it is done."""
+async def record(
+    ctx: Context,
+    activity_id: int,
+    text: str,
+    photos: list[str],
+    uploaded: Sequence[str] = (),
+) -> list[Reply]:
+    """What happened and its photos, archived on the activity; it is done. `photos` are
+    the chat channel's file references; `uploaded`, files the desk's page kept under the
+    data folder."""
     activity = await community_of(ctx, activity_id)
     if activity is None:
         return [Reply("dialog.not_allowed")]
@@ -747,6 +756,10 @@ async def record(ctx: Context, activity_id: int, text: str, photos: list[str]) -
     if refused:
         return refused
     kept = [Photo(channel=ctx.msg.channel, file_ref=ref[:300], at=ctx.now) for ref in photos]
+    kept += [
+        Photo(channel=ctx.msg.channel, file_ref="", stored_path=path[:300], at=ctx.now)
+        for path in uploaded
+    ]
     ctx.session.add_all(kept)
     await ctx.session.flush()
     activity.record = text[: TEXT_LIMITS["record"]]
@@ -804,9 +817,10 @@ class Shown:
     taken: int
     household: int | None
     waiting: list[Waiting] = field(default_factory=list)
+    recordable: bool = False  # begun and not yet recorded: the page offers the record
 
 
-async def shown(session: AsyncSession, activity: Activity) -> Shown:
+async def shown(session: AsyncSession, activity: Activity, now: datetime) -> Shown:
     assert activity.id is not None
     signed = [
         Signed(
@@ -829,6 +843,7 @@ async def shown(session: AsyncSession, activity: Activity) -> Shown:
             )
             for w in await waiting(session, activity.id)
         ],
+        activity.status in ("planned", "announced") and activity.starts_at <= now,
     )
 
 

@@ -52,7 +52,7 @@ async def desk_page(ctx: Context) -> list[CommunityLife]:
                 await notice_board.state(ctx.session, community.id, days),
                 days,
                 [
-                    await activities.shown(ctx.session, a)
+                    await activities.shown(ctx.session, a, ctx.now)
                     for a in await activities.of_community(ctx.session, community.id)
                 ],
             )

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from sqlmodel import col, select
 
 from dialogs.registry import all_jobs
@@ -24,6 +25,8 @@ from tests.webdesk import add_other_desk, client, csrf, serving, sign_in
 
 __all__ = ["client", "emulator", "served"]  # fixtures: tests/webdesk.py, the browser test,
 # the Bot API emulator (tests/test_telegram.py)
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
 PLAN = {
     "theme": "元旦游园会",
@@ -181,6 +184,39 @@ async def test_the_page_lists_those_waiting(demo_app, client) -> None:
     await tenant.press("登记候补")
     page = await (await client.get("/desk/activities")).text()
     assert "张伟 · 3栋2单元1201 · 2 人" in page and "刘洋 · 3栋2单元1202 · 1 人（候补）" in page
+
+
+async def test_the_desk_records_an_activity_with_a_photo(demo_app, client, clock, tmp_path):
+    demo_app.settings.data_dir = tmp_path / "data"
+    await sign_in(client, "desk")
+    xfl = await community_id(client)
+    await post(client, "/desk/activities/plan", community=xfl, **PLAN)
+    activity = await latest(demo_app)
+    page = await (await client.get("/desk/activities")).text()
+    assert f'id="record-save-{activity.id}"' not in page  # not before it has begun
+    clock.set(activity.starts_at + timedelta(hours=3))
+    await sign_in(client, "desk")
+    page = await (await client.get("/desk/activities")).text()
+    assert f'id="record-save-{activity.id}"' in page
+
+    async def send(filename: str, kind: str) -> str:
+        page = await (await client.get("/desk/activities")).text()
+        form = aiohttp.FormData()
+        form.add_field("csrf", csrf(page))
+        form.add_field("record", "到场 40 余人，猜灯谜最受欢迎")
+        form.add_field("photo", PNG, filename=filename, content_type=kind)
+        answer = await client.post(
+            f"/desk/activities/{activity.id}/record", data=form, allow_redirects=True
+        )
+        return await answer.text()
+
+    assert "照片需为" in await send("party.gif", "image/gif")
+    assert (await latest(demo_app)).status == "planned"
+    page = await send("party.png", "image/png")
+    assert "活动记录：到场 40 余人，猜灯谜最受欢迎" in page and "已存档" in page, page
+    [ref] = (await latest(demo_app)).photos
+    shown = await client.get(f"/desk/activities/{activity.id}/photos/{ref}")
+    assert shown.status == 200 and (await shown.read()).startswith(b"\x89PNG")
 
 
 # ---- in a real browser ---------------------------------------------------------------------

@@ -11,6 +11,7 @@ page and handed to the engine as the desk's message (`bot.web.acting.handled`).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
@@ -23,9 +24,12 @@ from dialogs.sending import send
 from handlers import activities, activities_pages, board
 from handlers.core.context import Context
 from handlers.core.messages import Reply
+from handlers.documents.files import atomic
 from storage import signals
 
 SAID = "activities_said"
+PHOTO_MOST = 8_000_000  # bytes of one photo
+PICTURES = (".jpg", ".jpeg", ".png")
 
 
 def routes() -> list[web.RouteDef]:
@@ -34,6 +38,7 @@ def routes() -> list[web.RouteDef]:
         web.post("/activities/plan", plan),
         web.post(r"/activities/{id:\d+}/announce", announce),
         web.get(r"/activities/{id:\d+}/photos/{photo:\d+}", photo),
+        web.post(r"/activities/{id:\d+}/record", record),
     ]
 
 
@@ -128,3 +133,40 @@ async def photo(request: web.Request) -> web.StreamResponse:
     if path is None:
         raise web.HTTPNotFound()
     return web.FileResponse(path)
+
+
+def _write(target: Path, data: bytes) -> None:
+    target.write_bytes(data)
+
+
+async def record(request: web.Request) -> web.StreamResponse:
+    """The record written at the desk after the activity, with a photo from the computer
+    (kept under the data folder); chat's own use-case and checks."""
+    app = desk.app_of(request)
+    posted = await request.post()
+    text = str(posted.get("record") or "").strip()
+    upload = posted.get("photo")
+    data, suffix = b"", ""
+    if isinstance(upload, web.FileField) and upload.filename:
+        suffix = Path(upload.filename).suffix.lower()
+        data = upload.file.read(PHOTO_MOST + 1)
+    ref = int(request.match_info["id"])
+    async with app.db.transaction() as session:
+        ctx = staff_context(request, session)
+        if data and (suffix not in PICTURES or len(data) > PHOTO_MOST):
+            replies = [Reply("activities.web.photo_bad")]
+        else:
+            try:
+                words = activities.read_text("record", text)
+            except activities.FieldError as error:
+                replies = [Reply(error.key, error.params)]
+            else:
+                kept: list[str] = []
+                if data and await activities.community_of(ctx, ref) is not None:
+                    name = f"activity-{ref}-{uuid.uuid4().hex}{suffix}"
+                    path = Path(app.settings.data_dir) / photos.FOLDER / "activities" / name
+                    await asyncio.to_thread(atomic, path, lambda target: _write(target, data))
+                    kept.append(str(path))
+                replies = await activities.record(ctx, ref, words, [], kept)
+        await _done(request, ctx, replies)
+    raise web.HTTPSeeOther(f"{desk.prefix_of(request)}/activities")
