@@ -160,6 +160,13 @@ _CLOCK_EN = re.compile(r"(?<![\d:])(\d{1,2})(?::(\d{2}))?\s*([ap])\.?m\.?(?![a-z
 _PM = re.compile(r"下午|午后|傍晚|晚上|晚间|夜里|今晚|明晚|\b(?:afternoon|evening|night|tonight)\b")
 _AM = re.compile(r"上午|早上|早晨|清晨|今早|明早|\bmorning\b")
 _NOON = re.compile(r"中午|\bnoon\b")
+# "半小时后", "2个小时以后", "四十分钟后", "in 2 hours", "in half an hour": from now.
+_LATER = re.compile(
+    rf"^(?:大概|大约|约)?\s*({_CN_NUM}|\d{{1,3}}|半)\s*(?:个)?\s*(半)?\s*(小时|钟头|分钟|分)"
+    r"\s*(?:后|以后|之后)(?:到|左右)?$"
+)
+_LATER_EN = re.compile(r"^in\s+(\d{1,3}|half an?|an?)\s*(hours?|hrs?|minutes?|mins?)$")
+_AT_EN = re.compile(r"\bat\s+(\d{1,2})(?::(\d{2}))?\b")
 _PART_ONLY = re.compile(r"^(?:上午|早上|早晨|下午|午后|傍晚|晚上|中午|morning|afternoon|evening)$")
 
 
@@ -179,6 +186,8 @@ def _clock(text: str) -> time | None:
         minute = {"半": 30, "一刻": 15, "三刻": 45}.get(extra, 0)
         if found[3]:
             minute = chinese_number(found[3]) or 0
+    elif (found := _AT_EN.search(words)) is not None:  # "tonight at 7"
+        hour, minute = int(found[1]), int(found[2] or 0)
     if hour is None or hour > 24 or minute > 59:
         return None
     if half == "p" or (half is None and _PM.search(words) and hour < 12):
@@ -197,8 +206,27 @@ def _only_time(text: str) -> bool:
     rest = _CLOCK_EN.sub(" ", text.lower())
     rest = _CLOCK.sub(" ", rest)
     rest = _CLOCK_CN.sub(" ", rest)
-    rest = re.sub(r"上午|早上|早晨|下午|午后|傍晚|晚上|中午|左右|大概|大约|\s", "", rest)
+    rest = _AT_EN.sub(" ", rest)
+    rest = re.sub(r"tonight|this (?:morning|afternoon|evening)|around|about|\bat\b", " ", rest)
+    rest = re.sub(r"上午|早上|早晨|下午|午后|傍晚|晚上|今晚|中午|左右|大概|大约|\s", "", rest)
     return rest == ""
+
+
+def _later(words: str) -> timedelta | None:
+    """A wait from now: `半小时后`, `两个半小时后`, `40分钟后`, `in 2 hours`."""
+    if (found := _LATER.match(words)) is not None:
+        count = 0.5 if found[1] == "半" else chinese_number(found[1])
+        if count is None:
+            return None
+        count += 0.5 if found[2] else 0
+        unit = timedelta(hours=1) if found[3] in ("小时", "钟头") else timedelta(minutes=1)
+        return unit * count
+    if (found := _LATER_EN.match(words)) is not None:
+        amount = found[1]
+        count = 0.5 if amount.startswith("half") else 1 if amount in ("a", "an") else int(amount)
+        unit = timedelta(hours=1) if found[2].startswith("h") else timedelta(minutes=1)
+        return unit * count
+    return None
 
 
 def read_moment(text: str, now: datetime, tz: tzinfo) -> datetime | None:
@@ -208,9 +236,15 @@ def read_moment(text: str, now: datetime, tz: tzinfo) -> datetime | None:
     local = now.astimezone(tz)
     if _NOW.match(words):
         return local
+    later = _later(words.lower())
+    if later is not None:
+        return local + later
     clock = _clock(words)
     if clock is not None and _only_time(words):
-        return datetime.combine(local.date(), clock, tzinfo=tz)
+        found = datetime.combine(local.date(), clock, tzinfo=tz)
+        if found < local and 0 < clock.hour < 8 and not _AM.search(words.lower()):
+            found += timedelta(hours=12)  # "3点" said at 10:35 is this afternoon, not 3 a.m.
+        return found
     found = read_when(words, local.date())
     if found is None:
         if _PART_ONLY.match(words.lower()):
