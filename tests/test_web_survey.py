@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
 from handlers.survey_office import CloseSurvey, CreateSurvey
-from storage.models import Community, Survey
+from storage.models import Checklist, Community, Survey
 from tests.harness import Chat, texts
 from tests.test_telegram import emulator
 from tests.test_web_browser import pytestmark as needs_chromium
@@ -81,10 +81,16 @@ async def test_the_supervisor_runs_the_survey_from_the_page(demo_app, client, tm
         "desk",
         "fees",
     ]
+    async with app.db.transaction() as s:
+        kept = (await s.exec(select(Checklist).where(Checklist.name == "survey"))).one()
+    assert kept.items[3] == {"area": "desk", "text": "前台接待是否热情周到？"}  # for next year
 
     sent = await post(client, f"{PAGE}/press", value=f"act:sv_open:{found.id}", once="o1")
     page = await sent.text()
     assert "已发出" in page and "前台接待是否热情周到？" in page and 'name="text_desk"' not in page
+    frozen = await post(client, f"{PAGE}/{found.id}/questions", ask_fees="1")
+    assert "题目不能再修改了" in await frozen.text()
+    assert len((await the_survey(app)).questions) == 5
 
     owner = Chat(app, "resident")
     await answer_in_chat(owner, [4, 3, 5, 2, 4], "<b>楼道灯</b>晚上不亮")
