@@ -241,10 +241,10 @@ def read_moment(text: str, now: datetime, tz: tzinfo) -> datetime | None:
         return local + later
     clock = _clock(words)
     if clock is not None and _only_time(words):
-        found = datetime.combine(local.date(), clock, tzinfo=tz)
-        if found < local and 0 < clock.hour < 8 and not _AM.search(words.lower()):
-            found += timedelta(hours=12)  # "3点" said at 10:35 is this afternoon, not 3 a.m.
-        return found
+        today = datetime.combine(local.date(), clock, tzinfo=tz)
+        if today < local and 0 < clock.hour < 8 and not _AM.search(words.lower()):
+            today += timedelta(hours=12)  # "3点" said at 10:35 is this afternoon, not 3 a.m.
+        return today
     found = read_when(words, local.date())
     if found is None:
         if _PART_ONLY.match(words.lower()):
