@@ -32,6 +32,7 @@ def seed_demo(
     async def work() -> list[str]:
         from bot.demo import seed_demo as seed
         from bot.demo_history import make_history
+        from dialogs.registry import all_startup
         from storage.models import Bill, Community, Person, StaffMember, Unit
 
         async with console_app(settings) as app:
@@ -39,6 +40,10 @@ def seed_demo(
             today = now.astimezone(settings.tz).date()
             async with app.db.transaction() as session:
                 added = await seed(session, today, settings.tz)
+                # What a start books for each community (the notice board's first reminder),
+                # for the communities just added, so the next start finds it all in place.
+                for hook in all_startup():
+                    await hook(session, now, settings.tz)
             logins = await web_logins(app)
             async with app.db.transaction() as session:
                 counts = {}
