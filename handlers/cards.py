@@ -18,7 +18,7 @@ from handlers.directory import department_chats
 from handlers.rules.lifecycle import OPEN
 from handlers.rules.phone import mask_phone
 from handlers.rules.revisit import needs_leak_test
-from storage.models import StaffMember, Ticket, TicketStatus, Unit
+from storage.models import StaffMember, Ticket, TicketKind, TicketStatus, Unit
 
 # ---- the task buttons, as typed actions ---------------------------------------------------
 
@@ -190,9 +190,15 @@ async def card_updates(session: AsyncSession, ticket: Ticket) -> list[Reply]:
     """The ticket's card sent (again) to its department's groups: channels edit it in place."""
     params = await card_params(session, ticket)
     photos = ticket.details.get("photos") or []
+    key = "card.ticket"
+    if ticket.kind == TicketKind.task:
+        # The office's own follow-up: what to do, for whom, by when (no visit, no charge).
+        key = "card.ticket.task"
+        if ticket.unit_id is None and not ticket.details.get("location"):
+            params["where"] = None
     return [
         Reply(
-            "card.ticket",
+            key,
             params,
             to=chat,
             card=f"ticket:{ticket.id}",

@@ -44,10 +44,12 @@ async def test_a_follow_up_goes_to_its_group_and_is_worked_as_a_task(demo_app: A
     guards = Chat(demo_app, "zhao", chat_id="group:XFL:security", kind="group")
     card = texts(await guards.inbox())
     assert ticket.number in card and "请电话联系住户" in card and "跟进事务" in card
+    assert "上门时间" not in card and "收费" not in card  # not a repair: no visit, no charge
     assert "13800000001" not in card  # masked in the group
     await guards.press("接单")
     private = texts(await Chat(demo_app, "zhao").inbox())
     assert "13800000001" in private  # the full number to the one who took it
+    assert "请电话联系住户" in private and "上门前" not in private
     await guards.press("开始处理")
     await guards.press("完成")
     await guards.say("已电话联系，住户同意放行")
