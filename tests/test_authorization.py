@@ -64,8 +64,12 @@ RESIDENT_ACTIONS = {
 }
 # Commands anyone may run.
 # custody and movein: the desk's, or an owner's own; parcels: a resident's own, the desk's list;
-# visitors: a resident's own visitors; mykeys: an owner's own unit's keys the office keeps
-OPEN_COMMANDS = {"my", "whoami", "units", "custody", "movein", "parcels", "visitors", "mykeys"}
+# visitors: a resident's own visitors; mykeys: an owner's own unit's keys the office keeps;
+# activities: those open to the resident, the staff's own with their next step
+OPEN_COMMANDS = {
+    *("my", "whoami", "units", "custody", "movein", "parcels", "visitors", "mykeys"),
+    "activities",
+}
 # A plausible argument for each privileged command, so refusal is not just a parse error.
 ARGUMENTS = {
     "paid": "3栋2单元1201 100 R20261126",
