@@ -12,7 +12,7 @@ from dialogs import parsers
 from dialogs.engine import Command, StaffEntry
 from dialogs.feature import Feature
 from dialogs.flow import Answer, Answers, Flow, InputError, Step, bounded_text, chosen
-from handlers import cards, escalation, revisits, task_verbs, tasks, worklist
+from handlers import cards, escalation, notice_board, revisits, task_verbs, tasks, worklist
 from handlers.cards import by_kind
 from handlers.core.context import Context
 from handlers.core.ids import row_id
@@ -198,6 +198,8 @@ async def _typed_verb(ctx: Context, line: task_verbs.TypedLine) -> str | list[Re
         return f"flow:patrol_check:{ticket.id}"  # a patrol is finished with its checklist
     if line.verb == "done" and ticket.kind == "nonconformity":
         return f"flow:nc_answer:{ticket.id}"  # a slip's answer, then its follow-up check
+    if line.verb == "done" and notice_board.is_renewal(ticket):
+        return f"flow:{notice_board.DONE_FLOW}:{ticket.id}"  # the renewed board's photo first
     if line.verb == "done":
         return await _done_typed(ctx, ticket, line.rest)
     if line.verb == "cannot":
