@@ -144,6 +144,14 @@ class Settings(BaseSettings):
     survey_days: int = Field(30, ge=1)
     survey_remind_days: int = Field(7, ge=1)
     survey_low_score: int = Field(2, ge=1, le=5)
+    # The back office: rent is reminded this many days before it falls due, and a rent
+    # this many days late goes to the supervisor; a payer's promised date passed this many
+    # days ago without the money gives the desk a follow-up; a finished commissioned
+    # service is revisited within this many days.
+    rent_remind_days: int = Field(7, ge=0)
+    rent_escalate_days: int = Field(15, ge=1)
+    arrears_promise_grace_days: int = Field(1, ge=0)
+    service_revisit_days: int = Field(2, ge=1)
     # A warning this many hours before a deadline; after a breach, the supervisor is told
     # this many hours later, then the director this many hours after that.
     deadline_warning_hours: float = Field(2, ge=0)

@@ -64,6 +64,10 @@ COMMUNITY_POLICY = (
     "survey_days",
     "survey_remind_days",
     "survey_low_score",
+    "rent_remind_days",
+    "rent_escalate_days",
+    "arrears_promise_grace_days",
+    "service_revisit_days",
 )
 
 

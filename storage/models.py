@@ -84,6 +84,8 @@ class TicketKind(StrEnum):
     task = "task"  # a follow-up for a department: call a resident, chase a parcel or a key
     nonconformity = "nonconformity"  # a failed inspection item for a department (不合格单)
     visit = "visit"  # a planned revisit or visit of the supervisor's plan (走访)
+    service = "service"  # a paid convenience or commissioned service (便民/委托服务)
+    rental = "rental"  # an enquiry about renting a space, a storeroom or a venue (招租)
 
 
 class TicketStatus(StrEnum):
@@ -531,6 +533,11 @@ class ArrearsCase(SQLModel, table=True):
     history: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
+    # The casework of the ladder's later steps: why the unit does not pay (找出原因), and the
+    # legal step's prepared file for the director.
+    reason: str = Field(default="", max_length=40, sa_column_kwargs={"server_default": ""})
+    legal_file: str = Field(default="", max_length=300, sa_column_kwargs={"server_default": ""})
+    legal_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
 
 
 class FeeAgreement(SQLModel, table=True):
@@ -1076,3 +1083,196 @@ class Incident(SQLModel, table=True):
     residents_told_at: datetime | None = Field(
         default=None, sa_column=Column(UtcDateTime(), nullable=True)
     )
+
+
+class ArrearsContact(SQLModel, table=True):
+    """One call, visit or letter of an arrears case (催缴记录): whether the payer was reached,
+    the reason they gave, what was agreed, and a promised pay date that is followed up."""
+
+    __tablename__ = "arrears_contact"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="arrears_case.id", index=True)
+    at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    by: str = Field(max_length=100)
+    method: str = Field(max_length=16)  # call, visit, letter, message
+    reached: bool = True
+    reason: str = Field(default="", max_length=40)  # forgot, hardship, dispute, service, …
+    outcome: str = Field(default="", max_length=1000)
+    promised_on: date | None = None
+    promised_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
+    followed_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    kept: bool | None = None  # the promise: kept, broken, or not yet due
+
+
+class ServiceItem(SQLModel, table=True):
+    """A convenience or commissioned service the office offers (便民服务 / 委托服务) with its
+    price: cleaning, appliance repair, moving help, … Each request for one is a `service`
+    ticket whose agreed details, fee and acceptance are kept on the ticket."""
+
+    __tablename__ = "service_item"
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    name: str = Field(max_length=100)
+    department: str = Field(max_length=16)  # who sends someone
+    price: Decimal = _money()
+    per: str = Field(default="", max_length=20)  # 次, 小时, 平方米: what the price is for
+    description: str = Field(default="", max_length=500)
+    active: bool = True
+    sort: int = 0
+
+
+class LedgerEntry(SQLModel, table=True):
+    """One amount that passed the desk (钱款录入): money in (fees, paid repairs, services,
+    waste-removal fees, deposits, rent, venues) or out (an expense paid from the takings).
+    Never edited: a correction is a new entry that `corrects` the first, with its own
+    receipt number; receipt numbers are unique in a community."""
+
+    __tablename__ = "ledger_entry"
+    __table_args__ = (
+        UniqueConstraint("community_id", "receipt"),
+        Index("ix_ledger_entry_day", "community_id", "day"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id")
+    day: date  # the business day it belongs to, in the community's time
+    receipt: str = Field(max_length=50)
+    direction: str = Field(default="in", max_length=8)  # in, out
+    purpose: str = Field(max_length=20)  # fee, repair, service, waste, deposit, rent, venue, …
+    method: str = Field(max_length=16)  # cash, wechat, alipay, card, transfer
+    amount: Decimal = _money()  # positive; a correction's sign is its direction's opposite
+    payer: str = Field(default="", max_length=100)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    clerk: str = Field(max_length=100)
+    at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    source: str = Field(default="", max_length=40)  # payment:12, ticket:9, renovation:3, …
+    corrects_id: int | None = Field(default=None, foreign_key="ledger_entry.id")
+    note: str = Field(default="", max_length=500)
+
+
+class LedgerDay(SQLModel, table=True):
+    """A day of the desk's takings closed (日结): the summary by method and purpose, the cash
+    counted against the cash expected, the bank deposit made (银行解款) and any difference;
+    reviewed and locked by a supervisor, after which the day takes no more entries."""
+
+    __tablename__ = "ledger_day"
+    __table_args__ = (UniqueConstraint("community_id", "day"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id")
+    day: date
+    status: str = Field(default="open", max_length=16)  # open, closed, locked
+    totals: dict[str, Any] = _json()
+    cash_expected: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
+    cash_counted: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
+    deposited: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
+    deposit_ref: str = Field(default="", max_length=100)  # the bank's slip number
+    difference: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
+    closed_by: str = Field(default="", max_length=100)
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    locked_by: str = Field(default="", max_length=100)
+    locked_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    note: str = Field(default="", max_length=500)
+
+
+class Rentable(SQLModel, table=True):
+    """Something the office lets (招租): an advertising space, a storeroom, a venue; its
+    terms and rent (per month, or per hour for a venue's booking)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    kind: str = Field(max_length=16)  # ad_space, storeroom, venue
+    name: str = Field(max_length=100)
+    place: str = Field(default="", max_length=200)
+    size: str = Field(default="", max_length=40)  # 12㎡, 2m×1m
+    terms: str = Field(default="", max_length=1000)
+    rent: Decimal = _money()
+    period: str = Field(default="month", max_length=8)  # month, hour (a venue)
+    deposit: Decimal = Field(default=Decimal("0"), sa_column=Column(Numeric(12, 2), nullable=False))
+    status: str = Field(default="available", max_length=16)  # available, let, closed
+
+
+class RentalContract(SQLModel, table=True):
+    """A letting of a `Rentable` for a period at a rent, paid every `every_months`."""
+
+    __tablename__ = "rental_contract"
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    rentable_id: int = Field(foreign_key="rentable.id", index=True)
+    tenant: str = Field(max_length=100)
+    phone: str = Field(default="", max_length=30)
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    starts: date
+    ends: date
+    rent: Decimal = _money()  # per month
+    every_months: int = 1
+    deposit: Decimal = Field(default=Decimal("0"), sa_column=Column(Numeric(12, 2), nullable=False))
+    status: str = Field(default="active", max_length=16)  # active, ended, terminated
+    made_by: str = Field(max_length=100)
+    made_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    ended_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    note: str = Field(default="", max_length=500)
+
+
+class RentDue(SQLModel, table=True):
+    """One rent payment a contract falls due for: reminded before, escalated when late,
+    settled with a receipt (a ledger entry)."""
+
+    __tablename__ = "rent_due"
+    __table_args__ = (UniqueConstraint("contract_id", "due"),)
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: int = Field(foreign_key="rental_contract.id", index=True)
+    due: date
+    amount: Decimal = _money()
+    paid_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    receipt: str = Field(default="", max_length=50)
+    reminded_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    step: str = Field(default="", max_length=16)  # "", reminded, overdue, supervisor
+
+
+class VenueBooking(SQLModel, table=True):
+    """A venue booked for a time (场地预订), with the venue management fee."""
+
+    __tablename__ = "venue_booking"
+    __table_args__ = (Index("ix_venue_booking_time", "rentable_id", "starts_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id")
+    rentable_id: int = Field(foreign_key="rentable.id")
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    name: str = Field(max_length=100)
+    phone: str = Field(default="", max_length=30)
+    purpose: str = Field(default="", max_length=200)
+    starts_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    ends_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    fee: Decimal = _money()
+    status: str = Field(default="requested", max_length=16)  # requested, confirmed, refused, …
+    receipt: str = Field(default="", max_length=50)
+    decided_by: str = Field(default="", max_length=100)
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+
+
+class AccountStatement(SQLModel, table=True):
+    """A community's income and expenses for a period (收支情况), made from the ledger and
+    published to the owners as an announcement with its file."""
+
+    __tablename__ = "account_statement"
+    __table_args__ = (UniqueConstraint("community_id", "period"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id")
+    period: str = Field(max_length=10)  # 2026-11, 2026-Q4, 2026
+    starts: date
+    ends: date
+    income: dict[str, Any] = _json()  # by purpose
+    expenses: dict[str, Any] = _json()  # by purpose
+    totals: dict[str, Any] = _json()
+    status: str = Field(default="draft", max_length=16)  # draft, published
+    made_by: str = Field(max_length=100)
+    made_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    published_by: str = Field(default="", max_length=100)
+    published_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    file: str = Field(default="", max_length=300)

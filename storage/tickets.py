@@ -34,6 +34,8 @@ PREFIXES = {
     "nonconformity": "N",  # 不合格单
     "visit": "V",  # 走访
     "incident": "E",  # 突发事件 (numbers only: an Incident is not a ticket)
+    "service": "W",  # 委托服务
+    "rental": "L",  # 招租咨询
 }
 
 # Entering one of these statuses stamps the matching time column on the ticket.

@@ -1,0 +1,140 @@
+"""Entries of the desk's cash ledger (钱款录入): every amount the desk takes or pays out.
+
+`record` is the one way an entry is written, whoever takes the money: the desk typing it,
+a fee payment (`/paid`), a paid repair or service, a renovation's waste-removal fee, rent,
+a venue's fee. An entry is never edited; `correct` writes a new entry, with its own receipt
+number, that undoes the first. Receipt numbers are unique in a community; a day that a
+supervisor has locked takes no more entries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlmodel import col, select
+
+from handlers.core.context import Context
+from handlers.rules import ledger as rules
+from storage import audit
+from storage.models import LedgerDay, LedgerEntry
+from storage.upsert import insert
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Why an entry was not written: `key` is the catalog key of the reason."""
+
+    key: str
+
+
+async def day_locked(ctx: Context, community_id: int, day: date) -> bool:
+    found = await ctx.session.exec(
+        select(LedgerDay.status).where(LedgerDay.community_id == community_id, LedgerDay.day == day)
+    )
+    return found.first() in ("closed", "locked")
+
+
+async def record(
+    ctx: Context,
+    *,
+    community_id: int,
+    receipt: str,
+    purpose: str,
+    method: str,
+    amount: Decimal,
+    payer: str = "",
+    unit_id: int | None = None,
+    source: str = "",
+    direction: str = rules.IN,
+    note: str = "",
+    corrects: LedgerEntry | None = None,
+) -> LedgerEntry | Refused:
+    """Write one entry on today's page of the community's ledger, by the sender (the
+    clerk); refused when it cannot be taken (`Refused.key`): a bad purpose, method or
+    amount, a receipt number already used in the community, a day already closed."""
+    receipt = receipt.strip()
+    if not receipt:
+        return Refused("ledger.error.receipt")
+    try:
+        rules.check(direction, purpose, method, amount, correcting=corrects is not None)
+    except rules.Invalid as error:
+        return Refused(error.key)
+    day = rules.business_day(ctx.now, ctx.settings.tz)
+    if await day_locked(ctx, community_id, day):
+        return Refused("ledger.error.day_closed")
+    # ON CONFLICT DO NOTHING: two desks typing the same receipt at once; one wins.
+    inserted = (
+        await ctx.session.exec(
+            insert(ctx.session, LedgerEntry)
+            .values(
+                community_id=community_id,
+                day=day,
+                receipt=receipt[:50],
+                direction=direction,
+                purpose=purpose,
+                method=method,
+                amount=amount,
+                payer=payer[:100],
+                unit_id=unit_id,
+                clerk=ctx.actor,
+                at=ctx.now,
+                source=source[:40],
+                corrects_id=corrects.id if corrects else None,
+                note=note[:500],
+            )
+            .on_conflict_do_nothing(index_elements=["community_id", "receipt"])
+            .returning(col(LedgerEntry.id))
+        )
+    ).scalar_one_or_none()
+    if inserted is None:
+        return Refused("ledger.error.receipt_used")
+    entry = await ctx.session.get(LedgerEntry, inserted)
+    assert entry is not None
+    await audit.record(
+        ctx.session,
+        actor=ctx.actor,
+        action="ledger_entry",
+        target=f"ledger:{community_id}:{receipt}",
+        detail={
+            "entry": inserted,
+            "direction": direction,
+            "purpose": purpose,
+            "method": method,
+            "amount": str(amount),
+            "source": source,
+            "corrects": entry.corrects_id,
+        },
+        now=ctx.now,
+    )
+    return entry
+
+
+async def correct(
+    ctx: Context, entry: LedgerEntry, receipt: str, note: str
+) -> LedgerEntry | Refused:
+    """A new entry that undoes `entry` (its amount the other way), with its own receipt
+    number and the reason; the first entry stays as it was."""
+    if entry.corrects_id is not None:
+        return Refused("ledger.error.correct_a_correction")
+    already = await ctx.session.exec(
+        select(LedgerEntry.id).where(LedgerEntry.corrects_id == entry.id)
+    )
+    if already.first() is not None:
+        return Refused("ledger.error.already_corrected")
+    other = rules.OUT if entry.direction == rules.IN else rules.IN
+    return await record(
+        ctx,
+        community_id=entry.community_id,
+        receipt=receipt,
+        purpose=entry.purpose,
+        method=entry.method,
+        amount=entry.amount,
+        payer=entry.payer,
+        unit_id=entry.unit_id,
+        source=f"ledger:{entry.id}",
+        direction=other,
+        note=note,
+        corrects=entry,
+    )
