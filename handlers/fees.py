@@ -18,15 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import custody_fees
+from handlers import custody_fees, ledger_entries
 from handlers.arrears_cases import (
     DISPUTE,
     OPEN_DISPUTE,
@@ -49,6 +50,7 @@ from handlers.directory import (
     unit_by_label,
 )
 from handlers.rules import fees as rules
+from handlers.rules import ledger as ledger_rules
 from handlers.rules.lifecycle import OPEN
 from handlers.rules.phone import mask_phone
 from handlers.staffauth import acting_member
@@ -59,6 +61,7 @@ from storage.models import (
     Community,
     Department,
     Payment,
+    Person,
     Role,
     StaffMember,
     Ticket,
@@ -72,6 +75,8 @@ REQUESTS = (DISPUTE, PLAN)
 # a power of attorney; never a tenant or a household member.
 PAYERS = (Role.owner.value, Role.delegate.value)
 COLLECTION = "collection"
+# The company's default time zone (bot/settings.py `timezone`), for a caller giving none.
+DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 TIME_WINDOWS = ("weekday_am", "weekday_pm", "weekend")
 
 
@@ -459,14 +464,40 @@ async def receipt_used(session: AsyncSession, receipt: str) -> bool:
 
 
 async def record_payment(
-    session: AsyncSession, *, unit: Unit, amount: Decimal, receipt: str, actor: str, now: datetime
+    session: AsyncSession,
+    *,
+    unit: Unit,
+    amount: Decimal,
+    receipt: str,
+    actor: str,
+    now: datetime,
+    method: str = ledger_rules.CASH,
+    tz: tzinfo | None = None,
 ) -> PaymentOutcome:
     """Record money received for a unit: pay whole months oldest first, tell the residents.
+    The money is an entry of the desk's cash ledger (purpose fee, by `method`, on the day
+    in `tz`, the community's time zone).
 
     A receipt number is used once: a second payment with it is refused and nothing changes.
     """
     if await receipt_used(session, receipt):
         return PaymentOutcome(refusal="fee.paid.duplicate")
+    entry = await ledger_entries.record_in(
+        session,
+        tz=tz or DEFAULT_TZ,
+        now=now,
+        clerk=actor,
+        community_id=unit.community_id,
+        receipt=receipt,
+        purpose="fee",
+        method=method,
+        amount=amount,
+        payer=await _payer_name(session, unit),
+        unit_id=unit.id,
+        source="payment",
+    )
+    if isinstance(entry, ledger_entries.Refused):
+        return PaymentOutcome(refusal=entry.key)
     unpaid = [b for b in await unit_bills(session, unit.id) if b.paid_at is None]
     allocation = rules.allocate(
         [rules.DueMonth(b.month, rules.bill_total(b)) for b in unpaid],
@@ -490,7 +521,10 @@ async def record_payment(
         )
     ).scalar_one_or_none()
     if inserted is None:
+        await session.delete(entry)  # the other desk's payment has the ledger's entry
         return PaymentOutcome(refusal="fee.paid.duplicate")
+    entry.source = f"payment:{inserted}"
+    session.add(entry)
     for bill in unpaid:
         if bill.month in allocation.months:
             bill.paid_at, bill.receipt = now, receipt
@@ -531,6 +565,18 @@ async def record_payment(
     )
 
 
+async def _payer_name(session: AsyncSession, unit: Unit) -> str:
+    """Who pays for the unit, as the ledger names them: its first owner or delegate."""
+    found = await session.exec(
+        select(Person.name)
+        .join(Binding, col(Binding.person_id) == col(Person.id))
+        .where(Binding.unit_id == unit.id, col(Binding.role).in_(PAYERS))
+        .order_by(col(Binding.id))
+        .limit(1)
+    )
+    return found.first() or ""
+
+
 async def resident_chats(session: AsyncSession, unit: Unit) -> list[Any]:
     people = await session.exec(select(Binding.person_id).where(Binding.unit_id == unit.id))
     chats = []
@@ -552,13 +598,23 @@ async def payer_chats(session: AsyncSession, unit: Unit) -> list[Recipient]:
     return chats
 
 
-def _parse_paid(argument: str) -> tuple[list[str], str, str] | None:
-    """`[community] <unit label> <amount> <receipt>`; the label may contain spaces."""
+def _parse_paid(argument: str) -> tuple[list[str], str, str, str] | None:
+    """`[community] <unit label> <amount> <receipt> [method]`; the label may contain
+    spaces; the method (现金, 微信, 支付宝, 刷卡, 转账) is cash when not given."""
     tokens = argument.split()
+    method = ledger_rules.CASH
+    if tokens:
+        named = ledger_rules.METHOD_WORDS.get(tokens[-1])
+        named = named or (
+            tokens[-1].lower() if tokens[-1].lower() in ledger_rules.METHODS else None
+        )
+        if named is not None:
+            method = named
+            tokens = tokens[:-1]
     if len(tokens) < 3:
         return None
     *where, amount, receipt = tokens
-    return where, amount, receipt
+    return where, amount, receipt, method
 
 
 async def _find_unit(ctx: Context, where: list[str]) -> tuple[list[Unit], list[Unit]]:
@@ -585,7 +641,7 @@ async def paid_command(ctx: Context, argument: str) -> list[Reply]:
     parsed = _parse_paid(argument)
     if parsed is None:
         return [Reply("fee.paid.usage")]
-    where, raw_amount, raw_receipt = parsed
+    where, raw_amount, raw_receipt, method = parsed
     amount = rules.parse_amount(raw_amount)
     if amount is None:
         return [Reply("fee.paid.bad_amount", {"value": raw_amount[:20]})]
@@ -604,7 +660,14 @@ async def paid_command(ctx: Context, argument: str) -> list[Reply]:
     if acting_member(ctx, unit.community_id, Department.service) is None:
         return [Reply("dialog.not_allowed")]
     outcome = await record_payment(
-        ctx.session, unit=unit, amount=amount, receipt=receipt, actor=ctx.actor, now=ctx.now
+        ctx.session,
+        unit=unit,
+        amount=amount,
+        receipt=receipt,
+        actor=ctx.actor,
+        now=ctx.now,
+        method=method,
+        tz=ctx.settings.tz,
     )
     if outcome.refusal is not None:
         return [Reply(outcome.refusal, {"receipt": receipt})]

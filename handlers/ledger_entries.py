@@ -10,10 +10,11 @@ supervisor has locked takes no more entries.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.core.context import Context
 from handlers.rules import ledger as rules
@@ -30,7 +31,11 @@ class Refused:
 
 
 async def day_locked(ctx: Context, community_id: int, day: date) -> bool:
-    found = await ctx.session.exec(
+    return await _day_closed(ctx.session, community_id, day)
+
+
+async def _day_closed(session: AsyncSession, community_id: int, day: date) -> bool:
+    found = await session.exec(
         select(LedgerDay.status).where(LedgerDay.community_id == community_id, LedgerDay.day == day)
     )
     return found.first() in ("closed", "locked")
@@ -54,6 +59,45 @@ async def record(
     """Write one entry on today's page of the community's ledger, by the sender (the
     clerk); refused when it cannot be taken (`Refused.key`): a bad purpose, method or
     amount, a receipt number already used in the community, a day already closed."""
+    return await record_in(
+        ctx.session,
+        tz=ctx.settings.tz,
+        now=ctx.now,
+        clerk=ctx.actor,
+        community_id=community_id,
+        receipt=receipt,
+        purpose=purpose,
+        method=method,
+        amount=amount,
+        payer=payer,
+        unit_id=unit_id,
+        source=source,
+        direction=direction,
+        note=note,
+        corrects=corrects,
+    )
+
+
+async def record_in(
+    session: AsyncSession,
+    *,
+    tz: tzinfo,
+    now: datetime,
+    clerk: str,
+    community_id: int,
+    receipt: str,
+    purpose: str,
+    method: str,
+    amount: Decimal,
+    payer: str = "",
+    unit_id: int | None = None,
+    source: str = "",
+    direction: str = rules.IN,
+    note: str = "",
+    corrects: LedgerEntry | None = None,
+) -> LedgerEntry | Refused:
+    """`record` for callers that hold a session rather than a `Context` (a fee payment
+    recorded from the command line): the same checks, the clerk and the time given."""
     receipt = receipt.strip()
     if not receipt:
         return Refused("ledger.error.receipt")
@@ -61,13 +105,13 @@ async def record(
         rules.check(direction, purpose, method, amount, correcting=corrects is not None)
     except rules.Invalid as error:
         return Refused(error.key)
-    day = rules.business_day(ctx.now, ctx.settings.tz)
-    if await day_locked(ctx, community_id, day):
+    day = rules.business_day(now, tz)
+    if await _day_closed(session, community_id, day):
         return Refused("ledger.error.day_closed")
     # ON CONFLICT DO NOTHING: two desks typing the same receipt at once; one wins.
     inserted = (
-        await ctx.session.exec(
-            insert(ctx.session, LedgerEntry)
+        await session.exec(
+            insert(session, LedgerEntry)
             .values(
                 community_id=community_id,
                 day=day,
@@ -78,8 +122,8 @@ async def record(
                 amount=amount,
                 payer=payer[:100],
                 unit_id=unit_id,
-                clerk=ctx.actor,
-                at=ctx.now,
+                clerk=clerk,
+                at=now,
                 source=source[:40],
                 corrects_id=corrects.id if corrects else None,
                 note=note[:500],
@@ -90,11 +134,11 @@ async def record(
     ).scalar_one_or_none()
     if inserted is None:
         return Refused("ledger.error.receipt_used")
-    entry = await ctx.session.get(LedgerEntry, inserted)
+    entry = await session.get(LedgerEntry, inserted)
     assert entry is not None
     await audit.record(
-        ctx.session,
-        actor=ctx.actor,
+        session,
+        actor=clerk,
         action="ledger_entry",
         target=f"ledger:{community_id}:{receipt}",
         detail={
@@ -106,7 +150,7 @@ async def record(
             "source": source,
             "corrects": entry.corrects_id,
         },
-        now=ctx.now,
+        now=now,
     )
     return entry
 

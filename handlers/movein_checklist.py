@@ -118,7 +118,13 @@ async def collect_fee(
     unit = await ctx.session.get(Unit, move_in.unit_id)
     assert unit is not None
     outcome = await record_payment(
-        ctx.session, unit=unit, amount=amount, receipt=receipt, actor=ctx.actor, now=ctx.now
+        ctx.session,
+        unit=unit,
+        amount=amount,
+        receipt=receipt,
+        actor=ctx.actor,
+        now=ctx.now,
+        tz=ctx.settings.tz,
     )
     if outcome.refusal is not None:
         return outcome.refusal

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlmodel import col, func, select
 
-from handlers import renovation_passes, unit_life
+from handlers import ledger_entries, renovation_passes, unit_life
 from handlers.core.context import Context
 from handlers.core.messages import Money, Reply, Text
 from handlers.directory import department_chats
@@ -55,6 +55,7 @@ from storage import tickets
 from storage.models import (
     Community,
     Department,
+    Person,
     Renovation,
     StaffMember,
     Ticket,
@@ -304,6 +305,22 @@ async def record_fee(ctx: Context, ref: int, receipt: str) -> list[Reply]:
     )
     if taken.first() is not None or await receipt_used(ctx.session, receipt):
         return [Reply("reno.fee.duplicate", {"receipt": receipt})]
+    applicant = (
+        await ctx.session.get(Person, renovation.applicant_id) if renovation.applicant_id else None
+    )
+    entry = await ledger_entries.record(
+        ctx,
+        community_id=renovation.community_id,
+        receipt=receipt,
+        purpose="waste",
+        method="cash",
+        amount=renovation.fee,
+        payer=applicant.name if applicant else "",
+        unit_id=renovation.unit_id,
+        source=f"renovation:{renovation.id}",
+    )
+    if isinstance(entry, ledger_entries.Refused):
+        return [Reply(entry.key, {"receipt": receipt})]
     renovation.fee_receipt = receipt
     record(ctx, renovation, "fee", amount=str(renovation.fee), receipt=receipt)
     await audited(ctx, renovation, "fee", amount=str(renovation.fee), receipt=receipt)

@@ -498,7 +498,13 @@ async def pay(ctx: Context, unit: Unit, form: PaymentForm) -> Paid:
         result.problems["amount"] = Text("dialog.not_allowed")
         return result
     outcome = await record_payment(
-        ctx.session, unit=unit, amount=amount, receipt=receipt, actor=ctx.actor, now=ctx.now
+        ctx.session,
+        unit=unit,
+        amount=amount,
+        receipt=receipt,
+        actor=ctx.actor,
+        now=ctx.now,
+        tz=ctx.settings.tz,
     )
     if outcome.refusal is not None:
         result.problems["receipt"] = Text(outcome.refusal, {"receipt": receipt})

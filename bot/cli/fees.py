@@ -42,8 +42,16 @@ def paid(
                     raise fail(f"--unit: no unit {unit!r} in {community}")
                 now = app.clock.now()
                 outcome = await record_payment(
-                    session, unit=target, amount=value, receipt=number, actor="cli", now=now
+                    session,
+                    unit=target,
+                    amount=value,
+                    receipt=number,
+                    actor="cli",
+                    now=now,
+                    tz=settings.tz,
                 )
+                if outcome.refusal == "ledger.error.day_closed":
+                    raise fail(f"today's ledger in {community} is closed; nothing changed", code=1)
                 if outcome.refusal is not None:
                     raise fail(f"receipt {number} is already recorded; nothing changed", code=1)
                 # The residents are told in their language, after the quiet hours.
