@@ -386,6 +386,9 @@ class Engine:
         for name in CONTROLS[1:]:
             if words and words in self.catalogs.words(f"words.{name}"):
                 return name, ""
+        for locale in LOCALES:  # "English" or "中文" typed alone: that language at once
+            if words and words in self.catalogs.words(f"words.lang.{locale}"):
+                return "lang", locale
         return None
 
     async def _control_reply(

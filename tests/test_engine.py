@@ -295,3 +295,14 @@ async def test_duplicate_delivery_has_one_effect(app):
     first = await app.engine.handle(msg)
     second = await app.engine.handle(msg)
     assert first and second == []
+
+
+async def test_a_resident_who_types_english_is_answered_in_english(app):
+    resident = Chat(app, "zw")
+    assert "English" in texts(await resident.say("English"))
+    said = await resident.say("/repair")
+    assert "Where is the repair needed" in texts(said)
+    await resident.say("/cancel")
+    said = await resident.say("中文")
+    assert "中文" in texts(said)
+    assert "请问需要维修的是哪里" in texts(await resident.say("/repair"))
