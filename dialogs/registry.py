@@ -36,6 +36,7 @@ from dialogs import (
     repair,
     retention,
     slip,
+    statements,
     supervisor,
     survey,
     tasks,
@@ -89,6 +90,7 @@ FEATURES: list[Feature] = [
     inspections.FEATURE,
     activities.FEATURE,
     survey.FEATURE,
+    statements.FEATURE,
     intent.FEATURE,
 ]
 

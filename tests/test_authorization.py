@@ -90,6 +90,7 @@ ARGUMENTS = {
     "keys": "add 天台门钥匙 公共 柜A-12",
     "lend": "#1 某人 13900000011",
     "keyback": "#1",
+    "statement": "2026-11",
 }
 DESCRIPTION, PHONE = "客厅插座没电", "13800000001"
 
@@ -439,6 +440,8 @@ async def test_every_privileged_action_is_in_the_audit_log(demo_app, clock):
         "sv_open": "tests/test_survey.py (survey_open audited)",
         "sv_close": "tests/test_survey.py (survey_close audited)",
         "sv_report": "tests/test_survey.py (survey_analysis_asked audited)",
+        "statement": "tests/test_statements.py (statement_made, _refreshed, _corrected audited)",
+        "stmt_pub": "tests/test_statements.py (statement_publish audited)",
     }
     staff_actions = {c.name for c in all_actions()} - RESIDENT_ACTIONS
     privileged = {c.name for c in all_commands() if c.roles}
