@@ -38,6 +38,7 @@ from bot.web import (
     photos,
     renovation,
     reviews,
+    statements,
     survey,
     ticket,
     units,
@@ -103,6 +104,7 @@ async def desk_app(app: App, prefix: str = PREFIX) -> web.Application:
             *inspections.routes(),
             *activities.routes(),
             *survey.routes(),
+            *statements.routes(),
             web.static("/static", HERE / "static", append_version=True),
         ]
     )
