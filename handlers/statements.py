@@ -358,8 +358,10 @@ async def publish(ctx: Context, action: Publish) -> list[Reply]:
     if statement.status == PUBLISHED:
         return [Reply("statements.already", {"period": rules.base_period(statement.period)})]
     path = public_path(ctx, statement, community)
+    chart = path.with_suffix(".png")
     data = data_of(ctx, statement, community)
     await asyncio.to_thread(write_statement, data, label_for(ctx), path)
+    await asyncio.to_thread(draw_statement_chart, data, label_for(ctx), chart)
     statement.status = PUBLISHED
     statement.published_by = ctx.actor
     statement.published_at = ctx.now
@@ -368,24 +370,23 @@ async def publish(ctx: Context, action: Publish) -> list[Reply]:
     settings = ctx.settings
     later = release_time(ctx.now, settings.tz, settings.quiet_hours_start, settings.quiet_hours_end)
     said = {**params(statement, community), "company": settings.company_name}
-    notice = Reply("statements.notice", said)
-    attached = Reply("statements.notice.file", said, document=str(path))
+    # The words, the chart (read at a glance on a phone) and the table, in that order.
+    parts = (
+        ("", Reply("statements.notice", said)),
+        ("c", Reply("statements.notice.chart", said, photo=str(chart))),
+        ("f", Reply("statements.notice.file", said, document=str(path))),
+    )
     ref = f"statement{statement.id}"
     chats = await owners(ctx, community.id)
-    rendered: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    rendered: dict[str, list[dict[str, Any]]] = {}
     messages = []
     for chat, _ in chats:
         locale = chat.locale or settings.default_locale
         if locale not in rendered:
-            rendered[locale] = (
-                ctx.catalogs.render(notice, locale),
-                ctx.catalogs.render(attached, locale),
-            )
-        text, document = rendered[locale]
-        messages.append(outbox.Message(chat.channel, chat.chat_id, text, dedupe_key(ref, chat)))
-        messages.append(
-            outbox.Message(chat.channel, chat.chat_id, document, dedupe_key(f"{ref}f", chat))
-        )
+            rendered[locale] = [ctx.catalogs.render(reply, locale) for _, reply in parts]
+        for (suffix, _), payload in zip(parts, rendered[locale], strict=True):
+            key = dedupe_key(f"{ref}{suffix}", chat)
+            messages.append(outbox.Message(chat.channel, chat.chat_id, payload, key))
     queued = await outbox.enqueue_many(
         ctx.session, messages, now=ctx.now, not_before=later, bulk=True
     )

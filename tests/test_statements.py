@@ -9,8 +9,10 @@ clerk may look but not make or publish; a resident may do neither.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -212,6 +214,13 @@ async def test_a_month_made_refreshed_published_and_corrected(demo_app, clock):
     clock.advance(hours=8)  # 07:00
     got = await owner.inbox()
     assert "收支情况公示" in texts(got) and "结余：¥8,620.25" in texts(got), texts(got)
+    assert [s.payload["key"] for s in got] == [
+        "statements.notice",
+        "statements.notice.chart",
+        "statements.notice.file",
+    ]
+    png = await asyncio.to_thread(Path(got[1].payload["photo"]).read_bytes)
+    assert png.startswith(b"\x89PNG")
     [sent] = [s for s in got if s.payload.get("document")]
     book = load_workbook(sent.payload["document"])
     assert "台账明细" not in book.sheetnames
