@@ -33,6 +33,7 @@ from dialogs import (
     question,
     renovation,
     renovation_watch,
+    rentals,
     repair,
     retention,
     slip,
@@ -91,6 +92,7 @@ FEATURES: list[Feature] = [
     activities.FEATURE,
     survey.FEATURE,
     statements.FEATURE,
+    rentals.FEATURE,
     intent.FEATURE,
 ]
 

@@ -39,6 +39,10 @@ async def refreshed_cards(ctx: Context, ticket: Ticket) -> list[Reply]:
         from handlers import inspections_slips
 
         return await inspections_slips.slip_card(ctx, ticket)
+    if ticket.kind == TicketKind.rental:
+        from handlers import rentals_enquiries
+
+        return await rentals_enquiries.card(ctx, ticket)
     if ticket.kind == TicketKind.visit:
         from handlers import visit_plans
 

@@ -176,7 +176,7 @@ async def _find(ctx: Context, number: str) -> Ticket | None:
     found = await ctx.session.exec(
         select(Ticket).where(
             Ticket.number == number.upper(),
-            col(Ticket.kind).in_((TicketKind.question, TicketKind.complaint)),
+            col(Ticket.kind).in_((TicketKind.question, TicketKind.complaint, TicketKind.rental)),
         )
     )
     return next((t for t in found.all() if acting_member(ctx, t.community_id)), None)
@@ -203,6 +203,10 @@ async def answer_command(ctx: Context, argument: str) -> list[Reply]:
     ticket = await _find(ctx, number)
     if ticket is None:
         return [Reply("question.answer.unknown", {"number": number})]
+    if ticket.kind == TicketKind.rental:  # a rental enquiry (招租咨询) is answered the same way
+        from handlers import rentals_enquiries
+
+        return await rentals_enquiries.answer(ctx, ticket, text)
     if ticket.kind == TicketKind.complaint:
         # A complaint's answer is relayed the same way; the complaint itself stays open.
         found = await complaint.answerable(ctx, ticket.id)

@@ -65,10 +65,12 @@ RESIDENT_ACTIONS = {
 # Commands anyone may run.
 # custody and movein: the desk's, or an owner's own; parcels: a resident's own, the desk's list;
 # visitors: a resident's own visitors; mykeys: an owner's own unit's keys the office keeps;
-# activities: those open to the resident, the staff's own with their next step
+# activities: those open to the resident, the staff's own with their next step;
+# rentals: what there is to let (anyone), adding checked inside (the desk and managers)
 OPEN_COMMANDS = {
     *("my", "whoami", "units", "custody", "movein", "parcels", "visitors", "mykeys"),
     "activities",
+    "rentals",
 }
 # A plausible argument for each privileged command, so refusal is not just a parse error.
 ARGUMENTS = {
@@ -91,6 +93,10 @@ ARGUMENTS = {
     "lend": "#1 某人 13900000011",
     "keyback": "#1",
     "statement": "2026-11",
+    "contract": "B1-12 张伟 13800000001 12月1日 6个月",
+    "rentpaid": "B1-12 R20261126",
+    "rentend": "B1-12",
+    "venuepaid": "1 V001",
 }
 DESCRIPTION, PHONE = "客厅插座没电", "13800000001"
 
@@ -442,6 +448,12 @@ async def test_every_privileged_action_is_in_the_audit_log(demo_app, clock):
         "sv_report": "tests/test_survey.py (survey_analysis_asked audited)",
         "statement": "tests/test_statements.py (statement_made, _refreshed, _corrected audited)",
         "stmt_pub": "tests/test_statements.py (statement_publish audited)",
+        "contract": "tests/test_rentals.py (rental_contract audited)",
+        "rentpaid": "tests/test_rentals.py (ledger_entry audited)",
+        "rentend": "tests/test_rentals.py (rental_contract_terminated audited)",
+        "venuepaid": "tests/test_rentals.py (ledger_entry audited)",
+        "venue_ok": "tests/test_rentals.py (venue_confirm audited)",
+        "venue_no": "same handler as venue_ok (venue_refuse audited)",
     }
     staff_actions = {c.name for c in all_actions()} - RESIDENT_ACTIONS
     privileged = {c.name for c in all_commands() if c.roles}

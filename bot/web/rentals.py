@@ -1,0 +1,171 @@
+"""Rentals on the desk's pages (`/desk/rentals`): the register of what the office lets with
+each item's status, the contracts in force with their next rent (overdue marked), the
+venue bookings of the coming two weeks by day, and forms to add an item, record a contract
+and record a rent paid with its receipt.
+
+Each form calls chat's own use-case (`handlers.rentals`, `handlers.rentals_contracts`) as
+the signed-in desk, in one transaction, with chat's own checks (the community's service
+desk or a manager); what it says to the desk is shown on the page, what it says to others
+(the tenant told of the contract or the payment) leaves through `dialogs.sending.send`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from bot.web import desk
+from bot.web.acting import staff_context
+from dialogs.sending import send
+from handlers import rentals, rentals_contracts, rentals_desk
+from handlers.core.context import Context
+from handlers.core.ids import row_id
+from handlers.core.messages import Reply
+from handlers.rules import ledger
+from handlers.rules import rentals as rules
+from handlers.rules.dates import read_day
+from handlers.rules.money import AmountError, read_amount
+from handlers.rules.phone import normalise_phone
+from storage import signals
+
+SAID = "rentals_said"
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/rentals", listing),
+        web.post("/rentals/add", add),
+        web.post("/rentals/contract", contract),
+        web.post(r"/rentals/dues/{id:\d+}/paid", paid),
+    ]
+
+
+async def _done(request: web.Request, ctx: Context, replies: list[Reply]) -> None:
+    """The desk's own answers kept to show on the next page; the rest sent. The page is
+    shown again once the transaction has committed (see `_back`)."""
+    app = desk.app_of(request)
+    others = [r for r in replies if r.to is not None]
+    if others:
+        await send(
+            ctx.session, others, catalogs=app.catalogs, settings=app.settings, now=app.clock.now()
+        )
+        await signals.notify(ctx.session, signals.OUTBOX)
+    desk.desk_of(request).session[SAID] = [
+        app.catalogs.text(ctx.locale, r.key, r.params) for r in replies if r.to is None
+    ]
+
+
+def _back(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPSeeOther(f"{desk.prefix_of(request)}/rentals")
+
+
+def _said(request: web.Request) -> list[str]:
+    return list(desk.desk_of(request).session.pop(SAID, None) or [])
+
+
+def _field(posted: Any, name: str, limit: int = 100) -> str:
+    return str(posted.get(name) or "").strip()[:limit]
+
+
+async def listing(request: web.Request) -> web.StreamResponse:
+    app = desk.app_of(request)
+    async with app.db.reading() as session:
+        ctx = staff_context(request, session)
+        shown = await rentals_desk.desk_page(ctx)
+        today = rentals_contracts.today(ctx)
+    context = desk.context(
+        request,
+        communities=shown,
+        kinds=rules.KINDS,
+        methods=ledger.METHODS,
+        today=today,
+        said=_said(request),
+    )
+    return aiohttp_jinja2.render_template("rentals_list.html", request, context)
+
+
+def _amount(typed: str, *, least: Decimal | None = None) -> Decimal | None:
+    if not typed:
+        return None
+    try:
+        return read_amount(typed, least=least)
+    except AmountError:
+        return None
+
+
+async def add(request: web.Request) -> web.StreamResponse:
+    """An item added from the register's form, as `/rentals add` adds it."""
+    app = desk.app_of(request)
+    posted = await request.post()
+    community = row_id(_field(posted, "community", 10)) or 0
+    rent = _amount(_field(posted, "rent", 20), least=Decimal("0.01"))
+    async with app.db.transaction() as session:
+        ctx = staff_context(request, session)
+        if rent is None:
+            replies = [Reply("rentals.add.rent", {"word": _field(posted, "rent", 20)})]
+        else:
+            new = rentals.NewItem(
+                kind=_field(posted, "kind", 16),
+                name=_field(posted, "name"),
+                rent=rent,
+                deposit=_amount(_field(posted, "deposit", 20), least=Decimal(0)) or Decimal(0),
+                place=_field(posted, "place", 200),
+                size=_field(posted, "size", 40),
+                terms=_field(posted, "terms", 1000),
+            )
+            replies = [(await rentals.add_item(ctx, community, new))[1]]
+        await _done(request, ctx, replies)
+    return _back(request)
+
+
+async def _contract(ctx: Context, posted: Any) -> list[Reply]:
+    community = row_id(_field(posted, "community", 10)) or 0
+    today = rentals_contracts.today(ctx)
+    starts = read_day(_field(posted, "starts", 30), today)
+    ends = read_day(_field(posted, "ends", 30), today)
+    if starts is None or ends is None:
+        word = _field(posted, "starts" if starts is None else "ends", 30)
+        return [Reply("rentals.contract.date", {"word": word})]
+    new = rentals_contracts.NewContract(
+        item=_field(posted, "item", 20),
+        tenant=_field(posted, "tenant"),
+        phone=normalise_phone(_field(posted, "phone", 30)) or "",
+        starts=starts,
+        ends=ends,
+        rent=_amount(_field(posted, "rent", 20), least=Decimal("0.01")),
+        every_months=row_id(_field(posted, "every", 2)) or 1,
+        deposit=_amount(_field(posted, "deposit", 20), least=Decimal(0)),
+    )
+    if not new.tenant:
+        return [Reply("rentals.contract.usage")]
+    return await rentals_contracts.record_contract(ctx, community, new)
+
+
+async def contract(request: web.Request) -> web.StreamResponse:
+    """A contract recorded from the page's form, as `/contract` records it."""
+    app = desk.app_of(request)
+    posted = await request.post()
+    async with app.db.transaction() as session:
+        ctx = staff_context(request, session)
+        await _done(request, ctx, await _contract(ctx, posted))
+    return _back(request)
+
+
+async def paid(request: web.Request) -> web.StreamResponse:
+    """A rent paid from the contracts' table, as `/rentpaid` records it."""
+    app = desk.app_of(request)
+    posted = await request.post()
+    async with app.db.transaction() as session:
+        ctx = staff_context(request, session)
+        due = await rentals_desk.due_of(ctx, int(request.match_info["id"]))
+        if due is None:
+            replies = [Reply("rentals.not_desk")]
+        else:
+            method = _field(posted, "method", 16) or "cash"
+            receipt = _field(posted, "receipt", 50)
+            replies = await rentals_contracts.pay_due(ctx, due, receipt, method)
+        await _done(request, ctx, replies)
+    return _back(request)
