@@ -14,6 +14,7 @@ from dialogs import (
     activities,
     announce,
     arrears,
+    arrears_work,
     binding,
     complaint,
     complaint_answer,
@@ -93,6 +94,7 @@ FEATURES: list[Feature] = [
     survey.FEATURE,
     statements.FEATURE,
     rentals.FEATURE,
+    arrears_work.FEATURE,
     intent.FEATURE,
 ]
 

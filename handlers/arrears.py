@@ -37,8 +37,10 @@ from handlers.arrears_cases import (
     paused_at,
     progress,
 )
+from handlers.arrears_work import CONTACT_FLOW
+from handlers.arrears_work_legal import prepare_legal
 from handlers.core.context import Context
-from handlers.core.messages import Money, Reply, Text
+from handlers.core.messages import Choice, Money, Reply, Text
 from handlers.directory import department_chats, people_with_role
 from handlers.fees import month_text, payer_chats, unit_statement
 from handlers.rules.arrears import (
@@ -239,14 +241,18 @@ async def _record(
             for chat in await department_chats(ctx.session, unit.community_id, "service")
         ]
     if step == "visit":
+        # The visit is casework: its button records the contact (handlers/arrears_work*.py).
+        record = Choice(f"flow:{CONTACT_FLOW}:{case.id}", "arrears_work.btn.contact")
         return [
-            Reply("arrears.visit_task", params, to=chat)
+            Reply("arrears.visit_task", params, to=chat, choices=(record,))
             for chat in await department_chats(ctx.session, unit.community_id, "service")
         ]
-    return [
+    told = [
         Reply("arrears.legal_task", params, to=chat)
         for chat in await people_with_role(ctx.session, unit.community_id, "supervisor")
     ]
+    # The legal step is casework: its file prepared for the director to decide.
+    return [*told, *await prepare_legal(ctx, case)]
 
 
 def _amounts(statement: Statement) -> dict[str, Any]:
