@@ -8,9 +8,10 @@ from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.web import desk
+from dialogs.sending import send
 from handlers import board
 from handlers.core.context import Context
-from handlers.core.messages import Incoming
+from handlers.core.messages import Incoming, Reply
 from handlers.web_accounts import CHANNEL
 from storage import outbox, signals
 from storage.models import ChatIdentity, Outbox
@@ -73,3 +74,25 @@ async def handled(
             if len(answers) < len(rows):
                 await signals.notify(session, signals.OUTBOX)  # other processes deliver
     return answers
+
+
+def said(request: web.Request, key: str) -> list[str]:
+    """What the desk's last action on a room's page answered (kept in the sign-in's session
+    under `key`), shown once on the next page."""
+    return list(desk.desk_of(request).session.pop(key, None) or [])
+
+
+async def answered(request: web.Request, ctx: Context, replies: list[Reply], key: str) -> None:
+    """A page's action done by calling chat's handlers directly (not through the engine):
+    its answers to the desk kept under `key` for the next page, the rest (cards, residents'
+    notices) queued, and the process that sends to the chat channels woken."""
+    app = desk.app_of(request)
+    others = [r for r in replies if r.to is not None]
+    if others:
+        await send(
+            ctx.session, others, catalogs=app.catalogs, settings=app.settings, now=app.clock.now()
+        )
+    await signals.notify(ctx.session, signals.OUTBOX)  # bulk notices are queued apart, too
+    desk.desk_of(request).session[key] = [
+        app.catalogs.text(ctx.locale, r.key, r.params) for r in replies if r.to is None
+    ]

@@ -16,13 +16,11 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.web import desk
+from bot.web import acting, desk
 from bot.web.acting import staff_context
-from dialogs.sending import send
 from handlers import custody, custody_pages, custody_patrols
 from handlers.core.context import Context
 from handlers.core.messages import Reply
-from storage import signals
 
 SAID = "custody_said"
 FIELDS = ("unit", "starts", "ends", "keys", "water", "power", "gas")
@@ -42,22 +40,11 @@ def routes() -> list[web.RouteDef]:
 
 
 async def _done(request: web.Request, ctx: Context, replies: list[Reply]) -> None:
-    """The desk's own answers kept to show on the next page; the rest sent."""
-    app = desk.app_of(request)
-    mine = [r for r in replies if r.to is None]
-    others = [r for r in replies if r.to is not None]
-    if others:
-        await send(
-            ctx.session, others, catalogs=app.catalogs, settings=app.settings, now=app.clock.now()
-        )
-        await signals.notify(ctx.session, signals.OUTBOX)
-    desk.desk_of(request).session[SAID] = [
-        app.catalogs.text(ctx.locale, r.key, r.params) for r in mine
-    ]
+    await acting.answered(request, ctx, replies, SAID)
 
 
 def _said(request: web.Request) -> list[str]:
-    return list(desk.desk_of(request).session.pop(SAID, None) or [])
+    return acting.said(request, SAID)
 
 
 async def _listing(

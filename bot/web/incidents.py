@@ -17,15 +17,13 @@ import uuid
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.web import desk
+from bot.web import acting, desk
 from bot.web.acting import handled, staff_context
-from dialogs.sending import send
 from handlers import incidents, incidents_pages
 from handlers.core.context import Context
 from handlers.core.ids import row_id
 from handlers.core.messages import Reply
 from handlers.rules import incidents as rules
-from storage import signals
 
 SAID = "incidents_said"
 
@@ -44,22 +42,11 @@ def routes() -> list[web.RouteDef]:
 
 
 def _said(request: web.Request) -> list[str]:
-    return list(desk.desk_of(request).session.pop(SAID, None) or [])
+    return acting.said(request, SAID)
 
 
 async def _done(request: web.Request, ctx: Context, replies: list[Reply]) -> None:
-    """The desk's own answers kept to show on the next page; the rest sent."""
-    app = desk.app_of(request)
-    mine = [r for r in replies if r.to is None]
-    others = [r for r in replies if r.to is not None]
-    if others:
-        await send(
-            ctx.session, others, catalogs=app.catalogs, settings=app.settings, now=app.clock.now()
-        )
-    await signals.notify(ctx.session, signals.OUTBOX)  # residents' notices, too
-    desk.desk_of(request).session[SAID] = [
-        app.catalogs.text(ctx.locale, r.key, r.params) for r in mine
-    ]
+    await acting.answered(request, ctx, replies, SAID)
 
 
 async def _listing(

@@ -16,16 +16,14 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.web import desk
+from bot.web import acting, desk
 from bot.web.acting import staff_context
-from dialogs.sending import send
 from handlers import key_loans, keys
 from handlers.core.context import Context
 from handlers.core.ids import row_id
 from handlers.core.messages import Reply
 from handlers.rules import keys as rules
 from handlers.rules.phone import normalise_phone
-from storage import signals
 from storage.models import OfficeKey
 
 SAID = "keys_said"
@@ -42,21 +40,11 @@ def routes() -> list[web.RouteDef]:
 
 
 async def _done(request: web.Request, ctx: Context, replies: list[Reply]) -> None:
-    """The desk's own answers kept to show on the next page; the rest sent."""
-    app = desk.app_of(request)
-    others = [r for r in replies if r.to is not None]
-    if others:
-        await send(
-            ctx.session, others, catalogs=app.catalogs, settings=app.settings, now=app.clock.now()
-        )
-        await signals.notify(ctx.session, signals.OUTBOX)
-    desk.desk_of(request).session[SAID] = [
-        app.catalogs.text(ctx.locale, r.key, r.params) for r in replies if r.to is None
-    ]
+    await acting.answered(request, ctx, replies, SAID)
 
 
 def _said(request: web.Request) -> list[str]:
-    return list(desk.desk_of(request).session.pop(SAID, None) or [])
+    return acting.said(request, SAID)
 
 
 def _field(posted: Any, name: str, limit: int = 100) -> str:

@@ -18,15 +18,13 @@ from pathlib import Path
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.web import desk
+from bot.web import acting, desk
 from bot.web.acting import handled, staff_context
-from dialogs.sending import send
 from handlers import renovation as reno
 from handlers import renovation_pages, renovation_review, renovation_watch
 from handlers.core.context import Context
 from handlers.core.messages import Reply
 from handlers.documents.files import atomic
-from storage import signals
 
 SAID = "renovation_said"
 PAPER_MOST = 8_000_000  # bytes of one photo
@@ -45,22 +43,11 @@ def routes() -> list[web.RouteDef]:
 
 
 def _said(request: web.Request) -> list[str]:
-    return list(desk.desk_of(request).session.pop(SAID, None) or [])
+    return acting.said(request, SAID)
 
 
 async def _done(request: web.Request, ctx: Context, replies: list[Reply]) -> None:
-    """The desk's own answers kept to show on the next page; the rest sent."""
-    app = desk.app_of(request)
-    mine = [r for r in replies if r.to is None]
-    others = [r for r in replies if r.to is not None]
-    if others:
-        await send(
-            ctx.session, others, catalogs=app.catalogs, settings=app.settings, now=app.clock.now()
-        )
-        await signals.notify(ctx.session, signals.OUTBOX)
-    desk.desk_of(request).session[SAID] = [
-        app.catalogs.text(ctx.locale, r.key, r.params) for r in mine
-    ]
+    await acting.answered(request, ctx, replies, SAID)
 
 
 async def _listing(

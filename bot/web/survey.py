@@ -16,7 +16,7 @@ import uuid
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.web import desk
+from bot.web import acting, desk
 from bot.web.acting import handled, staff_context
 from handlers import survey_pages, survey_questions
 from handlers.core.actions import split
@@ -38,7 +38,7 @@ def routes() -> list[web.RouteDef]:
 
 
 def _said(request: web.Request) -> list[str]:
-    return list(desk.desk_of(request).session.pop(SAID, None) or [])
+    return acting.said(request, SAID)
 
 
 def _here(request: web.Request) -> str:
