@@ -64,7 +64,7 @@ class NewContract:
     note: str = ""
 
 
-def _end_of(typed: str, starts: date, day: date) -> date | None:
+def end_of(typed: str, starts: date, day: date) -> date | None:
     months = _MONTHS.match(typed)
     if months:
         return rules.add_months(starts, int(months[1]), starts.day)
@@ -85,7 +85,7 @@ def read_contract(line: str, day: date) -> NewContract | Reply:
     starts = read_day(start_word, day)
     if starts is None:
         return Reply("rentals.contract.date", {"word": start_word})
-    ends = _end_of(end_word, starts, day)
+    ends = end_of(end_word, starts, day)
     if ends is None:
         return Reply("rentals.contract.date", {"word": end_word})
     rent: Decimal | None = None

@@ -155,13 +155,21 @@ async def test_rentals_in_a_browser(served: Any) -> None:
     await browser.sign_in("desk")
     await browser.open("/desk/rentals")
     assert "招租管理" in await browser.text()
-    await browser.fill({"name": "B1-12", "rent": "300", "deposit": "600", "place": "地下一层"})
+    resident = Chat(app, "resident")
+    await resident.say("/venue")
+    await resident.press("会所多功能厅")
+    await resident.say("11月28日 19:00-21:00")
+    await resident.say("羽毛球")
+    await resident.press("确认提交")
+    fields = {"kind": "storeroom", "name": "B1-12", "rent": "300", "deposit": "600"}
+    await browser.fill({**fields, "place": "地下一层", "size": "12㎡"})
     await browser.press("登记")
     page = await browser.text()
     assert "已登记招租 #3 B1-12" in page, page
     await browser.fill({"tenant": "好邻居超市", "phone": "13912345678", "every": "3"})
-    await browser.fill({"starts": "2026-12-01", "ends": "2027-12-01"})
+    await browser.fill({"starts": "12月1日", "ends": "12个月", "contract_rent": "450"})
     await browser.press("登记租约")
     page = await browser.text()
-    assert "已登记租约" in page and "好邻居超市" in page, page
+    assert "已登记租约" in page and "好邻居超市" in page and "¥450.00/月" in page, page
+    assert "19:00-21:00 会所多功能厅 · 张伟 · 待确认" in page, page
     await browser.shot("rentals")

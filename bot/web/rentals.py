@@ -125,7 +125,7 @@ async def _contract(ctx: Context, posted: Any) -> list[Reply]:
     community = row_id(_field(posted, "community", 10)) or 0
     today = rentals_contracts.today(ctx)
     starts = read_day(_field(posted, "starts", 30), today)
-    ends = read_day(_field(posted, "ends", 30), today)
+    ends = rentals_contracts.end_of(_field(posted, "ends", 30), starts, today) if starts else None
     if starts is None or ends is None:
         word = _field(posted, "starts" if starts is None else "ends", 30)
         return [Reply("rentals.contract.date", {"word": word})]
@@ -135,9 +135,9 @@ async def _contract(ctx: Context, posted: Any) -> list[Reply]:
         phone=normalise_phone(_field(posted, "phone", 30)) or "",
         starts=starts,
         ends=ends,
-        rent=_amount(_field(posted, "rent", 20), least=Decimal("0.01")),
+        rent=_amount(_field(posted, "contract_rent", 20), least=Decimal("0.01")),
         every_months=row_id(_field(posted, "every", 2)) or 1,
-        deposit=_amount(_field(posted, "deposit", 20), least=Decimal(0)),
+        deposit=_amount(_field(posted, "contract_deposit", 20), least=Decimal(0)),
     )
     if not new.tenant:
         return [Reply("rentals.contract.usage")]
