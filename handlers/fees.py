@@ -495,6 +495,7 @@ async def record_payment(
         payer=await _payer_name(session, unit),
         unit_id=unit.id,
         source="payment",
+        audited=False,  # the payment's own audit row names the entry
     )
     if isinstance(entry, ledger_entries.Refused):
         return PaymentOutcome(refusal=entry.key)
@@ -542,6 +543,8 @@ async def record_payment(
             "receipt": receipt,
             "months": list(allocation.months),
             "credit": str(allocation.credit),
+            "ledger_entry": entry.id,
+            "method": method,
         },
         now=now,
     )

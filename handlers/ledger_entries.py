@@ -95,9 +95,11 @@ async def record_in(
     direction: str = rules.IN,
     note: str = "",
     corrects: LedgerEntry | None = None,
+    audited: bool = True,
 ) -> LedgerEntry | Refused:
     """`record` for callers that hold a session rather than a `Context` (a fee payment
-    recorded from the command line): the same checks, the clerk and the time given."""
+    recorded from the command line): the same checks, the clerk and the time given.
+    `audited=False` for a caller whose own audit row names the entry (one action, one row)."""
     receipt = receipt.strip()
     if not receipt:
         return Refused("ledger.error.receipt")
@@ -136,6 +138,8 @@ async def record_in(
         return Refused("ledger.error.receipt_used")
     entry = await session.get(LedgerEntry, inserted)
     assert entry is not None
+    if not audited:
+        return entry
     await audit.record(
         session,
         actor=clerk,

@@ -308,8 +308,12 @@ async def record_fee(ctx: Context, ref: int, receipt: str) -> list[Reply]:
     applicant = (
         await ctx.session.get(Person, renovation.applicant_id) if renovation.applicant_id else None
     )
-    entry = await ledger_entries.record(
-        ctx,
+    entry = await ledger_entries.record_in(
+        ctx.session,
+        tz=ctx.settings.tz,
+        now=ctx.now,
+        clerk=ctx.actor,
+        audited=False,  # the fee's own audit row below names the entry
         community_id=renovation.community_id,
         receipt=receipt,
         purpose="waste",
@@ -323,7 +327,9 @@ async def record_fee(ctx: Context, ref: int, receipt: str) -> list[Reply]:
         return [Reply(entry.key, {"receipt": receipt})]
     renovation.fee_receipt = receipt
     record(ctx, renovation, "fee", amount=str(renovation.fee), receipt=receipt)
-    await audited(ctx, renovation, "fee", amount=str(renovation.fee), receipt=receipt)
+    await audited(
+        ctx, renovation, "fee", amount=str(renovation.fee), receipt=receipt, ledger_entry=entry.id
+    )
     params = {"fee": Money(renovation.fee), "receipt": receipt}
     told = Reply("reno.fee.receipt", params)
     return [Reply("reno.fee.recorded", params), *await tell_applicant(ctx, renovation, told)]
