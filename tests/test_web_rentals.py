@@ -17,7 +17,14 @@ from aiohttp.test_utils import TestClient
 from sqlmodel import col, select
 
 from handlers.core.i18n import LOCALES, load_po_dir
-from storage.models import Community, LedgerEntry, Rentable, RentalContract, RentDue
+from storage.models import (
+    Community,
+    LedgerEntry,
+    Rentable,
+    RentalContract,
+    RentDue,
+    VenueBooking,
+)
 from tests.harness import Chat, texts
 from tests.test_web_browser import CHROMIUM, DRIVER, served
 from tests.webdesk import add_other_desk, client, csrf, sign_in
@@ -102,6 +109,14 @@ async def test_the_rentals_page(client: TestClient, demo_app: Any, clock: Any) -
     await resident.press("确认提交")
     page = await (await client.get("/desk/rentals")).text()
     assert "14:00-16:00 会所多功能厅 · 张伟 · 待确认" in page, page
+    await resident.inbox()
+    [booking] = await rows(demo_app, VenueBooking)
+    page = await post(client, f"/desk/rentals/bookings/{booking.id}/decide", decision="confirm")
+    assert "已确认预订" in page and "会所多功能厅 · 张伟 · 已确认" in page, page
+    assert "已确认" in texts(await resident.inbox())
+    page = await post(client, f"/desk/rentals/bookings/{booking.id}/paid", receipt="SJ-1002")
+    assert "已收 张伟 的场地管理费 ¥200.00" in page and "收据号 SJ-1002" in page, page
+    assert [e.purpose for e in await rows(demo_app, LedgerEntry)] == ["rent", "venue"]
 
 
 async def test_a_resident_and_another_desk_change_nothing(

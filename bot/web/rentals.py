@@ -11,6 +11,7 @@ desk or a manager); what it says to the desk is shown on the page, what it says 
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -18,9 +19,9 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bot.web import desk
-from bot.web.acting import staff_context
+from bot.web.acting import handled, staff_context
 from dialogs.sending import send
-from handlers import rentals, rentals_contracts, rentals_desk
+from handlers import rentals, rentals_contracts, rentals_desk, rentals_venues
 from handlers.core.context import Context
 from handlers.core.ids import row_id
 from handlers.core.messages import Reply
@@ -31,6 +32,8 @@ from handlers.rules.money import AmountError, read_amount
 from handlers.rules.phone import normalise_phone
 from storage import signals
 
+DECISIONS = {"confirm": rentals_venues.Confirm, "refuse": rentals_venues.Refuse}
+
 SAID = "rentals_said"
 
 
@@ -40,6 +43,8 @@ def routes() -> list[web.RouteDef]:
         web.post("/rentals/add", add),
         web.post("/rentals/contract", contract),
         web.post(r"/rentals/dues/{id:\d+}/paid", paid),
+        web.post(r"/rentals/bookings/{id:\d+}/decide", decide),
+        web.post(r"/rentals/bookings/{id:\d+}/paid", venue_paid),
     ]
 
 
@@ -168,4 +173,31 @@ async def paid(request: web.Request) -> web.StreamResponse:
             receipt = _field(posted, "receipt", 50)
             replies = await rentals_contracts.pay_due(ctx, due, receipt, method)
         await _done(request, ctx, replies)
+    return _back(request)
+
+
+async def decide(request: web.Request) -> web.StreamResponse:
+    """A booking confirmed or refused with the card's own buttons, through the engine as
+    the desk's press (the resident told as from chat)."""
+    posted = await request.post()
+    action = DECISIONS.get(_field(posted, "decision", 10))
+    if action is None:
+        raise web.HTTPBadRequest()
+    once = _field(posted, "once", 40) or uuid.uuid4().hex
+    value = action(int(request.match_info["id"])).value()
+    answers = await handled(request, once, option=value)
+    desk.desk_of(request).session[SAID] = [row.payload.get("text", "") for row in answers]
+    return _back(request)
+
+
+async def venue_paid(request: web.Request) -> web.StreamResponse:
+    """A venue's fee taken with its receipt, as `/venuepaid` records it."""
+    app = desk.app_of(request)
+    posted = await request.post()
+    async with app.db.transaction() as session:
+        ctx = staff_context(request, session)
+        method = _field(posted, "method", 16) or "cash"
+        receipt = _field(posted, "receipt", 50)
+        booking = int(request.match_info["id"])
+        await _done(request, ctx, await rentals_venues.pay(ctx, booking, receipt, method))
     return _back(request)
