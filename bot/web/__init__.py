@@ -23,6 +23,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from bot.web import (
     activities,
+    arrears,
     board,
     custody,
     desk,
@@ -106,6 +107,7 @@ async def desk_app(app: App, prefix: str = PREFIX) -> web.Application:
             *inspections.routes(),
             *activities.routes(),
             *survey.routes(),
+            *arrears.routes(),
             *statements.routes(),
             web.static("/static", HERE / "static", append_version=True),
         ]
