@@ -97,6 +97,7 @@ FEATURES: list[Feature] = [
     ledger.FEATURE,
     rentals.FEATURE,
     arrears_work.FEATURE,
+    services.FEATURE,
     intent.FEATURE,
 ]
 

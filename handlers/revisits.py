@@ -60,15 +60,24 @@ def _key(kind: str, ticket: Ticket) -> str:
 async def schedule_revisit(ctx: Context, ticket: Ticket) -> datetime | None:
     """(Re)plan the one revisit of finished work: when to ask, when to phone, by when it
     must be done (returned); None while a leak repair awaits its leak test."""
-    # Repairs by the rules; complaints too, after the outcome ("then revisit").
-    if ticket.kind not in ("repair", "complaint") or ticket.done_at is None:
+    # Repairs by the rules; complaints too, after the outcome ("then revisit"); a paid
+    # service once its fee is collected, within the service window.
+    if ticket.kind not in ("repair", "complaint", "service") or ticket.done_at is None:
         return None
+    settings = await for_community(ctx.session, ctx.settings, ticket.community_id)
     leak = ticket.details.get("leak_test_at")
+    category, start, policy = ticket.category, ticket.done_at, revisit_policy(settings)
+    if ticket.kind == "service":
+        paid = (ticket.details.get("service") or {}).get("paid_at")
+        if not paid:
+            return None
+        category, start, leak = "", datetime.fromisoformat(paid), None
+        policy = replace(policy, other_days=settings.service_revisit_days)
     found = plan(
-        ticket.category,
-        ticket.done_at,
+        category,
+        start,
         datetime.fromisoformat(leak) if leak else None,
-        revisit_policy(await for_community(ctx.session, ctx.settings, ticket.community_id)),
+        policy,
         ctx.settings.tz,
     )
     if found is None:

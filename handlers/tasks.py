@@ -364,8 +364,8 @@ async def finish(
         )
         for chat in await ticket_resident(ctx.session, ticket)
     ]
-    revisit: Any = due if due else Text("task.after_leak_test")
-    if ticket.kind not in ("repair", "complaint"):
+    revisit: Any = due if due else Text(by_kind(ctx.catalogs, "task.after_leak_test", ticket.kind))
+    if ticket.kind not in ("repair", "complaint", "service"):
         revisit = Text("task.no_revisit")
     mine = [Reply("task.done.ok", {"number": ticket.number, "due": revisit})]
     return [*mine, *await refreshed_cards(ctx, ticket), *told]
