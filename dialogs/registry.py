@@ -38,6 +38,7 @@ from dialogs import (
     rentals,
     repair,
     retention,
+    services,
     slip,
     statements,
     supervisor,
@@ -97,6 +98,7 @@ FEATURES: list[Feature] = [
     ledger.FEATURE,
     rentals.FEATURE,
     arrears_work.FEATURE,
+    services.FEATURE,
     services.FEATURE,
     intent.FEATURE,
 ]

@@ -14,7 +14,6 @@ from typing import Any
 from sqlmodel import col, select
 
 from handlers.cards import (
-    TASK_KINDS,
     Accept,
     Handover,
     HandTo,
@@ -23,6 +22,7 @@ from handlers.cards import (
     Start,
     Transfer,
     by_kind,
+    is_task,
     visit_time,
     where,
 )
@@ -49,7 +49,7 @@ async def _staff_ticket(ctx: Context, ref: int) -> tuple[Ticket, StaffMember] | 
     member = acting_member(ctx, ticket.community_id, ticket.department)
     if member is None:
         return [Reply("dialog.not_allowed")]
-    if ticket.kind not in TASK_KINDS:
+    if not is_task(ticket):
         # A slip or a binding request is decided with its own buttons, not worked as a task.
         return [
             Reply("task.not_a_task", {"number": ticket.number, "kind": Text(f"kind.{ticket.kind}")})

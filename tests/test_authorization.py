@@ -61,6 +61,8 @@ RESIDENT_ACTIONS = {
     "key_owner_no",
     "act_unsign",  # an activity's sign-up: the sender's own, checked inside
     "act_wait",  # an activity's waiting list: the sender joins it, checked inside
+    "sv_yes",  # a service's agreed details: the resident's own request, checked inside
+    "sv_no",
 }
 # Commands anyone may run.
 # custody and movein: the desk's, or an owner's own; parcels: a resident's own, the desk's list;
@@ -75,6 +77,8 @@ OPEN_COMMANDS = {
 # A plausible argument for each privileged command, so refusal is not just a parse error.
 ARGUMENTS = {
     "paid": "3栋2单元1201 100 R20261126",
+    "services": "add 开锁换锁 安保 50 次",
+    "servicepaid": "W-261126-0001 SJ0001 现金",
     "invite": "1栋1单元101",
     "answer": "Q-261126-0001 您好，已处理",
     "reply": "您好",
@@ -416,6 +420,8 @@ async def test_every_privileged_action_is_in_the_audit_log(demo_app, clock):
         "reno_end_no": "same handler as reno_end_ok",
         "reno_ok": "tests/test_renovation.py (renovation_approved audited)",
         "reno_passed": "tests/test_renovation.py (renovation_passed audited)",
+        "services": "tests/test_services.py (service_item audited; the list is a read)",
+        "servicepaid": "tests/test_services.py (service_paid audited)",
         "services": "tests/test_services.py (service_item audited; the list is a read)",
         "servicepaid": "tests/test_services.py (service_paid audited)",
         "pickup": "shows a parcel; handing it over is audited (tests/test_parcels.py)",
