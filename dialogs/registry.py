@@ -99,7 +99,6 @@ FEATURES: list[Feature] = [
     rentals.FEATURE,
     arrears_work.FEATURE,
     services.FEATURE,
-    services.FEATURE,
     intent.FEATURE,
 ]
 

@@ -87,14 +87,6 @@ def is_task(ticket: Ticket) -> bool:
     return ticket.kind in TASK_KINDS
 
 
-def is_task(ticket: Ticket) -> bool:
-    """Worked with the task buttons now: a paid service (便民服务) only once the resident
-    confirmed the details agreed with the desk."""
-    if ticket.kind == TicketKind.service:
-        return bool((ticket.details.get("service") or {}).get("confirmed_at"))
-    return ticket.kind in TASK_KINDS
-
-
 def by_kind(catalogs: Any, key: str, kind: str) -> str:
     """`key.<kind>` where the catalogs word it for that kind (a complaint is not visited by
     a technician), else `key` itself."""

@@ -47,10 +47,6 @@ async def refreshed_cards(ctx: Context, ticket: Ticket) -> list[Reply]:
         from handlers import services
 
         return await services.card(ctx, ticket)
-    if ticket.kind == TicketKind.service:
-        from handlers import services
-
-        return await services.card(ctx, ticket)
     if ticket.kind == TicketKind.visit:
         from handlers import visit_plans
 

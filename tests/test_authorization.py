@@ -422,8 +422,6 @@ async def test_every_privileged_action_is_in_the_audit_log(demo_app, clock):
         "reno_passed": "tests/test_renovation.py (renovation_passed audited)",
         "services": "tests/test_services.py (service_item audited; the list is a read)",
         "servicepaid": "tests/test_services.py (service_paid audited)",
-        "services": "tests/test_services.py (service_item audited; the list is a read)",
-        "servicepaid": "tests/test_services.py (service_paid audited)",
         "pickup": "shows a parcel; handing it over is audited (tests/test_parcels.py)",
         "parcel_hand": "tests/test_parcels.py (parcel_collect audited)",
         "parcel_return": "tests/test_web_parcels.py (parcel_return audited)",
