@@ -23,8 +23,21 @@ from handlers.directory import bound_units, community_of
 
 
 async def _enquiry_start(ctx: Context, initial: str | None) -> dict[str, Any]:
+    """The enquiry; words typed at the menu (`想租个储藏室放杂物`) are what is wanted."""
     units = await bound_units(ctx.session, ctx.person.id if ctx.person else None)
-    return {"_outsider": not units}
+    started: dict[str, Any] = {"_outsider": not units}
+    text = (initial or "").strip()
+    if 2 <= len(text) <= 200:
+        started["wanted"] = {"kind": rentals.kind_mentioned(ctx, text), "text": text}
+    return started
+
+
+async def route(ctx: Context, text: str) -> tuple[str, str] | None:
+    """Free text at the menu that asks to rent something starts the enquiry."""
+    low = text.lower()
+    if any(word in low for word in ctx.catalogs.words("rentals.words.ask")):
+        return ENQUIRY.name, text
+    return None
 
 
 async def wanted_choices(ctx: Context, answers: Answers) -> Sequence[Choice]:
@@ -189,5 +202,6 @@ FEATURE = Feature(
     },
     jobs={rentals_venues.REMIND_JOB: rentals_venues.remind_job},
     sweeps=[rentals_contracts.rent_sweep],
+    router=route,
     for_staff=[StaffEntry(STAFF_ROLES, "rentals.help.desk")],
 )

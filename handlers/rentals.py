@@ -128,6 +128,15 @@ def kind_in(ctx: Context, word: str) -> str | None:
     return None
 
 
+def kind_mentioned(ctx: Context, text: str) -> str | None:
+    """The kind a sentence names (`想租个储藏室放杂物` → storeroom), if one does."""
+    low = text.lower()
+    for kind, key in KIND_WORDS.items():
+        if any(len(word) > 1 and word in low for word in ctx.catalogs.words(key)):
+            return kind
+    return None
+
+
 @dataclass(frozen=True)
 class NewItem:
     kind: str

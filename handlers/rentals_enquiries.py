@@ -23,9 +23,11 @@ def wanted_text(answers: Mapping[str, Any]) -> Any:
     wanted = answers.get("wanted") or {}
     if wanted.get("item"):
         return wanted["name"]
+    if wanted.get("text"):
+        return wanted["text"]
     if wanted.get("kind"):
         return Text(f"rentals.kind.{wanted['kind']}")
-    return wanted.get("text") or "—"
+    return "—"
 
 
 async def summarize(ctx: Context, answers: Mapping[str, Any]) -> dict[str, Any]:

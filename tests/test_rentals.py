@@ -284,6 +284,22 @@ async def test_an_outsiders_enquiry_answered(demo_app):
     assert ticket.status == "closed" and ticket.person_id is None
 
 
+async def test_asked_at_the_menu_in_a_residents_own_words(demo_app):
+    app = demo_app
+    resident = Chat(app, "resident")
+    group = Chat(app, "li", chat_id=SERVICE, kind="group")
+    asked = texts(await resident.say("你好，想租个储藏室放杂物"))
+    assert "打算租多长时间" in asked, asked
+    summary = texts(await resident.say("一年"))
+    assert "想租：你好，想租个储藏室放杂物" in summary and "张伟" in summary and "13800000001" in summary, summary
+    assert "编号 L-" in texts(await resident.press("确认提交"))
+    card = texts(await group.inbox())
+    assert "本小区住户" in card and "储藏室" in card, card
+    # the tenant's words about moving out are still a release slip's, not an enquiry
+    said = texts(await Chat(app, "tenant").say("出租房的租客要退租搬东西"))
+    assert "打算租多长时间" not in said
+
+
 async def test_who_may(demo_app):
     app = demo_app
     resident = Chat(app, "resident")
