@@ -132,7 +132,7 @@ async def make(
     last one was published. Returns it and what was done (made, refreshed, corrected)."""
     assert community.id is not None
     inside, earlier = await _amounts(ctx, community.id, period)
-    made = rules.statement(period, inside, earlier)
+    made = rules.statement(period, inside, earlier, business_day(ctx.now, ctx.settings.tz))
     found = await versions(ctx, community.id, period.label)
     last = found[-1] if found else None
     if last is not None and last.status == DRAFT:
@@ -205,6 +205,9 @@ def params(statement: AccountStatement, community: Community) -> dict[str, Any]:
         "starts": statement.starts.isoformat(),
         "ends": statement.ends.isoformat(),
         "version": Text("statements.version", {"version": version}) if version > 1 else "",
+        "so_far": Text("statements.so_far", {"as_of": totals["as_of"]})
+        if rules.unfinished(statement.ends, totals.get("as_of"))
+        else "",
         "income_lines": _lines(statement.income),
         "expense_lines": _lines(statement.expenses),
         "income": rules.yuan(totals["income"]),
@@ -355,8 +358,14 @@ async def publish(ctx: Context, action: Publish) -> list[Reply]:
         return [Reply("dialog.not_allowed")]
     statement, community = found
     assert community.id is not None
+    label = rules.base_period(statement.period)
     if statement.status == PUBLISHED:
-        return [Reply("statements.already", {"period": rules.base_period(statement.period)})]
+        return [Reply("statements.already", {"period": label})]
+    why = rules.not_ready(
+        statement.ends, statement.totals.get("as_of"), business_day(ctx.now, ctx.settings.tz)
+    )
+    if why is not None:
+        return [Reply(why, {"period": label, "ends": statement.ends.isoformat()})]
     path = public_path(ctx, statement, community)
     chart = path.with_suffix(".png")
     data = data_of(ctx, statement, community)

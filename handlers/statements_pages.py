@@ -15,6 +15,7 @@ from handlers.core.context import Context
 from handlers.documents.statement import Entry, StatementData, write_statement
 from handlers.month_review import staff_names
 from handlers.rules import statements as rules
+from handlers.rules.ledger import business_day
 from storage.models import AccountStatement, Community
 
 TOTALS = ("income", "expenses", "balance", "deposits")
@@ -41,6 +42,7 @@ class StatementView:
     months: list[dict[str, str]]
     before: str
     may_publish: bool
+    waiting: str  # why a draft its maker sees cannot be published yet (a catalog key), or ""
     made_by: str
     published_by: str
 
@@ -57,6 +59,9 @@ async def view(ctx: Context, statement_id: int) -> StatementView | None:
     totals = statement.totals
     previous = totals.get("previous", {})
     names = await _names(ctx, [statement.made_by, statement.published_by])
+    maker = statement.status == statements.DRAFT and statements.may_make(ctx, community.id or 0)
+    today = business_day(ctx.now, ctx.settings.tz)
+    why = rules.not_ready(statement.ends, totals.get("as_of"), today)
 
     def lines(sums: dict[str, str]) -> list[Line]:
         return [
@@ -83,8 +88,8 @@ async def view(ctx: Context, statement_id: int) -> StatementView | None:
             for m in totals.get("months", [])
         ],
         before=str(previous.get("period", "")),
-        may_publish=statement.status == statements.DRAFT
-        and statements.may_make(ctx, community.id or 0),
+        may_publish=maker and why is None,
+        waiting=why if maker and why is not None else "",
         made_by=names.get(statement.made_by, statement.made_by),
         published_by=names.get(statement.published_by, statement.published_by),
     )

@@ -82,6 +82,10 @@ def test_periods_and_sums_by_hand():
         D("400.10"),
         D("380.05"),
     )
+    ends = date(2026, 11, 30)
+    assert rules.not_ready(ends, "2026-11-26", date(2026, 11, 26)) == "statements.error.not_ended"
+    assert rules.not_ready(ends, "2026-11-30", date(2026, 12, 1)) == "statements.error.stale"
+    assert rules.not_ready(ends, "2026-12-01", date(2026, 12, 1)) is None
     assert rules.yuan(D("8520.25")) == "¥8,520.25" and rules.yuan("-3") == "-¥3.00"
 
 
@@ -177,6 +181,7 @@ async def test_a_month_made_refreshed_published_and_corrected(demo_app, clock):
         "结余：¥8,520.25（较2026-10 +¥7,720.25）",
         "代收押金（暂存，不计入收入）：¥2,000.00",
         "草稿",
+        "统计截至 2026-11-26，本期尚未结束",
     ):
         assert line in made, made
     assert "押金：" not in made.split("二、支出")[0]  # deposits are not income
@@ -206,8 +211,16 @@ async def test_a_month_made_refreshed_published_and_corrected(demo_app, clock):
     assert "重新生成" in again and "便民服务：¥250.00" in again, again
     assert len(await stored(app)) == 2
 
+    # Not while November runs, nor from a draft counted before it ended.
+    refused = texts(await supervisor.press("公示给业主"))
+    assert "尚未结束" in refused, refused
+    clock.advance(days=5, hours=14)  # 1 December, 23:00
+    refused = texts(await supervisor.press("公示给业主"))
+    assert "请先重新生成" in refused, refused
+    final = texts(await supervisor.say("/statement 2026-11"))
+    assert "本期尚未结束" not in final and "便民服务：¥250.00" in final, final
+
     # Published at 23:00: it waits out the quiet hours, then reaches the owner once.
-    clock.advance(hours=14)
     published = texts(await supervisor.press("公示给业主"))
     assert "已公示" in published and "免打扰" in published, published
     assert not await owner.inbox()
@@ -236,13 +249,14 @@ async def test_a_month_made_refreshed_published_and_corrected(demo_app, clock):
     assert not await owner.inbox()  # once
     [published_row, _] = await stored(app)
     assert published_row.status == "published" and published_row.published_by.startswith("staff:")
-    assert published_row.published_at == datetime(2026, 11, 26, 23, 0, tzinfo=TZ)
+    assert published_row.published_at == datetime(2026, 12, 1, 23, 0, tzinfo=TZ)
     async with app.db.transaction() as s:
         audited = [a.action for a in (await s.exec(select(AuditLog))).all()]
     assert audited.count("statement_publish") == 1 and "statement_made" in audited
 
-    # A late correction: the published statement stays, a corrected version is made.
-    await take(app, clock.now(), "P1102", "utilities", "80.00", direction=OUT)
+    # A November bill entered late: the published statement stays, a corrected version is made.
+    late = datetime(2026, 11, 30, 17, 0, tzinfo=TZ)
+    await take(app, late, "P1102", "utilities", "80.00", direction=OUT)
     corrected = texts(await supervisor.say("/statement 2026-11"))
     assert "更正版" in corrected and "第2版" in corrected and "水电费：¥80.00" in corrected, (
         corrected

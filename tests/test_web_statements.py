@@ -2,8 +2,8 @@
 the demo store): 周主管 ("zhou") makes November's statement from the form, reads its
 tables, chart and workbooks (the office's copy names the payers, the owners' copy does
 not) and publishes it to the owners; 李敏's login ("desk") sees the statements but may
-neither make nor publish one. One run in headless Chromium (a quarter made and published),
-with a screenshot for docs/web/statements.png.
+neither make nor publish one. One run in headless Chromium (a quarter made and looked at,
+a month published), with a screenshot for docs/web/statements.png.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ async def test_a_statement_made_read_and_published_on_the_pages(
     monkeypatch.chdir(tmp_path)
     app = demo_app
     await seed_ledger(app)
+    clock.advance(days=5)  # 1 December, 09:00: November is over
     owner = Chat(app, "resident")
     await owner.inbox()
 
@@ -128,8 +129,9 @@ async def test_a_statement_made_read_and_published_on_the_pages(
 
 @needs_chromium
 async def test_the_statements_page_in_a_browser(served) -> None:
-    """The supervisor makes the fourth quarter's statement, looks at its months and chart,
-    and publishes it; in headless Chromium (skipped without it)."""
+    """The supervisor makes the fourth quarter's statement and looks at its months and
+    chart (it cannot be published before the quarter is over), then makes October's and
+    publishes it; in headless Chromium (skipped without it)."""
     app, _emulator, browser = served
     await seed_ledger(app)
     await browser.sign_in("zhou")
@@ -151,6 +153,11 @@ async def test_the_statements_page_in_a_browser(served) -> None:
         )
     )
     await browser.shot("statements")
+    page = await browser.text()
+    assert "尚未结束" in page and "公示给业主" not in page, page  # the quarter runs to 31 December
+    await browser.open("/desk/statements")
+    await browser.fill({"period": "2026-10", "community": "XFL"})
+    await browser.press("生成 / 刷新草稿")
     await browser.press("公示给业主")
     page = await browser.text()
-    assert "已公示" in page, page
+    assert "已公示" in page and "¥800.00" in page, page

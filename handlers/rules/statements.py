@@ -154,9 +154,12 @@ def sums_json(found: Sums) -> dict[str, str]:
     }
 
 
-def statement(period: Period, entries: Iterable[Dated], before: Iterable[Amount]) -> dict[str, Any]:
+def statement(
+    period: Period, entries: Iterable[Dated], before: Iterable[Amount], today: date
+) -> dict[str, Any]:
     """What a statement stores: income and expenses by purpose, the totals, the period
-    before for comparison, and each month's totals inside a quarter or a year."""
+    before for comparison, each month's totals inside a quarter or a year, and the day it
+    was counted (`as_of`: a draft counted before its period ended is not the period's)."""
     listed = [e for e in entries if period.starts <= e.day <= period.ends]
     found = sums(e.amount for e in listed)
     months = []
@@ -170,10 +173,26 @@ def statement(period: Period, entries: Iterable[Dated], before: Iterable[Amount]
         "totals": {
             **sums_json(found),
             "entries": len(listed),
+            "as_of": today.isoformat(),
             "previous": {"period": period.previous().label, **sums_json(sums(before))},
             "months": months,
         },
     }
+
+
+def unfinished(ends: date, as_of: str | None) -> bool:
+    """Counted before the period was over: the sums so far, not the period's."""
+    return as_of is not None and date.fromisoformat(as_of) <= ends
+
+
+def not_ready(ends: date, as_of: str | None, today: date) -> str | None:
+    """Why a draft cannot be published yet (a catalog key), or None: the period is not
+    over, or the draft was counted before it was (make it again first)."""
+    if today <= ends:
+        return "statements.error.not_ended"
+    if unfinished(ends, as_of):
+        return "statements.error.stale"
+    return None
 
 
 def money(value: Decimal | str) -> Decimal:
