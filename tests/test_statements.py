@@ -16,6 +16,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 from sqlmodel import col, select
 
@@ -25,7 +27,7 @@ from handlers.core.context import Context
 from handlers.core.messages import Incoming
 from handlers.ledger_entries import correct, record
 from handlers.rules import statements as rules
-from handlers.rules.ledger import IN, OUT, Amount
+from handlers.rules.ledger import EXPENSES, IN, INCOME, OUT, Amount, net
 from storage.models import (
     AccountStatement,
     AuditLog,
@@ -87,6 +89,43 @@ def test_periods_and_sums_by_hand():
     assert rules.not_ready(ends, "2026-11-30", date(2026, 12, 1)) == "statements.error.stale"
     assert rules.not_ready(ends, "2026-12-01", date(2026, 12, 1)) is None
     assert rules.yuan(D("8520.25")) == "¥8,520.25" and rules.yuan("-3") == "-¥3.00"
+
+
+_DAYS = st.dates(min_value=date(2026, 7, 1), max_value=date(2026, 12, 31))
+_CENTS = st.integers(min_value=1, max_value=10_000_000).map(lambda c: D(c) / 100)
+
+
+@st.composite
+def _entries(draw: st.DrawFn) -> list[rules.Dated]:
+    """Entries of the third and fourth quarters; some corrected (the same purpose, the
+    other way, the same amount), as `ledger_entries.correct` writes them."""
+    found = []
+    for _ in range(draw(st.integers(0, 30))):
+        direction = draw(st.sampled_from((IN, OUT)))
+        purpose = draw(st.sampled_from(INCOME if direction == IN else EXPENSES))
+        amount = Amount(direction, purpose, "cash", draw(_CENTS))
+        found.append(rules.Dated(draw(_DAYS), amount))
+        if draw(st.booleans()):
+            other = OUT if direction == IN else IN
+            found.append(rules.Dated(draw(_DAYS), Amount(other, purpose, "cash", amount.amount)))
+    return found
+
+
+@given(_entries())
+def test_a_quarter_adds_up_its_months_and_every_yuan_is_somewhere(entries):
+    q4 = rules.period_of("2026-Q4")
+    before = [e.amount for e in entries if e.day < q4.starts]
+    made = rules.statement(q4, entries, before, date(2027, 1, 5))
+    totals = made["totals"]
+    inside = [e.amount for e in entries if e.day >= q4.starts]
+    for name in ("income", "expenses", "balance", "deposits"):
+        assert sum(D(m[name]) for m in totals["months"]) == D(totals[name])
+        assert D(totals["previous"][name]) == D(rules.sums_json(rules.sums(before))[name])
+    assert sum(map(D, made["income"].values()), D(0)) == D(totals["income"])
+    assert sum(map(D, made["expenses"].values()), D(0)) == D(totals["expenses"])
+    assert "deposit" not in made["income"]
+    # What came in less what went out is the balance plus the deposits held.
+    assert net(inside) == D(totals["balance"]) + D(totals["deposits"])
 
 
 async def desk_context(s, app, when: datetime, user_id: str = "li") -> Context:
