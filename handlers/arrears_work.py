@@ -375,7 +375,3 @@ def _legal_text(case: ArrearsCase) -> Any:
     if case.legal_file:
         return Text("arrears_work.legal.prepared")
     return "—"
-
-
-def owed_months(found: CaseFile) -> Any:
-    return joined([month_text(d.month) for d in found.statement.arrears], "fee.join", "—")

@@ -230,6 +230,9 @@ async def test_a_dispute_found_as_the_reason_pauses_the_ladder_until_settled(
     told = texts(await group.inbox())
     assert "【上门催缴】1栋1单元302" in told
     assert (await case_of(demo_app)).step == "visit"
+    # The visit task is casework: its button starts the contact in the desk's group.
+    said = await group.press("记录催缴沟通")
+    assert "① 先核对房号和业主姓名：1栋1单元302" in texts(said)
 
 
 # ---- the legal step -----------------------------------------------------------------------
