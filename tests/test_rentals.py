@@ -170,8 +170,8 @@ async def test_storeroom_let_reminded_overdue_escalated_and_paid(demo_app, clock
     assert await resident.inbox() == []
 
 
-async def test_a_tenant_without_a_chat_is_phoned_by_the_desk(demo_app, clock):
-    app = demo_app
+async def test_a_tenant_without_a_chat_is_phoned_by_the_desk(demo_both, clock):
+    app = demo_both  # the sweep locks the rents it steps on PostgreSQL: run on both
     desk = Chat(app, "li")
     group = Chat(app, "li", chat_id=SERVICE, kind="group")
     await desk.say("/rentals add 广告位 电梯广告位1号 500 押金1000 3栋电梯")
@@ -181,8 +181,15 @@ async def test_a_tenant_without_a_chat_is_phoned_by_the_desk(demo_app, clock):
     assert "每 3 个月付一次" in said and "共 4 期" in said, said
     await group.inbox()
     await sweep(app)  # 2026-11-26: the first rent is due in five days
+    await sweep(app)
     asked = texts(await group.inbox())
-    assert "请致电 13912345678" in asked and "¥1,500.00" in asked, asked
+    assert asked.count("请致电 13912345678") == 1 and "¥1,500.00" in asked, asked
+    clock.advance(days=5)  # due today, unpaid
+    await sweep(app)
+    await sweep(app)
+    asked = texts(await group.inbox())
+    assert asked.count("【租金到期未付】") == 1 and "请致电 13912345678 催收" in asked, asked
+    assert [d.step for d in await dues(app)][:2] == [rules.OVERDUE, ""]
 
 
 # ---- a venue booked --------------------------------------------------------------------
