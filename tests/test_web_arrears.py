@@ -64,7 +64,7 @@ async def test_the_cases_and_a_case_on_the_page(
     case = await case_of(demo_app)
 
     page = await (await client.get(f"/desk/arrears/{case.id}")).text()
-    assert "2026-08" in page and "2026-10" in page and "¥284.20" in page
+    assert "2026年08月" in page and "2026年10月" in page and "¥284.20" in page
     assert "先核对房号和业主姓名：1栋1单元302，业主 赵敏" in page
 
     page = await record_on_page(
