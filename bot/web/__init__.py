@@ -40,6 +40,7 @@ from bot.web import (
     renovation,
     rentals,
     reviews,
+    services,
     statements,
     survey,
     ticket,
@@ -109,6 +110,7 @@ async def desk_app(app: App, prefix: str = PREFIX) -> web.Application:
             *survey.routes(),
             *arrears.routes(),
             *statements.routes(),
+            *services.routes(),
             web.static("/static", HERE / "static", append_version=True),
         ]
     )
