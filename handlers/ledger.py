@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -26,12 +26,13 @@ from handlers.core.context import Context
 from handlers.core.messages import Money, Reply, Text
 from handlers.core.roles import MANAGERS
 from handlers.directory import people_with_role, unit_by_label
+from handlers.documents.ledger import Sheets
 from handlers.rules import ledger as rules
 from handlers.rules.dates import read_day
 from handlers.rules.fees import parse_amount
 from handlers.staffauth import acting_member
 from storage import audit
-from storage.models import Community, Department, LedgerDay, LedgerEntry, Unit
+from storage.models import Community, Department, LedgerDay, LedgerEntry, StaffMember, Unit
 
 OPEN, CLOSED, LOCKED = "open", "closed", "locked"
 
@@ -518,3 +519,88 @@ def _read_close(words: list[str]) -> Close | None:
     elif rest:
         return None
     return Close(counted=counted, deposited=deposited, deposit_ref=ref, note=note)
+
+
+# ---- names and the workbook --------------------------------------------------------------
+
+
+async def clerk_names(ctx: Context, actors: set[str]) -> dict[str, str]:
+    """`staff:5` → the staff member's name, as the page and the workbook show a clerk."""
+    ids = {int(a.split(":", 1)[1]) for a in actors if a.startswith("staff:") and a[6:].isdigit()}
+    if not ids:
+        return {}
+    found = await ctx.session.exec(select(StaffMember).where(col(StaffMember.id).in_(ids)))
+    return {f"staff:{m.id}": m.name for m in found.all()}
+
+
+async def export(
+    ctx: Context, community: Community, first: date, last: date, label: Callable[[str], str]
+) -> Sheets:
+    """A range of days in words for the workbook: entries, sums by day, each day's close."""
+    assert community.id is not None
+    rows = await entries_between(ctx, community.id, first, last)
+    closes = list(reversed(await days_between(ctx, community.id, first, last)))
+    names = await clerk_names(
+        ctx, {e.clerk for e in rows} | {d.closed_by for d in closes} | {d.locked_by for d in closes}
+    )
+    unit_ids = {e.unit_id for e in rows if e.unit_id is not None}
+    units: dict[int, str] = {}
+    if unit_ids:
+        found = await ctx.session.exec(select(Unit).where(col(Unit.id).in_(unit_ids)))
+        units = {u.id: u.label for u in found.all() if u.id is not None}
+    receipts = {e.id: e.receipt for e in rows}
+    tz = ctx.settings.tz
+
+    def local(moment: datetime | None) -> str:
+        return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+    entries = [
+        (
+            e.day.isoformat(),
+            e.at.astimezone(tz).strftime("%H:%M"),
+            e.receipt,
+            label(f"ledger.direction.{e.direction}"),
+            label(f"ledger.purpose.{e.purpose}"),
+            label(f"ledger.method.{e.method}"),
+            e.amount if e.direction == rules.IN else -e.amount,
+            e.payer,
+            units.get(e.unit_id, "") if e.unit_id else "",
+            names.get(e.clerk, e.clerk),
+            e.source,
+            receipts.get(e.corrects_id, "") if e.corrects_id else "",
+            e.note,
+        )
+        for e in rows
+    ]
+    totals: list[tuple[Any, ...]] = []
+    for day in sorted({e.day for e in rows}):
+        summary = rules.summarize(amounts([e for e in rows if e.day == day]))
+        kinds = (
+            ("ledger.col.by_method", method_label, summary.by_method),
+            ("ledger.col.income", purpose_label, summary.income),
+            ("ledger.col.expenses", purpose_label, summary.expenses),
+        )
+        for kind, named, sums in kinds:
+            for name, value in sums.items():
+                totals.append((day.isoformat(), label(kind), label(named(name).key), value))
+        totals.append((day.isoformat(), label("ledger.col.net"), "", summary.net))
+        totals.append((day.isoformat(), label("ledger.col.expected"), "", summary.cash_expected))
+    close_rows = [
+        (
+            d.day.isoformat(),
+            label(f"ledger.status.{d.status}"),
+            d.cash_expected,
+            d.cash_counted,
+            d.difference,
+            d.deposited,
+            d.deposit_ref,
+            Decimal(str(d.totals.get("deposit_difference", "0"))),
+            names.get(d.closed_by, d.closed_by),
+            local(d.closed_at),
+            names.get(d.locked_by, d.locked_by),
+            local(d.locked_at),
+            d.note,
+        )
+        for d in closes
+    ]
+    return Sheets(entries=entries, totals=totals, closes=close_rows)
