@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import or_
 from sqlmodel import col, select
 
 from handlers import policies
@@ -21,26 +22,38 @@ from handlers.fees import payer_chats
 from handlers.followups import open_task
 from handlers.rules import arrears_work as rules
 from storage import audit
-from storage.models import ArrearsCase, ArrearsContact, Department, Unit
+from storage.models import ArrearsCase, ArrearsContact, Department, Payment, Unit
 
 BATCH = 200
 TASK_HOURS = 24
 
 
 async def promise_sweep(ctx: Context) -> list[Reply]:
+    today = ctx.now.astimezone(ctx.settings.tz).date()
+    # Only what may have an answer: money came in since the promise, or its day is past
+    # (the community's grace is the rule's to weigh); the rest waits at no cost.
+    money_in = (
+        select(Payment.id)
+        .where(
+            col(Payment.unit_id) == col(ArrearsCase.unit_id),
+            col(Payment.at) >= col(ArrearsContact.at),
+        )
+        .exists()
+    )
     due = (
         await ctx.session.exec(
             select(ArrearsContact)
+            .join(ArrearsCase, col(ArrearsCase.id) == col(ArrearsContact.case_id))
             .where(
                 col(ArrearsContact.promised_on).is_not(None),
                 col(ArrearsContact.followed_at).is_(None),
+                or_(col(ArrearsContact.promised_on) < today, money_in),
             )
             .order_by(col(ArrearsContact.promised_on), col(ArrearsContact.id))
             .limit(BATCH)
-            .with_for_update(skip_locked=True)
+            .with_for_update(of=ArrearsContact, skip_locked=True)
         )
     ).all()
-    today = ctx.now.astimezone(ctx.settings.tz).date()
     replies: list[Reply] = []
     for contact in due:
         case = await ctx.session.get(ArrearsCase, contact.case_id)

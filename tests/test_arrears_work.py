@@ -121,8 +121,9 @@ def test_a_promise_is_kept_by_the_money_and_broken_after_the_grace() -> None:
 
 
 async def test_a_promised_date_passes_unpaid_and_the_desk_gets_a_follow_up_once(
-    demo_app: Any, clock: Any
+    demo_both: Any, clock: Any
 ) -> None:
+    demo_app = demo_both  # on SQLite and PostgreSQL: the sweep locks the promises it follows
     await run_days(demo_app, clock, 1)  # 11-27: the ladder opens the cases
     await put_on_step(demo_app, "visit", timedelta(days=10))
     li = Chat(demo_app, "li")
