@@ -22,6 +22,7 @@ from storage.models import (
     ChatIdentity,
     Community,
     Document,
+    LedgerEntry,
     Person,
     Renovation,
     Ticket,
@@ -172,6 +173,12 @@ async def test_approved_after_one_resubmission(demo_app):
     assert "ZX-2026-001" in texts(said), texts(said)
     renovation = await renovation_of(app)
     assert renovation.fee_receipt == "ZX-2026-001"
+    async with app.db.transaction() as s:  # and it is an entry of the desk's cash ledger
+        taken = (
+            await s.exec(select(LedgerEntry).where(LedgerEntry.receipt == "ZX-2026-001"))
+        ).one()
+    assert (taken.purpose, taken.method, taken.amount) == ("waste", "cash", Decimal("300"))
+    assert taken.unit_id == renovation.unit_id and taken.source == f"renovation:{renovation.id}"
     assert "ZX-2026-001" in texts(await owner.inbox())
 
     async with app.db.transaction() as s:
