@@ -105,6 +105,9 @@ async def test_the_cases_and_a_case_on_the_page(
     assert "下载材料（XLSX）" in page and "待主任决定" in page
     answer = await client.get(f"/desk/arrears/{case.id}/legal.xlsx")
     assert answer.status == 200 and (await answer.read())[:2] == b"PK"
+    sheet = await (await client.get(f"/desk/arrears/{case.id}/print")).text()
+    assert "欠费催缴材料：1栋1单元302" in sheet and "2026年09月：¥284.20" in sheet
+    assert "业主说发工资后缴500" in sheet and "主任意见及签字" in sheet
 
     await client.get("/desk/lang/en")
     listing = await (await client.get("/desk/arrears")).text()
@@ -129,6 +132,7 @@ async def test_repair_staff_and_another_desk_see_nothing(
     assert "和悦园" in listing and "2栋2单元502" in listing and UNIT not in listing
     assert (await client.get(f"/desk/arrears/{case.id}")).status == 404
     assert (await client.get(f"/desk/arrears/{case.id}/legal.xlsx")).status == 404
+    assert (await client.get(f"/desk/arrears/{case.id}/print")).status == 404
     answer = await client.post(
         f"/desk/arrears/{case.id}/contact",
         data={"csrf": csrf(listing), "method": "call", "reached": "no", "outcome": "伪造"},
@@ -139,7 +143,7 @@ async def test_repair_staff_and_another_desk_see_nothing(
 
 def test_every_word_of_the_arrears_pages_is_in_both_catalogs() -> None:
     words = set()
-    for name in ("arrears_list.html", "arrears_page.html"):
+    for name in ("arrears_list.html", "arrears_page.html", "arrears_print.html"):
         text = (ROOT / "bot" / "web" / "templates" / name).read_text(encoding="utf-8")
         words |= set(re.findall(r"""(?<![\w.])t\(["']([a-z_.]+)["']\s*[,)]""", text))
     assert "arrears_work.web.title" in words

@@ -42,6 +42,7 @@ def routes() -> list[web.RouteDef]:
         web.get(r"/arrears/{id:\d+}", page),
         web.post(r"/arrears/{id:\d+}/contact", contact),
         web.get(r"/arrears/{id:\d+}/legal.xlsx", legal_file),
+        web.get(r"/arrears/{id:\d+}/print", print_sheet),
     ]
 
 
@@ -71,6 +72,15 @@ async def listing(request: web.Request) -> web.StreamResponse:
 
 
 async def page(request: web.Request) -> web.StreamResponse:
+    return await _case(request, "arrears_page.html")
+
+
+async def print_sheet(request: web.Request) -> web.StreamResponse:
+    """The case on one A4 sheet, for the director's file."""
+    return await _case(request, "arrears_print.html")
+
+
+async def _case(request: web.Request, template: str) -> web.StreamResponse:
     app = desk.app_of(request)
     async with app.db.reading() as session:
         ctx = staff_context(request, session)
@@ -88,7 +98,7 @@ async def page(request: web.Request) -> web.StreamResponse:
         reasons=rules.REASONS,
         said=_said(request),
     )
-    return aiohttp_jinja2.render_template("arrears_page.html", request, context)
+    return aiohttp_jinja2.render_template(template, request, context)
 
 
 def _field(posted: Any, name: str, limit: int = 100) -> str:
