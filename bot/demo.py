@@ -34,6 +34,7 @@ from storage.models import (
     Department,
     Person,
     Role,
+    ServiceItem,
     StaffGroup,
     StaffMember,
     StaffRole,
@@ -41,6 +42,14 @@ from storage.models import (
     UnitStage,
 )
 
+# The convenience services each demo community lists (便民服务): name, department, price, per.
+SERVICES = (
+    ("家政保洁", Department.cleaning, "50", "小时", "日常保洁、开荒保洁"),
+    ("家电清洗", Department.repair, "80", "台", "空调、油烟机、洗衣机清洗"),
+    ("搬家帮手", Department.cleaning, "200", "次", "两人半天，不含车辆"),
+    ("开锁换锁", Department.security, "60", "次", "须核实业主身份"),
+    ("疏通管道", Department.repair, "100", "次", "下水道、马桶疏通"),
+)
 ENERGY_RATE = Decimal("0.30")  # the owner's share of public energy, yuan per m² per month
 BILL_MONTHS = 6
 CENT = Decimal("0.01")
@@ -291,6 +300,18 @@ async def seed_demo(
                 await _seed_bills(
                     session, added, community, unit, demo_unit, months, receipt_no, tz
                 )
+        for sort, (name, department, price, per, about) in enumerate(SERVICES):
+            await _ensure(
+                session,
+                added,
+                ServiceItem,
+                {"community_id": community.id, "name": name},
+                department=department.value,
+                price=Decimal(price),
+                per=per,
+                description=about,
+                sort=sort,
+            )
     await _seed_chat_accounts(session, added)
     await _seed_staff(session, added)
     return dict(added)
