@@ -142,6 +142,7 @@ async def test_an_open_dispute_pauses_the_reminders_until_the_desk_finishes_it(d
     assert UNIT not in texts(await group.inbox())  # no phone task for the desk either
     assert await case_of(demo_app) is None
 
+    group.keyboard = card  # the dispute's card, not the notice board's task of these weeks
     await group.press("接单")
     await group.press("开始处理")
     await group.press("完成")

@@ -16,7 +16,7 @@ from storage.tickets import PREFIXES, create_ticket, get_by_number, next_number
 from tests.factories import make_community
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-NUMBER = re.compile(r"^[RCFQSBHIPZ]-\d{6}-\d{4,}$")
+NUMBER = re.compile(rf"^[{''.join(PREFIXES.values())}]-\d{{6}}-\d{{4,}}$")
 
 
 async def _communities(db: Database, *codes: str) -> list[int]:
