@@ -228,3 +228,26 @@ def test_a_listed_item_is_read_from_the_line():
         rules.parse_item("家电清洗 厨房 80", names)
     with pytest.raises(rules.Invalid):
         rules.parse_item("家电清洗 维修 八十", names)
+
+
+async def test_a_problem_at_acceptance_sends_the_work_back_to_the_department(demo_app):
+    app = demo_app
+    _, desk_group, resident, ticket = await _asked(app)
+    await _agree(desk_group, "160")
+    await resident.inbox()
+    await resident.press("确认")
+    wang = Chat(app, "wang", chat_id=REPAIR, kind="group")
+    await wang.inbox()
+    for label in ("接单", "开始", "完成"):
+        await wang.press(label)
+    await wang.say("已清洗完毕")
+    await wang.say("跳过")
+    await wang.press("确认")
+    await resident.inbox()
+    said = texts(await resident.press("还没解决"))
+    assert "已退回维修部返工" in said, said
+    card = await wang.inbox()
+    assert "已安排" in texts(card) and "开始处理" in [b["label"] for b in card[-1].buttons]
+    # Nothing to collect until the work is accepted.
+    said = texts(await Chat(app, "li").say(f"/servicepaid {ticket.number} SJ0005 现金"))
+    assert "已安排" in said and "不能这样办理" in said, said
