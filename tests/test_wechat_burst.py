@@ -137,7 +137,7 @@ async def test_a_message_refused_in_a_group_costs_the_others_nothing(
     with caplog.at_level(logging.WARNING, logger="bot.channels.wechat"):
         async with locked(wx.app):  # the store is busy a moment: the six are taken together
             posted = asyncio.ensure_future(at_once(wx, requests))
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(1.5)  # long enough for all six to arrive on a loaded machine
         answers = await posted
     await wx.settle()
 
