@@ -93,6 +93,29 @@ async def test_the_list_and_the_requests_on_the_page(client: TestClient, demo_ap
     assert "已将“家政保洁”从服务项目中撤下" in page
 
 
+async def test_the_details_agreed_from_the_page(client: TestClient, demo_app: Any) -> None:
+    """The page's "agree" runs the card's own form on the ticket's page, as in chat."""
+    _, _, resident, ticket = await _asked(demo_app)
+    await sign_in(client, "desk")
+    page = await (await client.get("/desk/services")).text()
+    back = f"/desk/tickets/{ticket.id}"
+    start = {"csrf": csrf(page), "once": "a1", "back": back}
+    answer = await client.post(
+        "/desk/say", data={**start, "option": f"flow:service_agree:{ticket.id}"}
+    )
+    assert "与住户商定的服务项目是" in await answer.text()
+    steps = [("option", "item:keep"), ("text", "2台"), ("text", "周六上午10点")]
+    steps += [("text", "150"), ("text", "出风干净"), ("option", "=confirm")]
+    for n, (field, value) in enumerate(steps):
+        answer = await client.post("/desk/say", data={**start, "once": f"s{n}", field: value})
+    shown = await answer.text()
+    assert "已把 " + ticket.number + " 的约定发给住户确认" in shown
+    asked = texts(await resident.inbox())
+    assert "费用：¥150.00" in asked and "周六上午10点" in asked, asked
+    page = await (await client.get("/desk/services")).text()
+    assert "待住户确认" in page
+
+
 async def test_another_communitys_desk_sees_nothing(client: TestClient, demo_app: Any) -> None:
     *_, ticket = await _asked(demo_app)
     await add_other_desk(demo_app)

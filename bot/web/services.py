@@ -11,6 +11,7 @@ shown on the page, what it says to others (the resident thanked, the cards) is s
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import aiohttp_jinja2
@@ -55,6 +56,7 @@ async def listing(request: web.Request) -> web.StreamResponse:
         departments=[d.value for d in Department],
         methods=METHODS,
         said=acting.said(request, SAID),
+        once=uuid.uuid4().hex,  # each page's forms sent once (a double click is one)
     )
     return aiohttp_jinja2.render_template("services_list.html", request, context)
 
