@@ -191,10 +191,13 @@ async def test_a_resident_cannot_edit_the_list(demo_app):
     assert "已将“家政保洁”从服务项目中撤下" in said, said
     async with app.db.transaction() as session:
         items = (await session.exec(select(ServiceItem.name, ServiceItem.active))).all()
-        prices = (
-            await session.exec(select(ServiceItem.price).where(ServiceItem.name == "开锁换锁"))
+        locks = (
+            await session.exec(select(ServiceItem).where(ServiceItem.name == "开锁换锁"))
         ).all()
-    assert prices == [Decimal("60.00"), Decimal("60.00")]  # the demo's, in both communities
+    assert [i.price for i in locks] == [
+        Decimal("60.00"),
+        Decimal("60.00"),
+    ]  # the demo's, in both communities
     assert ("家政保洁", False) in items and ("家电清洗", True) in items
 
 
