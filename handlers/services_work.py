@@ -33,7 +33,7 @@ from handlers.rules.lifecycle import Forbidden, next_status
 from handlers.services import agreed_text, keeper, service_of, stage_of
 from handlers.tasks import tell_resident
 from storage import audit, tickets
-from storage.models import Department, LedgerEntry, Ticket, TicketKind
+from storage.models import Department, LedgerEntry, Ticket, TicketKind, TicketStatus
 
 
 @dataclass(frozen=True)
@@ -210,11 +210,28 @@ async def receipt_used(ctx: Context, community_id: int, receipt: str) -> bool:
 
 async def paid(ctx: Context, ticket_id: int | None, receipt: str, method: str) -> list[Reply]:
     """The agreed fee taken, with its receipt: a ledger entry, the resident thanked, and
-    the revisit planned. Refused politely when the receipt number was used already."""
-    found = await desk_ticket(ctx, ticket_id, rules.COLLECT)
+    the revisit planned. Refused politely when the receipt number was used already. A
+    resident who pays at the counter (or tells the desk by phone) while their acceptance
+    in chat is still awaited has accepted the work: it is recorded as accepted through
+    the desk."""
+    found = await desk_ticket(ctx, ticket_id, rules.COLLECT, rules.ACCEPTANCE)
     if isinstance(found, list):
         return found
     ticket = found
+    if ticket.status == TicketStatus.done:
+        # Checked first, so a refused receipt leaves the acceptance as it was.
+        owed = rules.fee(service_of(ticket)["agreed"]["fee"])
+        if owed != Decimal(0) and await receipt_used(ctx, ticket.community_id, receipt):
+            return [Reply("ledger.error.receipt_used", {"receipt": receipt, "fee": Money(owed)})]
+        await tickets.record_change(
+            ctx.session,
+            ticket,
+            actor=ctx.actor,
+            action="fixed",
+            now=ctx.now,
+            to_status=next_status(ticket.status, "fixed"),
+            note=ctx.catalogs.text(ctx.catalogs.default_locale, "services.accepted.by_desk"),
+        )
     service = service_of(ticket)
     amount = rules.fee(service["agreed"]["fee"])
     params: dict[str, Any] = {"number": ticket.number, "receipt": receipt, "fee": Money(amount)}

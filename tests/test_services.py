@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from dialogs.registry import all_jobs
 from handlers.rules import services as rules
-from storage.models import AuditLog, LedgerEntry, ServiceItem, Ticket
+from storage.models import AuditLog, LedgerEntry, ServiceItem, Ticket, TicketEvent
 from tests.harness import Chat, texts
 
 SERVICE, REPAIR = "group:XFL:service", "group:XFL:repair"
@@ -254,3 +254,36 @@ async def test_a_problem_at_acceptance_sends_the_work_back_to_the_department(dem
     # Nothing to collect until the work is accepted.
     said = texts(await Chat(app, "li").say(f"/servicepaid {ticket.number} SJ0005 现金"))
     assert "已安排" in said and "不能这样办理" in said, said
+
+
+async def test_a_resident_who_pays_at_the_counter_has_accepted_the_work(demo_app):
+    """The resident never presses 已解决 in chat but comes to the desk and pays: the fee
+    is taken, the acceptance recorded as through the desk, and the revisit planned; a
+    used receipt number changes nothing."""
+    app = demo_app
+    desk, desk_group, resident, ticket = await _asked(app)
+    await _agree(desk_group, "160")
+    await resident.inbox()
+    await resident.press("确认")
+    wang = Chat(app, "wang", chat_id=REPAIR, kind="group")
+    await wang.inbox()
+    for label in ("接单", "开始", "完成"):
+        await wang.press(label)
+    await wang.say("已清洗完毕")
+    await wang.say("跳过")
+    await wang.press("确认")
+    await desk.say("/cash 收 10 其他 现金 收据号 SJ0007")
+    said = texts(await desk.say(f"/servicepaid {ticket.number} SJ0007 现金"))
+    assert "该收据号已在本小区登记过" in said and "已登记：" not in said, said
+    async with app.db.transaction() as session:
+        still = await session.get(Ticket, ticket.id)
+    assert still is not None and still.status == "done"  # nothing changed
+    said = texts(await desk.say(f"/servicepaid {ticket.number} SJ0008 微信"))
+    assert "已登记" in said and "¥160.00" in said, said
+    async with app.db.transaction() as session:
+        stored = await session.get(Ticket, ticket.id)
+        events = (
+            await session.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id))
+        ).all()
+    assert stored is not None and stored.status == "revisit"
+    assert any(e.action == "fixed" and "前台" in e.note for e in events)
