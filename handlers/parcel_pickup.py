@@ -13,13 +13,14 @@ from typing import Any
 from sqlmodel import col, select
 
 from handlers import parcels
+from handlers.cardsync import refreshed_cards
 from handlers.core.actions import Action
 from handlers.core.context import Context
 from handlers.core.messages import Choice, Reply, Text
 from handlers.rules import parcels as rules
-from handlers.rules.lifecycle import OPEN
-from storage import audit
-from storage.models import Parcel, ParcelStatus, Ticket, Unit
+from handlers.rules.lifecycle import OPEN, next_status
+from storage import audit, tickets
+from storage.models import Parcel, ParcelStatus, Ticket, TicketStatus, Unit
 
 
 @dataclass(frozen=True)
@@ -159,10 +160,25 @@ async def collect(
 
 
 async def _task_open(ctx: Context, parcel: Parcel) -> list[Reply]:
-    """The desk's follow-up for the parcel, if one is still open: theirs to finish."""
+    """The desk's follow-up for the parcel, once it is gone: withdrawn if nobody has
+    started on it (there is nothing left to chase), else the one working it finishes it."""
     ticket = await ctx.session.get(Ticket, parcel.ticket_id) if parcel.ticket_id else None
     if ticket is None or ticket.status not in OPEN:
         return []
+    if ticket.status in (TicketStatus.new, TicketStatus.accepted):
+        await tickets.record_change(
+            ctx.session,
+            ticket,
+            actor=ctx.actor,
+            action="cancel",
+            now=ctx.now,
+            to_status=next_status(ticket.status, "cancel"),
+            note=ctx.catalogs.text(ctx.catalogs.default_locale, "parcels.task.withdrawn.note"),
+        )
+        return [
+            Reply("parcels.task.withdrawn", {"number": ticket.number}),
+            *await refreshed_cards(ctx, ticket),
+        ]
     return [Reply("parcels.task.still_open", {"number": ticket.number})]
 
 

@@ -202,7 +202,10 @@ async def test_registered_in_one_line_told_reminded_and_tasked(demo_app, clock):
     card = texts(await desk.say(f"/pickup {parcel.code}"))
     assert "张伟" in card and "待取" in card
     done = texts(await desk.press("交付"))
-    assert "已交付" in done and "跟进事务 T-" in done  # the desk's follow-up is theirs to finish
+    assert "已交付" in done and "跟进事务 T-" in done and "已自动撤销" in done, done
+    async with app.db.transaction() as s:
+        [task] = (await s.exec(select(Ticket).where(Ticket.kind == "task"))).all()
+    assert task.status == "cancelled"  # nobody had started on it: nothing left to chase
     assert "已于" in texts(await resident.inbox())
     clock.advance(days=1)
     await app.engine.run_jobs(all_jobs())
