@@ -214,6 +214,9 @@ async def _end_start(ctx: Context, initial: str | None) -> dict[str, Any] | list
     if isinstance(found, list):
         return found
     held, unit = found
+    out = await custody.keys_out(ctx.session, held.id)
+    if out:  # asked before the readings are typed, so nothing typed is lost
+        return [Reply("custody.end.key_out", {"keys": "、".join(out)})]
     owner = await custody.owner_of(ctx.session, unit.id)
     keys_held = [k for k in await custody.keys_of(ctx.session, held.id) if k.status == "held"]
     return {

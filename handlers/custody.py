@@ -39,6 +39,7 @@ from storage.models import (
     Custody,
     Department,
     Job,
+    KeyLoan,
     MeterReading,
     OfficeKey,
     Person,
@@ -112,6 +113,16 @@ async def owner_of(session: AsyncSession, unit_id: int | None) -> Person | None:
         .order_by(col(Binding.id))
     )
     return rows.first()
+
+
+async def keys_out(session: AsyncSession, custody_id: int | None) -> list[str]:
+    """The custody's keys lent and not back yet, as "label (borrower)"."""
+    rows = await session.exec(
+        select(OfficeKey.label, KeyLoan.borrower)
+        .join(KeyLoan, col(KeyLoan.key_id) == col(OfficeKey.id))
+        .where(OfficeKey.source == f"custody:{custody_id}", col(KeyLoan.returned_at).is_(None))
+    )
+    return [f"{label}（{borrower}）" for label, borrower in rows.all()]
 
 
 async def keys_of(session: AsyncSession, custody_id: int | None) -> list[OfficeKey]:
@@ -641,6 +652,9 @@ async def end_custody(
         return found
     custody, unit = found
     assert unit.id is not None
+    out = await keys_out(ctx.session, custody.id)
+    if out:  # the owner gets every key back: a lent one must come back to the office first
+        return [Reply("custody.end.key_out", {"keys": "、".join(out)})]
     meters = meters or {}
     refused = await _below_previous(ctx.session, unit.id, meters)
     if refused is not None:

@@ -367,6 +367,15 @@ async def test_custodys_keys_are_in_the_register_and_lent_like_any_flats_key(dem
     card = texts(await desk.say("/keys 1"))
     assert "收到（托管）" in card and "业主同意 张伟" in card and "借出 王师傅" in card, card
 
+    # Custody cannot end while one of its keys is out: the owner gets every key back.
+    await desk.say(f"/custody {UNIT}")
+    said = texts(await desk.press("结束托管"))
+    assert "还有借出未还的：大门钥匙（王师傅）" in said, said
+    await desk.say("/keyback #1")
+    await desk.say(f"/custody {UNIT}")
+    said = texts(await desk.press("结束托管"))
+    assert "借出未还" not in said and "读数" in said, said
+
 
 async def test_an_owner_silent_in_chat_the_desk_records_consent_got_by_phone(demo_app):
     desk = Chat(demo_app, "li")
