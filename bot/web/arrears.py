@@ -19,9 +19,8 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.web import desk
+from bot.web import acting, desk
 from bot.web.acting import staff_context
-from dialogs.sending import send
 from handlers import arrears_work
 from handlers.arrears_work_contacts import Contact, record_contact
 from handlers.arrears_work_pages import case_page, page_cases
@@ -31,7 +30,6 @@ from handlers.fees import local_today
 from handlers.rules import arrears_work as rules
 from handlers.rules.dates import read_day
 from handlers.rules.money import AmountError, read_amount
-from storage import signals
 
 SAID = "arrears_said"
 
@@ -47,20 +45,11 @@ def routes() -> list[web.RouteDef]:
 
 
 async def _done(request: web.Request, ctx: Context, replies: list[Reply]) -> None:
-    app = desk.app_of(request)
-    others = [r for r in replies if r.to is not None]
-    if others:
-        await send(
-            ctx.session, others, catalogs=app.catalogs, settings=app.settings, now=app.clock.now()
-        )
-        await signals.notify(ctx.session, signals.OUTBOX)
-    desk.desk_of(request).session[SAID] = [
-        app.catalogs.text(ctx.locale, r.key, r.params) for r in replies if r.to is None
-    ]
+    await acting.answered(request, ctx, replies, SAID)
 
 
 def _said(request: web.Request) -> list[str]:
-    return list(desk.desk_of(request).session.pop(SAID, None) or [])
+    return acting.said(request, SAID)
 
 
 async def listing(request: web.Request) -> web.StreamResponse:

@@ -18,16 +18,14 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.web import desk
+from bot.web import acting, desk
 from bot.web.acting import staff_context
-from dialogs.sending import send
 from handlers import ledger
 from handlers.core.context import Context
 from handlers.core.messages import Reply
 from handlers.documents.ledger import write_ledger
 from handlers.rules import ledger as rules
 from handlers.rules.fees import parse_amount
-from storage import signals
 from storage.models import Community
 
 SAID = "ledger_said"
@@ -59,17 +57,7 @@ def _day(text: str, default: date) -> date:
 
 
 async def _done(request: web.Request, ctx: Context, replies: list[Reply]) -> None:
-    """The desk's own answers kept to show on the next page; the rest sent."""
-    app = desk.app_of(request)
-    others = [r for r in replies if r.to is not None]
-    if others:
-        await send(
-            ctx.session, others, catalogs=app.catalogs, settings=app.settings, now=app.clock.now()
-        )
-        await signals.notify(ctx.session, signals.OUTBOX)
-    desk.desk_of(request).session[SAID] = [
-        app.catalogs.text(ctx.locale, r.key, r.params) for r in replies if r.to is None
-    ]
+    await acting.answered(request, ctx, replies, SAID)
 
 
 async def _community(ctx: Context, code: str) -> tuple[Community | None, list[Community]]:
@@ -90,7 +78,7 @@ async def page(request: web.Request) -> web.StreamResponse:
         ctx = staff_context(request, session)
         community, mine = await _community(ctx, request.query.get("community", ""))
         if community is None or community.id is None:
-            said = list(desk.desk_of(request).session.pop(SAID, None) or [])
+            said = acting.said(request, SAID)
             values = desk.context(request, community=None, mine=mine, said=said)
             return aiohttp_jinja2.render_template("ledger_page.html", request, values)
         today = ledger.today(ctx)
@@ -119,7 +107,7 @@ async def page(request: web.Request) -> web.StreamResponse:
         income=rules.INCOME,
         expenses=rules.EXPENSES,
         methods=rules.METHODS,
-        said=list(desk.desk_of(request).session.pop(SAID, None) or []),
+        said=acting.said(request, SAID),
         first=(today - timedelta(days=6)).isoformat(),
     )
     return aiohttp_jinja2.render_template("ledger_page.html", request, values)

@@ -18,9 +18,8 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.web import desk
+from bot.web import acting, desk
 from bot.web.acting import handled, staff_context
-from dialogs.sending import send
 from handlers import rentals, rentals_contracts, rentals_desk, rentals_venues
 from handlers.core.context import Context
 from handlers.core.ids import row_id
@@ -30,7 +29,6 @@ from handlers.rules import rentals as rules
 from handlers.rules.dates import read_day
 from handlers.rules.money import AmountError, read_amount
 from handlers.rules.phone import normalise_phone
-from storage import signals
 
 DECISIONS = {"confirm": rentals_venues.Confirm, "refuse": rentals_venues.Refuse}
 
@@ -49,18 +47,7 @@ def routes() -> list[web.RouteDef]:
 
 
 async def _done(request: web.Request, ctx: Context, replies: list[Reply]) -> None:
-    """The desk's own answers kept to show on the next page; the rest sent. The page is
-    shown again once the transaction has committed (see `_back`)."""
-    app = desk.app_of(request)
-    others = [r for r in replies if r.to is not None]
-    if others:
-        await send(
-            ctx.session, others, catalogs=app.catalogs, settings=app.settings, now=app.clock.now()
-        )
-        await signals.notify(ctx.session, signals.OUTBOX)
-    desk.desk_of(request).session[SAID] = [
-        app.catalogs.text(ctx.locale, r.key, r.params) for r in replies if r.to is None
-    ]
+    await acting.answered(request, ctx, replies, SAID)
 
 
 def _back(request: web.Request) -> web.StreamResponse:
@@ -68,7 +55,7 @@ def _back(request: web.Request) -> web.StreamResponse:
 
 
 def _said(request: web.Request) -> list[str]:
-    return list(desk.desk_of(request).session.pop(SAID, None) or [])
+    return acting.said(request, SAID)
 
 
 def _field(posted: Any, name: str, limit: int = 100) -> str:

@@ -17,7 +17,7 @@ import uuid
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.web import desk
+from bot.web import acting, desk
 from bot.web.acting import handled, staff_context
 from handlers import statements, statements_pages
 from handlers.rules.statements import base_period, yuan
@@ -39,7 +39,7 @@ def routes() -> list[web.RouteDef]:
 
 
 def _said(request: web.Request) -> list[str]:
-    return list(desk.desk_of(request).session.pop(SAID, None) or [])
+    return acting.said(request, SAID)
 
 
 async def statement_list(request: web.Request) -> web.StreamResponse:
