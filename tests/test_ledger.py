@@ -255,3 +255,21 @@ def test_a_days_totals_equal_the_sums_and_a_correction_nets_to_zero(plan) -> Non
         ).flagged
         is False
     )
+
+
+async def test_a_deposit_paid_back_is_not_an_expense(demo_app):
+    """A renovation deposit returned to its payer goes out under 押金: it nets the deposits
+    held and is no expense; an expense purpose still cannot be taken in."""
+    desk = Chat(demo_app, "li")
+    await desk.say("/cash 收 600 押金 现金 收据号 YJ001 付款人 张伟 3-2-1201")
+    said = texts(await desk.say("/cash 支 600 押金 现金 收据号 TK001 付款人 张伟 3-2-1201"))
+    assert "TK001 支 ¥600.00 押金 现金" in said and "应有现金 ¥0.00" in said, said
+    page = texts(await desk.say("/cash"))
+    assert "收入：无" in page and "支出：无" in page, page  # nothing held, nothing spent
+    async with demo_app.db.transaction() as s:
+        entries = (await s.exec(select(LedgerEntry))).all()
+    amounts = [rules.Amount(e.direction, e.purpose, e.method, e.amount) for e in entries]
+    assert rules.purpose_sums(amounts, rules.IN) == {}  # taken and paid back: nothing held
+    assert rules.purpose_sums(amounts, rules.OUT) == {}  # and no expense
+    said = texts(await desk.say("/cash 收 20 办公用品 现金 收据号 SJ900"))
+    assert "请选择款项类别" in said, said

@@ -12,6 +12,9 @@ IN, OUT = "in", "out"
 # What money comes in for, and what the desk pays out of its takings.
 INCOME = ("fee", "repair", "service", "waste", "deposit", "rent", "venue", "other")
 EXPENSES = ("supplies", "materials", "utilities", "refund", "sundry")  # none shared with INCOME
+# Money taken in for a purpose and paid back out under it: a deposit returned to its payer
+# is not an expense, and nets against the deposits held.
+PAID_BACK = ("deposit",)
 METHODS = ("cash", "wechat", "alipay", "card", "transfer")
 CASH = "cash"
 ZERO = Decimal("0.00")
@@ -47,7 +50,10 @@ def check(
     the entry it undoes, so the sums by purpose net out; its direction is the other one."""
     if direction not in (IN, OUT):
         raise Invalid("ledger.error.direction")
-    allowed = (*INCOME, *EXPENSES) if correcting else INCOME if direction == IN else EXPENSES
+    if correcting:
+        allowed: tuple[str, ...] = (*INCOME, *EXPENSES)
+    else:
+        allowed = INCOME if direction == IN else (*EXPENSES, *PAID_BACK)
     if purpose not in allowed:
         raise Invalid("ledger.error.purpose")
     if method not in METHODS:
