@@ -17,7 +17,7 @@ from dialogs import parsers
 from dialogs.engine import Command, StaffEntry
 from dialogs.feature import Feature
 from dialogs.flow import Answer, Answers, Flow, InputError, Step, bounded_text, chosen
-from handlers import services, services_work
+from handlers import ledger_entries, services, services_work
 from handlers.core.context import Context
 from handlers.core.ids import row_id
 from handlers.core.messages import Choice, Money, Reply, Text
@@ -185,7 +185,7 @@ async def _paid_start(ctx: Context, initial: str | None) -> dict[str, Any] | lis
 
 async def receipt_answer(answer: Answer, ctx: Context, answers: Answers) -> str:
     receipt = bounded_text(answer, 50)
-    if await services_work.receipt_used(ctx, answers["_community"], receipt):
+    if await ledger_entries.receipt_taken(ctx.session, answers["_community"], receipt):
         raise InputError("services.error.receipt_used", receipt=receipt)
     return receipt
 

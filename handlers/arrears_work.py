@@ -26,7 +26,7 @@ from handlers.core.actions import Action
 from handlers.core.context import Context
 from handlers.core.messages import Choice, Money, Reply, Text
 from handlers.core.roles import MANAGERS
-from handlers.directory import closest_units, unit_by_label
+from handlers.fee_agreements import units_named
 from handlers.fees import joined, local_today, month_text, unit_statement
 from handlers.rules import arrears_work as rules
 from handlers.rules.fees import Statement, bill_total
@@ -259,16 +259,9 @@ async def _line(ctx: Context, case: ArrearsCase, unit: Unit) -> Text:
 
 
 async def _unit_case(ctx: Context, communities: list[Community], label: str) -> list[Reply]:
-    units = [
-        unit
-        for c in communities
-        if (unit := await unit_by_label(ctx.session, c.id, label)) is not None
-    ]
-    if not units:
-        near = [u.label for c in communities for u in await closest_units(ctx.session, c.id, label)]
-        if near:
-            return [Reply("fee.paid.near", {"unit": label[:50], "near": " / ".join(near)})]
-        return [Reply("fee.paid.no_unit", {"unit": label[:50]})]
+    units = await units_named(ctx, communities, label)
+    if isinstance(units, Reply):
+        return [units]
     unit = units[0]
     case = await case_of_unit(ctx, unit.id)
     if case is None:

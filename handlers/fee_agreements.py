@@ -270,17 +270,26 @@ async def agreements_command(ctx: Context, argument: str) -> list[Reply]:
     return [Reply("fee.agreements.list", {"count": len(lines), "lines": lines})]
 
 
-async def _unit_view(ctx: Context, communities: list[Community], label: str) -> list[Reply]:
+async def units_named(ctx: Context, communities: list[Community], label: str) -> list[Unit] | Reply:
+    """The units of `communities` a label as typed names (`2-1-802`), or what to say:
+    the closest labels, or that there is no such unit."""
     units = [
         unit
         for c in communities
         if (unit := await unit_by_label(ctx.session, c.id, label)) is not None
     ]
-    if not units:
-        near = [u.label for c in communities for u in await closest_units(ctx.session, c.id, label)]
-        if near:
-            return [Reply("fee.paid.near", {"unit": label[:50], "near": " / ".join(near)})]
-        return [Reply("fee.paid.no_unit", {"unit": label[:50]})]
+    if units:
+        return units
+    near = [u.label for c in communities for u in await closest_units(ctx.session, c.id, label)]
+    if near:
+        return Reply("fee.paid.near", {"unit": label[:50], "near": " / ".join(near)})
+    return Reply("fee.paid.no_unit", {"unit": label[:50]})
+
+
+async def _unit_view(ctx: Context, communities: list[Community], label: str) -> list[Reply]:
+    units = await units_named(ctx, communities, label)
+    if isinstance(units, Reply):
+        return [units]
     lines: list[Text] = []
     for unit in units:
         await open_agreements(ctx.session, unit.id)  # a dispute's ticket may have moved on

@@ -41,6 +41,17 @@ async def _day_closed(session: AsyncSession, community_id: int, day: date) -> bo
     return found.first() in ("closed", "locked")
 
 
+async def receipt_taken(session: AsyncSession, community_id: int, receipt: str) -> bool:
+    """Whether the community's ledger has an entry with this receipt number (a form asks
+    before it changes anything; `record` itself refuses a used one either way)."""
+    found = await session.exec(
+        select(LedgerEntry.id).where(
+            LedgerEntry.community_id == community_id, LedgerEntry.receipt == receipt.strip()
+        )
+    )
+    return found.first() is not None
+
+
 async def record(
     ctx: Context,
     *,

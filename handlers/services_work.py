@@ -33,7 +33,7 @@ from handlers.rules.lifecycle import Forbidden, next_status
 from handlers.services import agreed_text, keeper, service_of, stage_of
 from handlers.tasks import tell_resident
 from storage import audit, tickets
-from storage.models import Department, LedgerEntry, Ticket, TicketKind, TicketStatus
+from storage.models import Department, Ticket, TicketKind, TicketStatus
 
 
 @dataclass(frozen=True)
@@ -199,15 +199,6 @@ def method_names(ctx: Context) -> dict[str, str]:
     return names
 
 
-async def receipt_used(ctx: Context, community_id: int, receipt: str) -> bool:
-    found = await ctx.session.exec(
-        select(LedgerEntry.id).where(
-            LedgerEntry.community_id == community_id, LedgerEntry.receipt == receipt.strip()
-        )
-    )
-    return found.first() is not None
-
-
 async def paid(ctx: Context, ticket_id: int | None, receipt: str, method: str) -> list[Reply]:
     """The agreed fee taken, with its receipt: a ledger entry, the resident thanked, and
     the revisit planned. Refused politely when the receipt number was used already. A
@@ -221,7 +212,8 @@ async def paid(ctx: Context, ticket_id: int | None, receipt: str, method: str) -
     if ticket.status == TicketStatus.done:
         # Checked first, so a refused receipt leaves the acceptance as it was.
         owed = rules.fee(service_of(ticket)["agreed"]["fee"])
-        if owed != Decimal(0) and await receipt_used(ctx, ticket.community_id, receipt):
+        taken = await ledger_entries.receipt_taken(ctx.session, ticket.community_id, receipt)
+        if owed != Decimal(0) and taken:
             return [Reply("ledger.error.receipt_used", {"receipt": receipt, "fee": Money(owed)})]
         await tickets.record_change(
             ctx.session,
